@@ -1,0 +1,1 @@
+"""ResNeSt50 model folder: networks, recipes."""

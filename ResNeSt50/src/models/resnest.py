@@ -1,0 +1,47 @@
+"""ResNeSt variants: the authors' (resnest50/101/200/269) and timm's (resnest14d/26d/50d_*).
+
+Each is a configuration of the shared backbone; `pretrained` gives the reference weights' file names
+and the evaluation preprocessing published with them.
+"""
+from zoo_core.registry import PretrainedConfig, Registry, Variant
+
+from .resnet import resnest
+
+AUTHORS_URL = 'https://s3.us-west-1.wasabisys.com/resnest/torch/{}'
+TIMM_HUB = 'https://huggingface.co/timm/{}/resolve/main/model.safetensors'
+
+
+def _authors(name, sha, **preprocessing):
+    file_name = f'{name}-{sha}.pth'
+    return PretrainedConfig(file_names=(file_name,), url=AUTHORS_URL.format(file_name), **preprocessing)
+
+
+def _timm(tag, **preprocessing):
+    return PretrainedConfig(file_names=(f'{tag}.safetensors', f'{tag}.pth'), url=TIMM_HUB.format(tag),
+                            **preprocessing)
+
+
+RESNEST_VARIANTS = {
+    'resnest50': Variant(resnest, dict(layers=(3, 4, 6, 3), stem_width=32),
+                         _authors('resnest50', '528c19ca')),
+    'resnest101': Variant(resnest, dict(layers=(3, 4, 23, 3), stem_width=64),
+                          _authors('resnest101', '22405ba7', input_size=256)),
+    'resnest200': Variant(resnest, dict(layers=(3, 24, 36, 3), stem_width=64),
+                          _authors('resnest200', '75117900', input_size=320, crop_pct=0.909,
+                                   interpolation='bicubic')),
+    'resnest269': Variant(resnest, dict(layers=(3, 30, 48, 8), stem_width=64),
+                          _authors('resnest269', '0cc87c48', input_size=416, crop_pct=0.928,
+                                   interpolation='bicubic')),
+    'resnest14d': Variant(resnest, dict(layers=(1, 1, 1, 1), stem_width=32),
+                          _timm('resnest14d.gluon_in1k')),
+    'resnest26d': Variant(resnest, dict(layers=(2, 2, 2, 2), stem_width=32),
+                          _timm('resnest26d.gluon_in1k')),
+    'resnest50d_1s4x24d': Variant(resnest, dict(layers=(3, 4, 6, 3), stem_width=32, radix=1, cardinality=4,
+                                                base_width=24, avd_first=True),
+                                  _timm('resnest50d_1s4x24d.in1k', interpolation='bicubic')),
+    'resnest50d_4s2x40d': Variant(resnest, dict(layers=(3, 4, 6, 3), stem_width=32, radix=4, cardinality=2,
+                                                base_width=40, avd_first=True),
+                                  _timm('resnest50d_4s2x40d.in1k', interpolation='bicubic')),
+}
+
+REGISTRY = Registry('ResNeSt', RESNEST_VARIANTS)

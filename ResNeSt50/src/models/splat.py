@@ -1,0 +1,76 @@
+"""Split attention (Zhang et al., "ResNeSt: Split-Attention Networks", 2020).
+
+One grouped convolution makes `radix` splits of every cardinal group at once (groups = cardinality x
+radix); the attention over the splits is tensor arithmetic over a radix axis, valid for any radix and
+cardinality. Names (`conv`, `bn0`, `fc1`, `bn1`, `fc2`) are the authors' and timm's.
+"""
+from mindspore import nn, ops
+
+from zoo_core.layers import batch_norm, conv2d
+
+ATTENTION_REDUCTION = 4
+MIN_ATTENTION_CHANNELS = 32
+
+
+def attention_channels(in_channels, radix):
+    """Width of the attention's hidden layer: `max(in_channels * radix // 4, 32)`."""
+    return max(in_channels * radix // ATTENTION_REDUCTION, MIN_ATTENTION_CHANNELS)
+
+
+class RadixSoftmax(nn.Cell):
+    """Softmax across the radix splits of each cardinal group; a sigmoid gate when radix is 1.
+
+    Input (B, cardinality * radix * C', 1, 1) laid out as the authors' `fc2` produces it;
+    output (B, radix, cardinality * C', 1, 1), split-major, to weight the splits.
+    """
+
+    def __init__(self, radix, cardinality, channels):
+        super().__init__()
+        self.radix = radix
+        self.cardinality = cardinality
+        self.channels = channels
+
+    def construct(self, x):
+        if self.radix == 1:
+            return ops.sigmoid(x).reshape((-1, 1, self.channels, 1, 1))
+        x = x.reshape((-1, self.cardinality, self.radix, self.channels // self.cardinality))
+        x = ops.softmax(x.transpose(0, 2, 1, 3), axis=1)
+        return x.reshape((-1, self.radix, self.channels, 1, 1))
+
+
+class SplitAttnConv2d(nn.Cell):
+    """Split-attention convolution: `radix` parallel grouped convolutions fused by attention."""
+
+    def __init__(self, in_channels, out_channels, kernel_size=3, stride=1, cardinality=1, radix=2,
+                 drop_block=None):
+        super().__init__()
+        if radix < 1 or cardinality < 1:
+            raise ValueError(f"radix and cardinality must be >= 1, got radix={radix}, cardinality={cardinality}")
+        if out_channels % cardinality:
+            raise ValueError(f"out_channels {out_channels} is not divisible by cardinality {cardinality}")
+        self.radix = radix
+        self.out_channels = out_channels
+        hidden = attention_channels(in_channels, radix)
+        self.conv = conv2d(in_channels, out_channels * radix, kernel_size, stride=stride,
+                           groups=cardinality * radix)
+        self.bn0 = batch_norm(out_channels * radix)
+        self.drop_block = drop_block if drop_block is not None else nn.Identity()
+        self.act0 = nn.ReLU()
+        self.fc1 = nn.Conv2d(out_channels, hidden, 1, group=cardinality, has_bias=True)
+        self.bn1 = batch_norm(hidden)
+        self.act1 = nn.ReLU()
+        self.fc2 = nn.Conv2d(hidden, out_channels * radix, 1, group=cardinality, has_bias=True)
+        self.rsoftmax = RadixSoftmax(radix, cardinality, out_channels)
+
+    def construct(self, x):
+        x = self.act0(self.drop_block(self.bn0(self.conv(x))))
+        height, width = x.shape[2], x.shape[3]
+        # Pool before summing the splits: the same value as the authors' sum-then-pool, on a tensor
+        # H*W times smaller.
+        gap = x.mean(axis=(2, 3), keep_dims=True)
+        if self.radix > 1:
+            gap = gap.reshape((-1, self.radix, self.out_channels, 1, 1)).sum(axis=1)
+        attn = self.fc2(self.act1(self.bn1(self.fc1(gap))))
+        attn = self.rsoftmax(attn)
+        splits = x.reshape((-1, self.radix, self.out_channels, height, width))
+        return (splits * attn).sum(axis=1)

@@ -1,0 +1,1 @@
+"""ResNeXt50 model folder: networks, recipes."""

@@ -1,0 +1,4 @@
+"""ResNeXt networks."""
+from .utils import get_network, network_names
+
+__all__ = ['get_network', 'network_names']

@@ -1,0 +1,1 @@
+"""Shared engine of the ResNeSt/ResNeXt zoo: layers, backbone, training, evaluation, conversion."""

@@ -1,0 +1,58 @@
+"""Named network variants: what each one is built from, and the preprocessing of its pretrained weights."""
+from dataclasses import dataclass, field
+from typing import Callable, Dict, Optional, Tuple
+
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
+
+
+@dataclass(frozen=True)
+class PretrainedConfig:
+    """Where a variant's reference weights come from and the eval preprocessing that goes with them."""
+    file_names: Tuple[str, ...] = ()
+    url: str = ''
+    input_size: int = 224
+    crop_pct: float = 0.875
+    interpolation: str = 'bilinear'
+    mean: Tuple[float, float, float] = IMAGENET_MEAN
+    std: Tuple[float, float, float] = IMAGENET_STD
+
+
+@dataclass(frozen=True)
+class Variant:
+    """A named network: `builder(**arch, **options)` makes it."""
+    builder: Callable
+    arch: Dict = field(default_factory=dict)
+    pretrained: PretrainedConfig = PretrainedConfig()
+
+
+class UnknownNetworkError(ValueError):
+    """Raised for a network name that no registry knows."""
+
+
+class Registry:
+    """A family's variants by name; `build` makes one, `names` lists them."""
+
+    def __init__(self, family, variants):
+        self.family = family
+        self.variants = dict(variants)
+
+    def names(self):
+        """Variant names, sorted."""
+        return sorted(self.variants)
+
+    def variant(self, name) -> Variant:
+        """The variant called `name`; an unknown name raises an error that lists the valid ones."""
+        if name not in self.variants:
+            raise UnknownNetworkError(
+                f"unknown {self.family} network {name!r}; valid names: {', '.join(self.names())}")
+        return self.variants[name]
+
+    def build(self, name, num_classes=1000, pretrained: Optional[str] = None, **options):
+        """Build network `name`; `pretrained` is a checkpoint path or a file name in the weight cache."""
+        variant = self.variant(name)
+        if pretrained:
+            from .pretrained import load_pretrained  # torch-free, but only needed when asked
+            net = variant.builder(**variant.arch, num_classes=1000, **options)
+            return load_pretrained(net, name, pretrained, num_classes=num_classes)
+        return variant.builder(**variant.arch, num_classes=num_classes, **options)
