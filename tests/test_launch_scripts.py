@@ -1,0 +1,390 @@
+"""The launch scripts of both model folders: argument checking, and what they start, with what environment.
+
+Nothing here runs train.py or eval.py: a stand-in `python` first on the PATH records each call of a model
+entry point (arguments, environment, CPU affinity) and forwards any other call (the rank-table validator,
+msrun's own interpreter) to the real interpreter. A stand-in `mpirun` runs its command once per rank with
+OpenMPI's variables; `msrun` is MindSpore's own.
+"""
+import json
+import os
+import re
+import shutil
+import stat
+import subprocess
+import sys
+
+import pytest
+
+from conftest import REPO_ROOT
+
+MODEL_FOLDERS = ('ResNeSt50', 'ResNeXt50')
+SCRIPTS = ('run_train_cpu.sh', 'run_train_gpu.sh', 'run_train.sh', 'run_eval.sh', 'run_eval_gpu.sh',
+           'run_eval_cpu.sh', 'run_distribute_train.sh', 'run_distribute_train_gpu.sh',
+           'run_distribute_train_cpu.sh', 'run_distribute_eval.sh')
+USAGE_EXIT_STATUS = 2
+SCRIPT_TIMEOUT_SECONDS = 120
+
+STUB_PYTHON = r'''#!/bin/bash
+# Stand-in for python: records a call of a model entry point, forwards anything else to the real python.
+case "${1:-}" in
+    *train.py | *eval.py)
+        echo "ARGV $*"
+        echo "CWD $PWD"
+        for name in RANK_ID DEVICE_ID RANK_SIZE RANK_TABLE_FILE MS_ROLE MS_NODE_ID MS_WORKER_NUM MS_SCHED_HOST \
+                    MS_SCHED_PORT OMPI_COMM_WORLD_RANK; do
+            echo "ENV $name=${!name-}"
+        done
+        echo "CPUS $(grep Cpus_allowed_list /proc/self/status | cut -f2)"
+        echo "${MS_ROLE:-single} $*" >> "$STUB_CALLS"
+        # STUB_FAIL_RANK=r: the worker of rank r fails (r=none: a process without RANK_ID).
+        if [[ "${MS_ROLE:-}" != MS_SCHED && "${RANK_ID:-none}" == "${STUB_FAIL_RANK:-}" ]]; then
+            echo "Traceback (most recent call last):"
+            echo "RuntimeError: stub failure of rank ${RANK_ID:-none}"
+            exit 3
+        fi
+        exit 0 ;;
+esac
+exec "@REAL_PYTHON@" "$@"
+'''
+
+STUB_MPIRUN = r'''#!/bin/bash
+# Stand-in for OpenMPI's mpirun: runs the command once per rank with the OMPI_COMM_WORLD_* variables.
+echo "mpirun $*" >> "$STUB_CALLS"
+count=1
+while (($#)); do
+    case "$1" in
+        -n | -np) count="$2"; shift 2 ;;
+        -x | --bind-to) shift 2 ;;
+        --allow-run-as-root | --oversubscribe) shift ;;
+        *) break ;;
+    esac
+done
+pids=()
+for ((rank = 0; rank < count; rank++)); do
+    OMPI_COMM_WORLD_RANK=$rank OMPI_COMM_WORLD_SIZE=$count OMPI_COMM_WORLD_LOCAL_RANK=$rank "$@" &
+    pids+=($!)
+done
+status=0
+for pid in "${pids[@]}"; do wait "$pid" || status=1; done
+exit $status
+'''
+
+STUB_MSRUN = r'''#!/bin/bash
+# Records the call, then runs MindSpore's msrun (which starts workers with the python of the PATH).
+echo "msrun $*" >> "$STUB_CALLS"
+exec "@REAL_MSRUN@" "$@"
+'''
+
+
+def write_executable(path, text):
+    path.write_text(text, encoding='utf-8')
+    path.chmod(path.stat().st_mode | stat.S_IXUSR | stat.S_IXGRP | stat.S_IXOTH)
+
+
+@pytest.fixture(scope='module')
+def stub_bin(tmp_path_factory):
+    """A folder with the stand-in python, mpirun and msrun."""
+    folder = tmp_path_factory.mktemp('stub_bin')
+    write_executable(folder / 'python', STUB_PYTHON.replace('@REAL_PYTHON@', sys.executable))
+    write_executable(folder / 'mpirun', STUB_MPIRUN)
+    real_msrun = shutil.which('msrun', path=os.path.dirname(sys.executable)) or shutil.which('msrun')
+    if real_msrun:
+        write_executable(folder / 'msrun', STUB_MSRUN.replace('@REAL_MSRUN@', real_msrun))
+    return folder
+
+
+class Launch:
+    """Runs a model folder's script with the stand-ins; `calls` are the recorded entry-point calls."""
+
+    def __init__(self, stub_bin, tmp_path):
+        self.tmp_path = tmp_path
+        self.calls_file = tmp_path / 'calls.txt'
+        self.output_dir = tmp_path / 'out'
+        self.env = {key: value for key, value in os.environ.items()
+                    if key not in ('MS_ROLE', 'RANK_TABLE_FILE', 'RANK_SIZE', 'RANK_ID', 'DEVICE_ID', 'SERVER_ID',
+                                   'LAUNCHER', 'MASTER_PORT')}
+        self.env.update(PATH=f"{stub_bin}{os.pathsep}{os.environ['PATH']}", STUB_CALLS=str(self.calls_file),
+                        OUTPUT_DIR=str(self.output_dir), CLUSTER_TIME_OUT='60')
+
+    def __call__(self, script, *args, model='ResNeSt50', **env):
+        return subprocess.run(['bash', str(REPO_ROOT / model / 'scripts' / script), *map(str, args)],
+                              capture_output=True, text=True, cwd=self.tmp_path, env={**self.env, **env},
+                              timeout=SCRIPT_TIMEOUT_SECONDS, check=False)
+
+    @property
+    def calls(self):
+        return self.calls_file.read_text().splitlines() if self.calls_file.exists() else []
+
+
+@pytest.fixture
+def launch(stub_bin, tmp_path):
+    return Launch(stub_bin, tmp_path)
+
+
+def record(log_path):
+    """What the stand-in python recorded in a log: argv, working folder, environment, allowed CPUs."""
+    lines = log_path.read_text().splitlines()
+    env = dict(line[4:].split('=', 1) for line in lines if line.startswith('ENV '))
+    first = {key: next(line[len(key) + 1:] for line in lines if line.startswith(key + ' '))
+             for key in ('ARGV', 'CWD', 'CPUS')}
+    return {'argv': first['ARGV'].split(), 'cwd': first['CWD'], 'cpus': first['CPUS'], 'env': env}
+
+
+def option(argv, key):
+    return argv[argv.index(key) + 1]
+
+
+def cpu_list(cpus):
+    """A list of consecutive CPUs as /proc/<pid>/status shows it: "4" or "4-7"."""
+    return str(cpus[0]) if len(cpus) == 1 else f'{cpus[0]}-{cpus[-1]}'
+
+
+def rank_table_file(path, devices, server_id='10.0.0.1'):
+    """A one-server rank table with rank r on devices[r]."""
+    document = {'version': '1.0', 'server_count': '1', 'status': 'completed',
+                'server_list': [{'server_id': server_id, 'host_nic_ip': 'reserve',
+                                 'device': [{'device_id': str(d), 'device_ip': f'192.168.{d}.10', 'rank_id': str(r)}
+                                            for r, d in enumerate(devices)]}]}
+    path.write_text(json.dumps(document), encoding='utf-8')
+    return path
+
+
+# --- every script: wrong arguments give the usage and start nothing ---
+
+def wrong_argument_cases():
+    """(script, arguments, expected message) per script; {tmp} is the test's folder, {ckpt} an existing file."""
+    missing = '{tmp}/no_such_dir'
+    cases = {
+        'run_train_cpu.sh': [([missing], 'DATA_DIR is not a folder'), (['{tmp}', 'extra'], 'too many'),
+                             (['{tmp}', '-x'], "unexpected argument '-x'")],
+        'run_train_gpu.sh': [([missing], 'DATA_DIR is not a folder'), (['{tmp}', 'gpu0'], 'DEVICE_ID must be'),
+                             (['{tmp}', '0', 'extra'], 'too many')],
+        'run_train.sh': [([], 'missing argument'), ([missing], 'DATA_DIR is not a folder'),
+                         (['{tmp}', '1.5'], 'DEVICE_ID must be'), (['{tmp}', '-1'], "unexpected argument '-1'")],
+        'run_distribute_train.sh': [([], 'missing argument'), (['{tmp}/rt.json', '{tmp}', 'extra'], 'too many'),
+                                    (['{tmp}/rt.json', missing], 'DATA_DIR is not a folder')],
+        'run_distribute_train_gpu.sh': [([], 'missing argument'), (['two'], 'N (number of processes) must be'),
+                                        (['0'], 'must be a positive integer'), (['1.5'], 'positive integer'),
+                                        (['2', missing], 'DATA_DIR is not a folder')],
+        'run_distribute_train_cpu.sh': [([], 'missing argument'), (['x2'], 'N (number of processes) must be'),
+                                        (['-2'], "unexpected argument '-2'"), (['2', missing], 'not a folder')],
+        'run_distribute_eval.sh': [([], 'missing argument'), (['CPU', '2'], 'missing argument'),
+                                   (['TPU', '2', '{ckpt}'], 'DEVICE_TARGET must be one of'),
+                                   (['CPU', 'two', '{ckpt}'], 'N (number of processes) must be'),
+                                   (['CPU', '2', '{tmp}/missing.ckpt'], 'CKPT not found'),
+                                   (['CPU', '2', '{ckpt}', missing], 'DATA_DIR is not a folder')],
+    }
+    for script in ('run_eval.sh', 'run_eval_gpu.sh', 'run_eval_cpu.sh'):
+        cases[script] = [([], 'missing argument'), (['{tmp}/eval_out'], 'missing argument'),
+                         (['{tmp}/eval_out', '{tmp}/missing.ckpt'], 'CKPT not found'),
+                         (['{tmp}/eval_out', '{ckpt}', missing], 'DATA_DIR is not a folder'),
+                         (['{ckpt}', '{ckpt}'], 'OUT_DIR exists and is not a folder'),
+                         (['{tmp}/eval_out', '{ckpt}', '{tmp}', 'extra'], 'too many')]
+    assert set(cases) == set(SCRIPTS)
+    for model in MODEL_FOLDERS:
+        for script, script_cases in cases.items():
+            for args, message in script_cases:
+                yield pytest.param(model, script, args, message, id=f"{model}-{script}-{' '.join(args) or 'none'}")
+
+
+@pytest.mark.parametrize('model, script, args, message', list(wrong_argument_cases()))
+def test_wrong_arguments_print_the_usage_and_start_nothing(launch, tmp_path, model, script, args, message):
+    ckpt = tmp_path / 'net.ckpt'
+    ckpt.write_bytes(b'')
+    result = launch(script, *[arg.format(tmp=tmp_path, ckpt=ckpt) for arg in args], model=model)
+    assert result.returncode == USAGE_EXIT_STATUS, result.stdout + result.stderr
+    assert message in result.stderr
+    assert f'usage: bash {model}/scripts/{script}' in result.stderr
+    assert launch.calls == []
+    assert not launch.output_dir.exists()
+    assert not (tmp_path / 'eval_out').exists()
+
+
+@pytest.mark.parametrize('script', SCRIPTS)
+def test_help_prints_the_usage_and_exits_0(launch, script):
+    result = launch(script, '--help')
+    assert result.returncode == 0
+    assert result.stdout.startswith(f'usage: bash ResNeSt50/scripts/{script}')
+    assert launch.calls == []
+
+
+@pytest.mark.parametrize('script', SCRIPTS)
+def test_the_model_folders_share_one_implementation_of_each_script(script):
+    wrappers = [(REPO_ROOT / model / 'scripts' / script).read_text() for model in MODEL_FOLDERS]
+    assert wrappers[0] == wrappers[1]
+    assert re.search(r'^exec bash "\$MODEL_DIR/\.\./utils/scripts/\w+\.sh" "\$MODEL_DIR"', wrappers[0], re.M)
+    assert 'set -euo pipefail' in wrappers[0]
+
+
+# --- Ascend rank table: validated before anything starts ---
+
+@pytest.mark.parametrize('content, message', [
+    ('{"server_list": [', 'is not valid JSON'),
+    ('{"version": "1.0"}', "no 'server_list'"),
+    (json.dumps({'server_list': [{'server_id': '10.0.0.1', 'device': [
+        {'device_id': '0', 'device_ip': '192.168.0.10', 'rank_id': '0'},
+        {'device_id': '1', 'device_ip': '192.168.1.10', 'rank_id': '0'}]}]}), 'rank_id 0 is given twice'),
+    (json.dumps({'server_list': [{'server_id': '10.0.0.1', 'device': [
+        {'device_id': '0', 'device_ip': '192.168.0.10', 'rank_id': '0'},
+        {'device_id': '1', 'device_ip': '192.168.1.10', 'rank_id': '2'}]}]}), 'missing 1'),
+])
+def test_a_bad_rank_table_stops_the_ascend_launch_before_any_process(launch, tmp_path, content, message):
+    table = tmp_path / 'rank_table.json'
+    table.write_text(content, encoding='utf-8')
+    result = launch('run_distribute_train.sh', table)
+    assert result.returncode == USAGE_EXIT_STATUS
+    assert 'invalid rank table' in result.stderr and message in result.stderr
+    assert 'nothing was started' in result.stderr
+    assert launch.calls == []
+    assert not launch.output_dir.exists()
+
+
+def test_a_missing_rank_table_stops_the_ascend_launch(launch, tmp_path):
+    result = launch('run_distribute_train.sh', tmp_path / 'absent.json')
+    assert result.returncode == USAGE_EXIT_STATUS
+    assert 'rank table file not found' in result.stderr
+    assert launch.calls == [] and not launch.output_dir.exists()
+
+
+def test_ascend_launch_starts_one_process_per_rank_of_the_table(launch, tmp_path):
+    table = rank_table_file(tmp_path / 'rank_table.json', devices=[4, 5])
+    result = launch('run_distribute_train.sh', table, tmp_path, '--epochs', '1', model='ResNeXt50')
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert len(launch.calls) == 2
+    cpu_sets = []
+    for rank, device_id in enumerate([4, 5]):
+        rank_dir = launch.output_dir / f'train_parallel{rank}'
+        seen = record(rank_dir / 'log')
+        assert seen['argv'][0] == str(REPO_ROOT / 'ResNeXt50' / 'train.py')
+        assert option(seen['argv'], '--device_target') == 'Ascend'
+        assert option(seen['argv'], '--data_dir') == str(tmp_path)
+        assert option(seen['argv'], '--output_dir') == str(launch.output_dir)
+        assert option(seen['argv'], '--epochs') == '1'
+        assert seen['cwd'] == str(rank_dir)
+        assert seen['env']['RANK_ID'] == str(rank)
+        assert seen['env']['DEVICE_ID'] == str(device_id)
+        assert seen['env']['RANK_SIZE'] == '2'
+        assert seen['env']['RANK_TABLE_FILE'] == str(table)
+        assert seen['env']['MS_ROLE'] == ''
+        cpu_sets.append(seen['cpus'])
+    cpus = sorted(os.sched_getaffinity(0))
+    if shutil.which('taskset') and len(cpus) >= 2:
+        share = len(cpus) // 2
+        assert cpu_sets == [cpu_list(cpus[:share]), cpu_list(cpus[share:2 * share])]
+
+
+def test_ascend_launch_fails_with_the_log_of_the_failing_rank(launch, tmp_path):
+    table = rank_table_file(tmp_path / 'rank_table.json', devices=[0, 1])
+    result = launch('run_distribute_train.sh', table, STUB_FAIL_RANK='1')
+    assert result.returncode != 0
+    assert 'rank 1 (device 1) failed with exit status 3' in result.stderr
+    assert 'RuntimeError: stub failure of rank 1' in result.stderr
+    assert str(launch.output_dir / 'train_parallel1' / 'log') in result.stderr
+
+
+def test_a_table_of_several_servers_needs_server_id(launch, tmp_path):
+    table = tmp_path / 'rank_table.json'
+    table.write_text(json.dumps({'server_list': [
+        {'server_id': '10.0.0.1', 'device': [{'device_id': '0', 'device_ip': '192.168.0.10', 'rank_id': '0'}]},
+        {'server_id': '10.0.0.2', 'device': [{'device_id': '0', 'device_ip': '192.168.0.11', 'rank_id': '1'}]},
+    ]}), encoding='utf-8')
+    result = launch('run_distribute_train.sh', table)
+    assert result.returncode == USAGE_EXIT_STATUS and 'set SERVER_ID' in result.stderr
+    assert launch.calls == []
+
+    result = launch('run_distribute_train.sh', table, SERVER_ID='10.0.0.2')
+    assert result.returncode == 0, result.stderr
+    seen = record(launch.output_dir / 'train_parallel1' / 'log')
+    assert (seen['env']['RANK_ID'], seen['env']['RANK_SIZE']) == ('1', '2')
+    assert not (launch.output_dir / 'train_parallel0').exists()
+
+
+# --- one device ---
+
+def test_single_device_training_passes_its_arguments_and_device(launch, tmp_path):
+    result = launch('run_train_gpu.sh', tmp_path, 3, '--epochs', '2', RANK_TABLE_FILE='/left/over.json',
+                    RANK_SIZE='8')
+    assert result.returncode == 0, result.stderr
+    seen = record(launch.output_dir / 'console.log')
+    assert seen['argv'][1:] == ['--device_target', 'GPU', '--data_dir', str(tmp_path), '--output_dir',
+                                str(launch.output_dir), '--epochs', '2']
+    assert seen['env']['DEVICE_ID'] == '3'
+    assert seen['env']['RANK_TABLE_FILE'] == '' and seen['env']['RANK_SIZE'] == ''  # not taken for a rank
+
+
+def test_cpu_training_without_a_dataset_uses_the_demo_dataset(launch):
+    result = launch('run_train_cpu.sh', '--epochs', '1')
+    assert result.returncode == 0, result.stderr
+    assert launch.calls == [f"single {REPO_ROOT / 'ResNeSt50' / 'train.py'} --device_target CPU --output_dir "
+                            f"{launch.output_dir} --epochs 1"]
+
+
+def test_training_fails_with_the_exit_status_of_python(launch, tmp_path):
+    result = launch('run_train.sh', tmp_path, 0, STUB_FAIL_RANK='none')
+    assert result.returncode == 3  # through the pipe into tee
+    assert 'stub failure' in (launch.output_dir / 'console.log').read_text()
+
+
+def test_eval_passes_the_checkpoint_and_writes_into_out_dir(launch, tmp_path):
+    ckpt = tmp_path / 'net.ckpt'
+    ckpt.write_bytes(b'')
+    out_dir = tmp_path / 'eval_out'
+    result = launch('run_eval_cpu.sh', out_dir, ckpt, tmp_path, '--batch_size', '8', model='ResNeXt50')
+    assert result.returncode == 0, result.stderr
+    seen = record(out_dir / 'console.log')
+    assert seen['argv'][0] == str(REPO_ROOT / 'ResNeXt50' / 'eval.py')
+    assert seen['argv'][1:] == ['--device_target', 'CPU', '--ckpt_path', str(ckpt), '--data_dir', str(tmp_path),
+                                '--output_dir', str(out_dir), '--batch_size', '8']
+
+
+# --- dynamic cluster: mpirun and msrun ---
+
+def test_gpu_launch_with_mpirun_makes_rank_0_start_the_scheduler(launch, tmp_path):
+    result = launch('run_distribute_train_gpu.sh', 2, '--epochs', '1', MASTER_PORT='8123')
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert [call for call in launch.calls if call.startswith('mpirun')][0].startswith('mpirun -n 2 ')
+    log_dir = launch.output_dir / 'logs'
+    scheduler = record(log_dir / 'scheduler.log')
+    assert scheduler['env']['MS_ROLE'] == 'MS_SCHED'
+    for rank in (0, 1):
+        seen = record(log_dir / f'worker_{rank}.log')
+        assert seen['env']['MS_ROLE'] == 'MS_WORKER'
+        assert (seen['env']['MS_NODE_ID'], seen['env']['RANK_ID'], seen['env']['DEVICE_ID']) == ((str(rank),) * 3)
+        assert seen['env']['MS_WORKER_NUM'] == '2'
+        assert (seen['env']['MS_SCHED_HOST'], seen['env']['MS_SCHED_PORT']) == ('127.0.0.1', '8123')
+        assert seen['env']['OMPI_COMM_WORLD_RANK'] == ''
+        assert option(seen['argv'], '--device_target') == 'GPU'
+
+
+def test_mpirun_launch_fails_with_the_failing_worker_log(launch):
+    result = launch('run_distribute_train_gpu.sh', 2, STUB_FAIL_RANK='1')
+    assert result.returncode != 0
+    assert 'worker_1.log' in result.stderr and 'stub failure of rank 1' in result.stderr
+
+
+needs_msrun = pytest.mark.skipif(not shutil.which('msrun', path=os.path.dirname(sys.executable)),
+                                 reason='msrun (MindSpore >= 2.3) is not installed beside this python')
+
+
+@needs_msrun
+def test_cpu_launch_runs_n_workers_under_msrun(launch):
+    result = launch('run_distribute_train_cpu.sh', 2, '--epochs', '1')
+    assert result.returncode == 0, result.stdout + result.stderr
+    msrun_call = next(call for call in launch.calls if call.startswith('msrun'))
+    for expected in ('--worker_num=2', '--local_worker_num=2', '--join=True', '--cluster_time_out=60',
+                     f"--log_dir={launch.output_dir / 'logs'}"):
+        assert expected in msrun_call.split()
+    for rank in (0, 1):
+        seen = record(launch.output_dir / 'logs' / f'worker_{rank}.log')
+        assert (seen['env']['MS_ROLE'], seen['env']['RANK_ID']) == ('MS_WORKER', str(rank))
+        assert option(seen['argv'], '--device_target') == 'CPU'
+
+
+@needs_msrun
+def test_msrun_launch_fails_with_the_failing_worker_log(launch, tmp_path):
+    ckpt = tmp_path / 'net.ckpt'
+    ckpt.write_bytes(b'')
+    result = launch('run_distribute_eval.sh', 'CPU', 2, ckpt, STUB_FAIL_RANK='1')
+    assert result.returncode != 0
+    assert 'worker_1.log' in result.stderr and 'stub failure of rank 1' in result.stderr
+    assert 'msrun run failed' in result.stderr

@@ -1,0 +1,187 @@
+"""Ascend rank tables: zoo_core.rank_table validates them (library and CLI), utils/hccl_tools.py writes them."""
+import json
+import subprocess
+import sys
+
+import pytest
+
+from conftest import REPO_ROOT
+from zoo_core.rank_table import RankTableError, load_rank_table, parse_rank_table
+
+HCCL_TOOLS = REPO_ROOT / 'utils' / 'hccl_tools.py'
+FAKE_HCCN_CONF = ''.join(f'address_{device}=192.168.{device}.10\nnetdetect_{device}=192.168.{device}.1\n'
+                         for device in range(8))
+
+
+def device(device_id, rank_id, ip=None):
+    """One `device` entry as hccl_tools writes it (numbers as strings)."""
+    return {'device_id': str(device_id), 'device_ip': ip or f'192.168.{device_id}.10', 'rank_id': str(rank_id)}
+
+
+def table(*servers):
+    """A rank table document from (server_id, [device entries]) pairs."""
+    return {'version': '1.0', 'server_count': str(len(servers)),
+            'server_list': [{'server_id': server_id, 'device': devices, 'host_nic_ip': 'reserve'}
+                            for server_id, devices in servers],
+            'status': 'completed'}
+
+
+def write_json(path, document):
+    path.write_text(json.dumps(document), encoding='utf-8')
+    return path
+
+
+def run_validator(path, *extra):
+    return subprocess.run([sys.executable, '-m', 'zoo_core.rank_table', 'validate', str(path), *extra],
+                          capture_output=True, text=True, check=False)
+
+
+def test_valid_table_lists_its_ranks_in_rank_order(tmp_path):
+    path = write_json(tmp_path / 'rt.json', table(('10.0.0.1', [device(4, 1), device(5, 0)])))
+    rank_table = load_rank_table(path)
+    assert rank_table.rank_size == 2
+    assert [(r.rank_id, r.device_id, r.server_id) for r in rank_table.ranks] == [(0, 5, '10.0.0.1'),
+                                                                                 (1, 4, '10.0.0.1')]
+
+
+def test_integer_fields_are_accepted_as_well_as_strings():
+    document = table(('10.0.0.1', [{'device_id': 0, 'device_ip': '192.168.0.10', 'rank_id': 0}]))
+    assert parse_rank_table(document).ranks[0].device_id == 0
+
+
+def test_ranks_can_span_several_servers():
+    rank_table = parse_rank_table(table(('10.0.0.1', [device(0, 0), device(1, 1)]),
+                                        ('10.0.0.2', [device(0, 2), device(1, 3)])))
+    assert rank_table.rank_size == 4
+    assert rank_table.server_ids == ('10.0.0.1', '10.0.0.2')
+    assert [r.rank_id for r in rank_table.ranks_of('10.0.0.2')] == [2, 3]
+
+
+def test_missing_file_is_a_clear_error(tmp_path):
+    with pytest.raises(RankTableError, match='rank table file not found: .*nothere.json'):
+        load_rank_table(tmp_path / 'nothere.json')
+
+
+def test_malformed_json_is_a_clear_error(tmp_path):
+    path = tmp_path / 'broken.json'
+    path.write_text('{"server_list": [', encoding='utf-8')
+    with pytest.raises(RankTableError, match='broken.json is not valid JSON.*line 1'):
+        load_rank_table(path)
+
+
+def test_missing_server_list_is_a_clear_error():
+    with pytest.raises(RankTableError, match="no 'server_list'"):
+        parse_rank_table({'version': '1.0', 'status': 'completed'})
+
+
+def test_duplicate_rank_ids_are_rejected():
+    with pytest.raises(RankTableError, match='rank_id 0 is given twice'):
+        parse_rank_table(table(('10.0.0.1', [device(0, 0), device(1, 0)])))
+
+
+def test_a_gap_in_rank_ids_is_rejected():
+    with pytest.raises(RankTableError, match=r'exactly 0\.\.1 .*missing 1, found 0, 2'):
+        parse_rank_table(table(('10.0.0.1', [device(0, 0), device(1, 2)])))
+
+
+def test_a_device_used_twice_on_one_server_is_rejected():
+    with pytest.raises(RankTableError, match='device_id 3 appears twice'):
+        parse_rank_table(table(('10.0.0.1', [device(3, 0), device(3, 1)])))
+
+
+def test_the_same_device_id_on_two_servers_is_fine():
+    assert parse_rank_table(table(('10.0.0.1', [device(0, 0)]), ('10.0.0.2', [device(0, 1)]))).rank_size == 2
+
+
+@pytest.mark.parametrize('field', ['device_id', 'device_ip', 'rank_id'])
+def test_a_device_without_a_required_field_is_rejected(field):
+    entry = device(0, 0)
+    del entry[field]
+    with pytest.raises(RankTableError, match=f"misses '{field}'"):
+        parse_rank_table(table(('10.0.0.1', [entry])))
+
+
+@pytest.mark.parametrize('bad_entry, message', [
+    ({'device_id': 'x', 'device_ip': '192.168.0.10', 'rank_id': '0'}, 'device_id must be a non-negative integer'),
+    ({'device_id': '0', 'device_ip': '192.168.0.10', 'rank_id': '-1'}, 'rank_id must be a non-negative integer'),
+    ({'device_id': '0', 'device_ip': 'not-an-ip', 'rank_id': '0'}, 'device_ip must be an IP address'),
+])
+def test_malformed_device_fields_are_rejected(bad_entry, message):
+    with pytest.raises(RankTableError, match=message):
+        parse_rank_table(table(('10.0.0.1', [bad_entry])))
+
+
+def test_server_count_must_match_the_server_list():
+    document = table(('10.0.0.1', [device(0, 0)]))
+    document['server_count'] = '2'
+    with pytest.raises(RankTableError, match='server_count is 2 but server_list has 1'):
+        parse_rank_table(document)
+
+
+def test_cli_prints_rank_size_and_one_line_per_rank(tmp_path):
+    path = write_json(tmp_path / 'rt.json', table(('10.0.0.1', [device(6, 0), device(7, 1)])))
+    result = run_validator(path)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines() == ['RANK_SIZE 2', '0 6 10.0.0.1', '1 7 10.0.0.1']
+
+
+def test_cli_lists_only_the_ranks_of_the_given_server(tmp_path):
+    path = write_json(tmp_path / 'rt.json', table(('10.0.0.1', [device(0, 0)]), ('10.0.0.2', [device(0, 1)])))
+    result = run_validator(path, '--server_id', '10.0.0.2')
+    assert result.stdout.splitlines() == ['RANK_SIZE 2', '1 0 10.0.0.2']
+
+
+def test_cli_exits_2_with_the_reason_for_an_invalid_table(tmp_path):
+    path = write_json(tmp_path / 'rt.json', table(('10.0.0.1', [device(0, 1)])))
+    result = run_validator(path)
+    assert result.returncode == 2
+    assert result.stdout == ''
+    assert 'invalid rank table' in result.stderr and 'missing 0' in result.stderr
+
+
+def run_hccl_tools(tmp_path, *args):
+    return subprocess.run([sys.executable, str(HCCL_TOOLS), *args], capture_output=True, text=True,
+                          cwd=tmp_path, check=False)
+
+
+@pytest.mark.parametrize('device_range, expected_devices', [('[0,8)', list(range(8))), ('[4,8)', [4, 5, 6, 7]),
+                                                            ('[0,1)', [0])])
+def test_hccl_tools_writes_a_table_that_validates(tmp_path, device_range, expected_devices):
+    hccn_conf = tmp_path / 'hccn.conf'
+    hccn_conf.write_text(FAKE_HCCN_CONF, encoding='utf-8')
+    output = tmp_path / 'rank_table.json'
+    result = run_hccl_tools(tmp_path, '--device_num', device_range, '--server_ip', '10.1.2.3',
+                            '--hccn_conf', str(hccn_conf), '--output', str(output))
+    assert result.returncode == 0, result.stderr
+    rank_table = load_rank_table(output)
+    assert [r.device_id for r in rank_table.ranks] == expected_devices
+    assert [r.device_ip for r in rank_table.ranks] == [f'192.168.{d}.10' for d in expected_devices]
+    assert {r.server_id for r in rank_table.ranks} == {'10.1.2.3'}
+    assert run_validator(output).returncode == 0
+
+
+def test_hccl_tools_maps_device_indices_through_visible_devices(tmp_path):
+    hccn_conf = tmp_path / 'hccn.conf'
+    hccn_conf.write_text(FAKE_HCCN_CONF, encoding='utf-8')
+    result = run_hccl_tools(tmp_path, '--device_num', '[0,2)', '--visible_devices', '6,7', '--server_ip',
+                            '10.1.2.3', '--hccn_conf', str(hccn_conf))
+    assert result.returncode == 0, result.stderr
+    written = tmp_path / 'hccl_2p_01_10.1.2.3.json'  # the ModelZoo's default name, in the working folder
+    assert [r.device_id for r in load_rank_table(written).ranks] == [6, 7]
+
+
+def test_hccl_tools_without_hccn_conf_says_what_is_missing(tmp_path):
+    result = run_hccl_tools(tmp_path, '--server_ip', '10.1.2.3', '--hccn_conf', str(tmp_path / 'hccn.conf'))
+    assert result.returncode == 2
+    assert 'hccn.conf not found' in result.stderr and 'device IPs' in result.stderr
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize('device_range', ['[2,6)', '[0,9)', '0-8', '[3,3)'])
+def test_hccl_tools_rejects_an_impossible_device_range(tmp_path, device_range):
+    hccn_conf = tmp_path / 'hccn.conf'
+    hccn_conf.write_text(FAKE_HCCN_CONF, encoding='utf-8')
+    result = run_hccl_tools(tmp_path, '--device_num', device_range, '--server_ip', '10.1.2.3',
+                            '--hccn_conf', str(hccn_conf))
+    assert result.returncode == 2
+    assert '--device_num' in result.stderr

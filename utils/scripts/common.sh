@@ -1,0 +1,197 @@
+# shellcheck shell=bash
+# Helpers shared by the launch scripts of utils/scripts/: sourced, never run.
+# A script that sources this defines usage() (the text printed for a wrong argument) before parsing arguments.
+#
+# Environment read here:
+#   OUTPUT_DIR        output folder of a run (default: <model folder>/output/<kind of run>)
+#   MASTER_PORT       scheduler port of msrun/mpirun runs (default: a free port)
+#   CLUSTER_TIME_OUT  seconds the processes of a run wait for each other to join the cluster (default 600)
+#   LOG_TAIL_LINES    lines of a failing process's log printed on failure (default 40)
+
+ZOO_SCRIPTS_DIR="$(dirname "$(realpath "${BASH_SOURCE[0]}")")"
+DEVICE_TARGETS="CPU GPU Ascend"
+CLUSTER_TIME_OUT="${CLUSTER_TIME_OUT:-600}"
+LOG_TAIL_LINES="${LOG_TAIL_LINES:-40}"
+# Variables by which the Python side (zoo_core.distributed) recognises a distributed launch.
+DISTRIBUTED_ENV_VARS="MS_ROLE MS_WORKER_NUM MS_SCHED_HOST MS_SCHED_PORT MS_NODE_ID RANK_TABLE_FILE RANK_SIZE RANK_ID"
+
+# usage_error MESSAGE: the message and the usage on stderr, exit status 2 (nothing has been started).
+usage_error() {
+    echo "error: $*" >&2
+    usage >&2
+    exit 2
+}
+
+# fail MESSAGE: a run that went wrong after its arguments were accepted; exit status 1.
+fail() {
+    echo "error: $*" >&2
+    exit 1
+}
+
+# exit_if_help ARGS...: print the usage on stdout and exit 0 if the first argument asks for help.
+exit_if_help() {
+    case "${1:-}" in
+        -h | --help) usage; exit 0 ;;
+    esac
+}
+
+is_non_negative_int() { [[ "$1" =~ ^[0-9]+$ ]]; }
+is_positive_int() { [[ "$1" =~ ^[1-9][0-9]*$ ]]; }
+
+# split_positional_and_extra ARGS...: POSITIONAL=the leading arguments, EXTRA=the rest from the first "-..." on,
+# which must be --key value options (passed through to the Python entry point).
+split_positional_and_extra() {
+    POSITIONAL=()
+    while (($#)) && [[ "$1" != -* ]]; do
+        POSITIONAL+=("$1")
+        shift
+    done
+    if (($#)) && [[ "$1" != --* ]]; then
+        usage_error "unexpected argument '$1' (options for the Python entry point are written --key value)"
+    fi
+    # shellcheck disable=SC2034  # read by the script that sources this file
+    EXTRA=("$@")
+}
+
+# expect_positional_count MIN MAX: usage error unless MIN <= ${#POSITIONAL[@]} <= MAX.
+expect_positional_count() {
+    local count=${#POSITIONAL[@]}
+    if ((count < $1)); then
+        usage_error "missing argument(s): got $count, need at least $1"
+    fi
+    if ((count > $2)); then
+        usage_error "too many arguments before the --key value options: got $count (${POSITIONAL[*]}), at most $2"
+    fi
+}
+
+# model_dir_arg PATH: the model folder the wrapper passed, resolved (a usage error if it is no folder).
+model_dir_arg() {
+    [[ -d "$1" ]] || usage_error "model folder not found: $1 (run the scripts in a model folder's scripts/)"
+    realpath "$1"
+}
+
+# device_target_arg NAME: NAME if it is one of CPU, GPU, Ascend.
+device_target_arg() {
+    case "$1" in
+        CPU | GPU | Ascend) echo "$1" ;;
+        *) usage_error "DEVICE_TARGET must be one of $DEVICE_TARGETS, got '$1'" ;;
+    esac
+}
+
+# existing_dir_arg PATH WHAT: PATH resolved, a usage error unless it is a folder.
+existing_dir_arg() {
+    [[ -d "$1" ]] || usage_error "$2 is not a folder: '$1'"
+    realpath "$1"
+}
+
+# existing_path_arg PATH WHAT: PATH (file or folder) resolved, a usage error unless it exists.
+existing_path_arg() {
+    [[ -e "$1" ]] || usage_error "$2 not found: '$1'"
+    realpath "$1"
+}
+
+# device_id_arg VALUE: VALUE if it is a device number (non-negative integer).
+device_id_arg() {
+    is_non_negative_int "$1" || usage_error "DEVICE_ID must be a non-negative integer, got '$1'"
+    echo "$1"
+}
+
+# process_count_arg VALUE: VALUE if it is a positive integer.
+process_count_arg() {
+    is_positive_int "$1" || usage_error "N (number of processes) must be a positive integer, got '$1'"
+    echo "$1"
+}
+
+# launcher_arg NAME: NAME if it is msrun or mpirun.
+launcher_arg() {
+    case "$1" in
+        msrun | mpirun) echo "$1" ;;
+        *) usage_error "LAUNCHER must be msrun or mpirun, got '$1'" ;;
+    esac
+}
+
+# output_dir_for MODEL_DIR KIND: $OUTPUT_DIR or MODEL_DIR/output/KIND, created and resolved.
+output_dir_for() {
+    local dir="${OUTPUT_DIR:-$1/output/$2}"
+    mkdir -p "$dir" || fail "cannot create the output folder $dir"
+    realpath "$dir"
+}
+
+# require_command NAME HINT: fail with HINT unless NAME is on the PATH.
+require_command() {
+    command -v "$1" > /dev/null 2>&1 || fail "'$1' not found on the PATH: $2"
+}
+
+# clear_distributed_env: a single-process run must not be taken for a rank of a distributed job left in the shell.
+clear_distributed_env() {
+    # shellcheck disable=SC2086
+    unset $DISTRIBUTED_ENV_VARS
+}
+
+# free_port: an unused TCP port of this host (a small race with other programs is possible; MASTER_PORT avoids it).
+free_port() {
+    python -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+
+# print_log_tail FILE: the last LOG_TAIL_LINES lines of FILE on stderr, framed.
+print_log_tail() {
+    echo "----- last $LOG_TAIL_LINES lines of $1 -----" >&2
+    tail -n "$LOG_TAIL_LINES" "$1" >&2 || true
+    echo "----- end of $1 -----" >&2
+}
+
+# report_failed_workers LOG_DIR: the tails of the worker logs that show an error (all worker logs and the
+# scheduler log when none does, e.g. after a crash without a Python traceback).
+report_failed_workers() {
+    local log_dir="$1" log found=0
+    for log in "$log_dir"/worker_*.log; do
+        [[ -f "$log" ]] || continue
+        if grep -q -e 'Traceback (most recent call last)' -e 'exited with status' "$log"; then
+            print_log_tail "$log"
+            found=1
+        fi
+    done
+    if ((found == 0)); then
+        for log in "$log_dir"/worker_*.log "$log_dir"/scheduler.log; do
+            [[ -f "$log" ]] && print_log_tail "$log"
+        done
+    fi
+    return 0
+}
+
+# run_cluster LAUNCHER N LOG_DIR SCRIPT [ARGS...]: run `python SCRIPT ARGS` as N processes of a MindSpore
+# dynamic cluster on this host (worker_<rank>.log and scheduler.log in LOG_DIR), wait for all of them,
+# and fail with the failing workers' log tails if any process fails.
+run_cluster() {
+    local launcher="$1" count="$2" log_dir="$3"
+    shift 3
+    local port="${MASTER_PORT:-}"
+    [[ -n "$port" ]] || port="$(free_port)"
+    mkdir -p "$log_dir"
+    echo "starting $count processes with $launcher (scheduler port $port); logs: $log_dir/worker_<rank>.log"
+    local status=0
+    if [[ "$launcher" == msrun ]]; then
+        require_command msrun "it comes with MindSpore >= 2.3: activate the environment that has MindSpore"
+        msrun --worker_num="$count" --local_worker_num="$count" --master_addr=127.0.0.1 --master_port="$port" \
+            --log_dir="$log_dir" --join=True --cluster_time_out="$CLUSTER_TIME_OUT" --tail_worker_log=0 \
+            "$@" || status=$?
+    else
+        require_command mpirun "install OpenMPI (e.g. apt-get install openmpi-bin), or use LAUNCHER=msrun"
+        local mpirun_options=()
+        # OpenMPI refuses to run as root unless told to.
+        [[ "$(id -u)" != 0 ]] || mpirun_options+=(--allow-run-as-root)
+        # Default: no core binding by OpenMPI (its default binds a rank to one core, starving the data pipeline).
+        local extra_options
+        read -r -a extra_options <<< "${MPIRUN_ARGS---bind-to none}"
+        mpirun_options+=(${extra_options[@]+"${extra_options[@]}"})
+        MS_SCHED_HOST=127.0.0.1 MS_SCHED_PORT="$port" MS_TOPO_TIMEOUT="$CLUSTER_TIME_OUT" \
+            mpirun -n "$count" -x MS_SCHED_HOST -x MS_SCHED_PORT -x MS_TOPO_TIMEOUT \
+            ${mpirun_options[@]+"${mpirun_options[@]}"} \
+            bash "$ZOO_SCRIPTS_DIR/mpirun_worker.sh" "$log_dir" python "$@" || status=$?
+    fi
+    if ((status != 0)); then
+        report_failed_workers "$log_dir"
+        fail "$launcher run failed (exit status $status); logs in $log_dir"
+    fi
+    echo "all $count processes finished; logs in $log_dir"
+}

@@ -1,0 +1,45 @@
+#!/bin/bash
+# Evaluation sharded over N processes on this host (msrun by default): the implementation behind a model
+# folder's scripts/run_distribute_eval.sh, which calls
+#   bash utils/scripts/run_distribute_eval.sh MODEL_DIR DEVICE_TARGET N CKPT [DATA_DIR] [--key value ...]
+# Each process scores its shard of the validation set; eval.py sums the counts over the ranks.
+set -euo pipefail
+source "$(dirname "$(realpath "${BASH_SOURCE[0]}")")/common.sh"
+
+MODEL_NAME="<model folder>"
+
+usage() {
+    echo "usage: bash $MODEL_NAME/scripts/run_distribute_eval.sh DEVICE_TARGET N CKPT [DATA_DIR] [--key value ...]"
+    cat << EOF
+  DEVICE_TARGET CPU, GPU or Ascend
+  N             number of processes (GPU/Ascend: one per device, devices 0..N-1)
+  CKPT          checkpoint file, or a folder of checkpoints
+  DATA_DIR      ImageFolder dataset with val/ ("" or omitted: the built-in demo dataset)
+  --key value   any eval.py option, passed through
+Environment: LAUNCHER=msrun|mpirun (default msrun), MASTER_PORT, CLUSTER_TIME_OUT (seconds, default 600),
+OUTPUT_DIR (default <model folder>/output/distribute_eval_<target>; logs in its logs/ folder).
+EOF
+}
+
+(($# >= 1)) || usage_error "expects MODEL_DIR first (it is called by a model folder's scripts)"
+MODEL_DIR="$(model_dir_arg "$1")"
+MODEL_NAME="$(basename "$MODEL_DIR")"
+shift
+exit_if_help "$@"
+split_positional_and_extra "$@"
+expect_positional_count 3 4
+
+TARGET="$(device_target_arg "${POSITIONAL[0]}")"
+COUNT="$(process_count_arg "${POSITIONAL[1]}")"
+CKPT="$(existing_path_arg "${POSITIONAL[2]}" CKPT)"
+DATA_DIR="${POSITIONAL[3]:-}"
+[[ -z "$DATA_DIR" ]] || DATA_DIR="$(existing_dir_arg "$DATA_DIR" DATA_DIR)"
+LAUNCHER="$(launcher_arg "${LAUNCHER:-msrun}")"
+require_command python "activate the Python environment that has MindSpore"
+
+OUT="$(output_dir_for "$MODEL_DIR" "distribute_eval_${TARGET,,}")"
+unset RANK_TABLE_FILE MS_ROLE MS_NODE_ID
+echo "evaluating $CKPT on $COUNT $TARGET processes with ${DATA_DIR:-the demo dataset}; results in $OUT"
+cd "$OUT"
+run_cluster "$LAUNCHER" "$COUNT" "$OUT/logs" "$MODEL_DIR/eval.py" --device_target "$TARGET" --ckpt_path "$CKPT" \
+    ${DATA_DIR:+--data_dir "$DATA_DIR"} --output_dir "$OUT" ${EXTRA[@]+"${EXTRA[@]}"}
