@@ -17,3 +17,8 @@ def get_network(name, num_classes=1000, pretrained=None, **options):
 def network_names():
     """The ResNeXt variants that `get_network` knows."""
     return REGISTRY.names()
+
+
+def preprocessing_for(name):
+    """The eval preprocessing of variant `name`'s pretrained weights (input size, crop, interpolation, mean/std)."""
+    return REGISTRY.variant(name).pretrained

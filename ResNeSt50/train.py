@@ -1,0 +1,12 @@
+"""Train a ResNeSt: `python train.py [--config f.yaml] [--key value ...]` (keys: src/config.py).
+
+With no --data_dir, trains on the built-in demo dataset. Launchers: scripts/run_*.sh.
+"""
+import sys
+
+from zoo_core.train import main
+from zoo_resnest.config import get_config
+from zoo_resnest.models import get_network
+
+if __name__ == '__main__':
+    sys.exit(main(get_config, get_network))

@@ -1,0 +1,100 @@
+"""The ImageFolder pipelines: shapes, labels, sharding, and exactly-once evaluation over ranks."""
+import os
+
+import numpy as np
+import pytest
+from easydict import EasyDict
+from PIL import Image
+
+from zoo_core.dataset import (DatasetError, clamp_workers, class_indexing, create_eval_dataset,
+                              create_train_dataset, eval_resize_size)
+from zoo_core.registry import IMAGENET_MEAN, IMAGENET_STD
+
+CLASSES = ('ant', 'bee', 'cat')
+
+
+def write_image_folder(root, per_class):
+    """An ImageFolder with images whose red channel encodes (class, index), to trace every sample."""
+    for split, counts in per_class.items():
+        for label, name in enumerate(CLASSES):
+            folder = root / split / name
+            folder.mkdir(parents=True)
+            for index in range(counts[label]):
+                pixels = np.full((20, 24, 3), (label * 60 + index * 3, 10, 10), np.uint8)
+                Image.fromarray(pixels).save(folder / f'{index:03d}.png')
+    return root
+
+
+def data_cfg(root, **overrides):
+    return EasyDict(dict(data_dir=str(root), num_classes=3, image_size=16, crop_pct=0.875, interpolation='bilinear',
+                         mean=list(IMAGENET_MEAN), std=list(IMAGENET_STD), batch_size=4, eval_batch_size=4,
+                         num_parallel_workers=2, color_jitter=0.4, autoaugment='autoaugment', crop_scale_min=0.08,
+                         mixup=0.0, cutmix=0.0), **overrides)
+
+
+@pytest.fixture
+def image_folder(tmp_path):
+    return write_image_folder(tmp_path, {'train': (5, 4, 3), 'val': (3, 2, 2)})
+
+
+def test_train_batches_are_normalised_chw_with_integer_labels(image_folder):
+    data = create_train_dataset(data_cfg(image_folder))
+    images, labels = next(data.create_tuple_iterator(num_epochs=1))
+    assert images.shape == (4, 3, 16, 16) and str(images.dtype) == 'Float32'
+    assert str(labels.dtype) == 'Int32' and set(labels.asnumpy()) <= {0, 1, 2}
+    assert data.get_dataset_size() == 12 // 4
+
+
+def test_mixup_makes_soft_labels(image_folder):
+    data = create_train_dataset(data_cfg(image_folder, mixup=0.5, autoaugment='none'))
+    _, labels = next(data.create_tuple_iterator(num_epochs=1))
+    assert labels.shape == (4, 3)
+    np.testing.assert_allclose(labels.asnumpy().sum(axis=1), 1.0, rtol=1e-5)
+
+
+def test_eval_resize_keeps_the_reference_crop_ratio():
+    assert eval_resize_size(224, 0.875) == 256
+
+
+@pytest.mark.parametrize('ranks', [1, 2, 3, 4])
+def test_every_validation_image_is_evaluated_exactly_once_over_ranks(image_folder, ranks):
+    seen = []
+    for rank in range(ranks):
+        data = create_eval_dataset(data_cfg(image_folder), rank, ranks)
+        for images, labels in data.create_tuple_iterator(num_epochs=1, output_numpy=True):
+            red = images[:, 0, 0, 0] * IMAGENET_STD[0] * 255 + IMAGENET_MEAN[0] * 255
+            seen += [(int(lbl), int(round(r))) for lbl, r in zip(labels, red)]
+    assert len(seen) == 7 and len(set(seen)) == 7
+
+
+def test_more_ranks_than_images_leaves_the_extra_ranks_empty(image_folder):
+    assert create_eval_dataset(data_cfg(image_folder), 7, 8) is None
+
+
+def test_labels_come_from_the_training_classes_when_val_lacks_one(tmp_path):
+    root = write_image_folder(tmp_path, {'train': (2, 2, 2)})
+    (root / 'val' / 'cat').mkdir(parents=True)
+    Image.fromarray(np.zeros((8, 8, 3), np.uint8)).save(root / 'val' / 'cat' / 'x.png')
+    assert class_indexing(str(root)) == {'ant': 0, 'bee': 1, 'cat': 2}
+    _, labels = next(create_eval_dataset(data_cfg(root), 0, 1).create_tuple_iterator(num_epochs=1))
+    assert labels.asnumpy().tolist() == [2]
+
+
+def test_a_class_count_that_differs_from_the_network_is_a_clear_error(image_folder):
+    with pytest.raises(DatasetError, match='--num_classes 3'):
+        create_train_dataset(data_cfg(image_folder, num_classes=10))
+
+
+def test_a_missing_dataset_folder_is_a_clear_error(tmp_path):
+    with pytest.raises(DatasetError, match='not found'):
+        create_train_dataset(data_cfg(tmp_path / 'nothing'))
+
+
+def test_a_batch_larger_than_the_shard_is_a_clear_error(image_folder):
+    with pytest.raises(DatasetError, match='batch_size'):
+        create_train_dataset(data_cfg(image_folder, batch_size=64))
+
+
+def test_workers_are_clamped_to_the_cores():
+    assert clamp_workers(1000) == os.cpu_count()
+    assert clamp_workers(0) == 1

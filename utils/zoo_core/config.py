@@ -1,0 +1,172 @@
+"""Run configuration: recipe defaults <- network preset <- YAML file (`--config`) <- `--key value` flags.
+
+Every key of the recipe can be overridden from the command line, with the type of its default:
+booleans accept true/false/1/0/yes/no (so `--amp False` means False), lists and tuples take YAML
+syntax (`--milestones [30,60]`). Unknown keys are errors, so a typo never passes silently.
+"""
+import argparse
+import os
+import sys
+
+import yaml
+from easydict import EasyDict
+
+TRUE_WORDS = ('true', '1', 'yes', 'y', 'on')
+FALSE_WORDS = ('false', '0', 'no', 'n', 'off')
+EFFECTIVE_CONFIG_NAME = 'config.yaml'
+
+
+class ConfigError(ValueError):
+    """A configuration value or file that cannot be used."""
+
+
+def parse_bool(text):
+    """'True'/'false'/'1'/'no'... -> bool; anything else is an error (never truthiness of a string)."""
+    if isinstance(text, bool):
+        return text
+    word = str(text).strip().lower()
+    if word in TRUE_WORDS:
+        return True
+    if word in FALSE_WORDS:
+        return False
+    raise ConfigError(f"expected a boolean (true/false), got {text!r}")
+
+
+def coerce(key, text, default):
+    """Convert a command-line string to the type of `default`."""
+    try:
+        if isinstance(default, bool):
+            return parse_bool(text)
+        if isinstance(default, int):
+            return int(text)
+        if isinstance(default, float):
+            return float(text)
+        if isinstance(default, (list, tuple)):
+            value = yaml.safe_load(text)
+            if not isinstance(value, (list, tuple)):
+                value = [value]
+            return type(default)(value)
+        if default is None:
+            return yaml.safe_load(text)
+        return str(text)
+    except (ValueError, yaml.YAMLError) as error:
+        raise ConfigError(f"--{key}: {error}") from None
+
+
+def read_yaml(path):
+    """The mapping in a YAML config file; clear errors for a missing file or a non-mapping."""
+    if not os.path.isfile(path):
+        raise ConfigError(f"config file not found: {path}")
+    with open(path, encoding='utf-8') as handle:
+        try:
+            data = yaml.safe_load(handle) or {}
+        except yaml.YAMLError as error:
+            raise ConfigError(f"config file {path} is not valid YAML: {error}") from None
+    if not isinstance(data, dict):
+        raise ConfigError(f"config file {path} must hold a mapping of keys to values")
+    return data
+
+
+def check_known(keys, defaults, source):
+    """Raise for keys that the recipe does not have."""
+    unknown = sorted(set(keys) - set(defaults))
+    if unknown:
+        raise ConfigError(f"unknown config key(s) in {source}: {', '.join(unknown)}; "
+                          f"known keys: {', '.join(sorted(defaults))}")
+
+
+def parse_overrides(argv, defaults):
+    """(`--config` path or None, {key: raw string}) from `--key value` / `--key=value` flags."""
+    parser = argparse.ArgumentParser(description=__doc__, allow_abbrev=False,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument('--config', default=None, help='YAML file of config overrides')
+    for key, value in defaults.items():
+        parser.add_argument(f'--{key}', default=None, metavar=type(value).__name__.upper(),
+                            help=f'default: {value!r}')
+    args = parser.parse_args(argv)
+    flags = {k: v for k, v in vars(args).items() if k != 'config' and v is not None}
+    return args.config, flags
+
+
+def apply_explicit(config, defaults, from_file, flags):
+    """Write the YAML file's values, then the flags' values, over `config`."""
+    for key, value in from_file.items():
+        config[key] = coerce(key, value, defaults[key]) if isinstance(value, str) else value
+    for key, text in flags.items():
+        config[key] = coerce(key, text, defaults[key])
+    return config
+
+
+def build_config(defaults, select_presets=None, argv=None):
+    """The effective config of a run.
+
+    Args:
+        defaults: the recipe (every key and its default value).
+        select_presets: function of the explicitly set config (defaults + file + flags) returning a list
+            of override dicts that go between the defaults and the explicit settings, e.g. the
+            resolution of a larger variant, or the demo settings when no dataset is given.
+        argv: command-line arguments (default: `sys.argv[1:]`).
+    """
+    argv = sys.argv[1:] if argv is None else argv
+    config_path, flags = parse_overrides(argv, defaults)
+    from_file = read_yaml(config_path) if config_path else {}
+    check_known(from_file, defaults, config_path)
+
+    explicit = apply_explicit(EasyDict(defaults), defaults, from_file, flags)
+    config = EasyDict(defaults)
+    for overrides in (select_presets(explicit) if select_presets else []):
+        check_known(overrides, defaults, 'a preset')
+        config.update(overrides)
+    return apply_explicit(config, defaults, from_file, flags)
+
+
+def save_config(config, directory):
+    """Write the effective config as YAML next to the run's checkpoints; returns the file path."""
+    os.makedirs(directory, exist_ok=True)
+    path = os.path.join(directory, EFFECTIVE_CONFIG_NAME)
+    plain = {k: list(v) if isinstance(v, tuple) else v for k, v in config.items()}
+    with open(path, 'w', encoding='utf-8') as handle:
+        yaml.safe_dump(plain, handle, sort_keys=True)
+    return path
+
+
+def format_config(config):
+    """The config as aligned `key: value` lines, for the log."""
+    width = max(len(k) for k in config)
+    return '\n'.join(f'  {k:<{width}} : {config[k]!r}' for k in sorted(config))
+
+
+# Settings of a run that every recipe has (where, on what, how often); recipes add the hyper-parameters.
+RUN_DEFAULTS = dict(
+    device_target='CPU',        # CPU | GPU | Ascend
+    device_id=0,                # overridden by the DEVICE_ID environment variable of a launcher
+    mode='graph',               # graph | pynative
+    data_dir='',                # ImageFolder root with train/ and val/; empty: the built-in demo dataset
+    output_dir='',              # empty: ./output/<net>
+    resume='',                  # training checkpoint to continue from
+    pretrained='',              # weights to start from (MindSpore, PyTorch or safetensors file)
+    ckpt_path='',               # eval: a checkpoint file or a folder of them
+    num_parallel_workers=8,     # data workers, clamped to the machine's cores
+    eval_batch_size=64,
+    log_every=20,               # steps between progress lines
+    keep_checkpoint_max=5,
+    eval_interval=1,            # epochs between evaluations during training (0: none)
+    seed=1,
+    amp_level='auto',           # auto: O0 on CPU, O2 on GPU/Ascend
+    loss_scale=1024.0,          # fixed loss scale, or the initial one of the dynamic scaler
+    dynamic_loss_scale=True,    # GPU/Ascend only; MindSpore's CPU backend takes a fixed scale
+    freeze_backbone=False,      # fine-tuning: train the classifier only
+    backbone_lr_scale=1.0,      # fine-tuning: lr of every layer but the classifier x this
+    dataset_sink_mode='auto',   # auto: off on CPU, on for GPU/Ascend
+)
+
+
+def preset_selector(network_presets, demo_preset):
+    """`select_presets` for `build_config`: the network's preset, then `demo_preset` when no dataset is
+    given (the run then uses the built-in demo dataset)."""
+    def select(explicit):
+        presets = [network_presets.get(explicit.net, {})]
+        if not explicit.data_dir:
+            presets.append(demo_preset)
+        return presets
+    return select

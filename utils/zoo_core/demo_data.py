@@ -1,0 +1,112 @@
+"""The built-in demo dataset: coloured geometric shapes in 10 classes, generated once, deterministically.
+
+A small learnable ImageFolder tree (`train/<class>/*.jpg`, `val/<class>/*.jpg`) so that the whole
+train -> eval -> export path runs on a fresh machine with no download. Shapes vary in colour, size,
+position and rotation over a noisy background; the class is the shape.
+"""
+import math
+import os
+import shutil
+import tempfile
+
+import numpy as np
+from PIL import Image, ImageDraw
+
+SHAPES = ('circle', 'square', 'triangle', 'cross', 'ring', 'star', 'diamond', 'hbar', 'vbar', 'hexagon')
+IMAGE_SIZE = 64
+TRAIN_PER_CLASS = 60
+VAL_PER_CLASS = 20
+SEED = 2024
+JPEG_QUALITY = 90
+BACKGROUND_NOISE = 24
+SQUARE_MAX_TILT = 0.3  # radians
+COMPLETE_MARKER = '.complete'
+DEFAULT_DEMO_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))),
+                                'demo_data', 'shapes10')
+
+
+def _polygon(center, radius, sides, rotation):
+    cx, cy = center
+    return [(cx + radius * math.cos(rotation + 2 * math.pi * k / sides),
+             cy + radius * math.sin(rotation + 2 * math.pi * k / sides)) for k in range(sides)]
+
+
+def _star(center, radius, rotation):
+    cx, cy = center
+    points = []
+    for k in range(10):
+        r = radius if k % 2 == 0 else radius * 0.45
+        angle = rotation + math.pi * k / 5
+        points.append((cx + r * math.cos(angle), cy + r * math.sin(angle)))
+    return points
+
+
+def draw_shape(draw, shape, center, radius, rotation, colour):
+    """Draw one filled shape of class `shape`."""
+    cx, cy = center
+    box = (cx - radius, cy - radius, cx + radius, cy + radius)
+    thickness = max(2, int(radius * 0.35))
+    if shape == 'circle':
+        draw.ellipse(box, fill=colour)
+    elif shape == 'ring':
+        draw.ellipse(box, outline=colour, width=thickness)
+    elif shape == 'square':
+        # An upright square, tilted at most SQUARE_MAX_TILT so that it never becomes a diamond.
+        tilt = (rotation / math.pi - 1.0) * SQUARE_MAX_TILT
+        draw.polygon(_polygon(center, radius * 1.2, 4, math.pi / 4 + tilt), fill=colour)
+    elif shape == 'diamond':
+        draw.polygon(_polygon(center, radius, 4, 0.0), fill=colour)
+    elif shape == 'triangle':
+        draw.polygon(_polygon(center, radius, 3, rotation), fill=colour)
+    elif shape == 'hexagon':
+        draw.polygon(_polygon(center, radius, 6, rotation), fill=colour)
+    elif shape == 'star':
+        draw.polygon(_star(center, radius, rotation), fill=colour)
+    elif shape == 'cross':
+        draw.rectangle((cx - radius, cy - thickness / 2, cx + radius, cy + thickness / 2), fill=colour)
+        draw.rectangle((cx - thickness / 2, cy - radius, cx + thickness / 2, cy + radius), fill=colour)
+    elif shape == 'hbar':
+        draw.rectangle((cx - radius, cy - thickness / 2, cx + radius, cy + thickness / 2), fill=colour)
+    elif shape == 'vbar':
+        draw.rectangle((cx - thickness / 2, cy - radius, cx + thickness / 2, cy + radius), fill=colour)
+    else:
+        raise ValueError(f"unknown shape {shape!r}")
+
+
+def render_image(rng, shape, size=IMAGE_SIZE):
+    """One RGB image of `shape` with random colour, size, position and rotation on a noisy background."""
+    background = rng.integers(0, 256, size=3)
+    pixels = np.clip(background + rng.normal(0, BACKGROUND_NOISE, (size, size, 3)), 0, 255).astype(np.uint8)
+    image = Image.fromarray(pixels)
+    colour = tuple(int(c) for c in (background + 128 + rng.integers(-60, 61, size=3)) % 256)
+    radius = rng.uniform(0.22, 0.38) * size
+    center = tuple(rng.uniform(radius + 1, size - radius - 1, size=2))
+    draw_shape(ImageDraw.Draw(image), shape, center, radius, rng.uniform(0, 2 * math.pi), colour)
+    return image
+
+
+def generate(root, train_per_class=TRAIN_PER_CLASS, val_per_class=VAL_PER_CLASS, seed=SEED):
+    """Write the dataset under `root` (replaced if incomplete); the same files for the same arguments."""
+    parent = os.path.dirname(os.path.abspath(root)) or '.'
+    os.makedirs(parent, exist_ok=True)
+    staging = tempfile.mkdtemp(prefix='.demo_data_', dir=parent)
+    rng = np.random.default_rng(seed)
+    for split, count in (('train', train_per_class), ('val', val_per_class)):
+        for shape in SHAPES:
+            folder = os.path.join(staging, split, shape)
+            os.makedirs(folder)
+            for index in range(count):
+                render_image(rng, shape).save(os.path.join(folder, f'{shape}_{index:04d}.jpg'),
+                                              quality=JPEG_QUALITY)
+    open(os.path.join(staging, COMPLETE_MARKER), 'w', encoding='utf-8').close()
+    if os.path.isdir(root):
+        shutil.rmtree(root)
+    os.replace(staging, root)
+    return root
+
+
+def ensure_demo_dataset(root=DEFAULT_DEMO_DIR):
+    """The demo dataset's folder, generated on first use (a complete earlier copy is reused)."""
+    if not os.path.isfile(os.path.join(root, COMPLETE_MARKER)):
+        generate(root)
+    return root

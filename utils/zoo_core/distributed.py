@@ -1,0 +1,49 @@
+"""Device and process-group set-up: one device, or data parallelism over msrun/mpirun/rank-table ranks."""
+import os
+
+import mindspore as ms
+from mindspore import ops
+from mindspore.communication import get_group_size, get_rank, init
+
+DEVICE_TARGETS = ('CPU', 'GPU', 'Ascend')
+RUN_MODES = {'graph': ms.GRAPH_MODE, 'pynative': ms.PYNATIVE_MODE}
+
+
+def launched_distributed():
+    """True when a launcher started this process as one of several ranks: msrun or the mpirun wrapper
+    (MindSpore's dynamic cluster sets MS_ROLE), or an Ascend rank table with RANK_SIZE > 1."""
+    if os.environ.get('MS_ROLE'):
+        return True
+    return bool(os.environ.get('RANK_TABLE_FILE')) and int(os.environ.get('RANK_SIZE', '1')) > 1
+
+
+def setup_device(device_target, mode='graph', device_id=0):
+    """Select the device and execution mode; join the process group when launched as a rank.
+
+    Returns (rank, group_size). Data parallelism averages the gradients over the ranks.
+    """
+    if device_target not in DEVICE_TARGETS:
+        raise ValueError(f"unknown device_target {device_target!r}; choose from {', '.join(DEVICE_TARGETS)}")
+    if mode not in RUN_MODES:
+        raise ValueError(f"unknown mode {mode!r}; choose from {', '.join(RUN_MODES)}")
+    ms.set_context(mode=RUN_MODES[mode])
+    if device_target == 'CPU':
+        ms.set_device('CPU')
+    else:
+        ms.set_device(device_target, int(os.environ.get('DEVICE_ID', device_id)))
+    if not launched_distributed():
+        return 0, 1
+    init()
+    rank, group_size = get_rank(), get_group_size()
+    ms.reset_auto_parallel_context()
+    ms.set_auto_parallel_context(parallel_mode=ms.ParallelMode.DATA_PARALLEL, gradients_mean=True,
+                                 device_num=group_size)
+    return rank, group_size
+
+
+def all_reduce_sum(values, group_size):
+    """Element-wise sum of an int numpy array over all ranks (the array itself on one process)."""
+    if group_size == 1:
+        return values
+    summed = ops.AllReduce(ops.ReduceOp.SUM)(ms.Tensor(values.astype('int32')))
+    return summed.asnumpy().astype(values.dtype)

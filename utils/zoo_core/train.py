@@ -1,0 +1,153 @@
+"""The training engine that every model's `train.py` calls: config -> data -> network -> loss ->
+optimizer -> AMP and loss scale -> `mindspore.train.Model` with callbacks -> checkpoints."""
+import os
+import sys
+
+import mindspore as ms
+from mindspore.amp import DynamicLossScaleManager, FixedLossScaleManager
+from mindspore.train import CheckpointConfig, Model, ModelCheckpoint
+
+from .callbacks import NonFiniteLossError, TrainingMonitor
+from .checkpoint import CheckpointError, load_network_checkpoint
+from .config import ConfigError, format_config, save_config
+from .convert import WeightMismatchError
+from .crossentropy import CrossEntropySmooth
+from .dataset import DatasetError, create_eval_dataset, create_train_dataset
+from .demo_data import ensure_demo_dataset
+from .distributed import setup_device
+from .eval_callback import EvalCallback
+from .evaluation import evaluate
+from .logging import get_logger
+from .lr_schedule import build_lr_schedule, scaled_lr
+from .optim import build_optimizer
+from .registry import UnknownNetworkError
+
+CHECKPOINT_DIR = 'checkpoints'
+CLASSIFIER_PREFIX = 'fc.'
+USAGE_ERRORS = (ConfigError, DatasetError, CheckpointError, UnknownNetworkError, WeightMismatchError)
+EXIT_USAGE_ERROR = 2
+EXIT_TRAINING_FAILED = 1
+
+
+def resolve_amp_level(cfg):
+    """'auto' -> O0 (fp32) on CPU, O2 (fp16 with fp32 BN) on GPU and Ascend."""
+    if cfg.amp_level != 'auto':
+        return cfg.amp_level
+    return 'O0' if cfg.device_target == 'CPU' else 'O2'
+
+
+def loss_scale_manager(cfg, amp_level):
+    """The loss scale for this device: none in fp32; dynamic on GPU/Ascend; on CPU MindSpore accepts only a
+    fixed scale without overflow skipping (the optimizer must then get the same `loss_scale`)."""
+    if amp_level == 'O0':
+        return None
+    if cfg.device_target != 'CPU' and cfg.dynamic_loss_scale:
+        return DynamicLossScaleManager(init_loss_scale=cfg.loss_scale)
+    return FixedLossScaleManager(cfg.loss_scale, drop_overflow_update=cfg.device_target != 'CPU')
+
+
+def prepare_paths(cfg):
+    """Fill in the demo dataset and the default output folder."""
+    if not cfg.data_dir:
+        cfg.data_dir = ensure_demo_dataset()
+    cfg.data_dir = os.path.abspath(cfg.data_dir)
+    cfg.output_dir = os.path.abspath(cfg.output_dir or os.path.join('output', cfg.net))
+    return cfg
+
+
+def build_network(cfg, get_network, logger):
+    """The network of the config, from pretrained weights when asked."""
+    options = dict(drop_rate=cfg.drop_rate, drop_path_rate=cfg.drop_path_rate,
+                   drop_block_rate=cfg.drop_block_rate, zero_init_last=cfg.zero_init_last)
+    net = get_network(cfg.net, num_classes=cfg.num_classes, pretrained=cfg.pretrained or None, **options)
+    if cfg.pretrained:
+        logger.info(f"initialised from pretrained weights {cfg.pretrained}")
+    return net
+
+
+def resume_from(cfg, net, optimizer, logger):
+    """Load network and optimizer state of `cfg.resume`; returns the epoch to start from."""
+    params = load_network_checkpoint(net, cfg.resume)
+    optimizer_state = {k: v for k, v in params.items() if k.startswith('moments.') or k == 'global_step'}
+    ms.load_param_into_net(optimizer, optimizer_state)
+    if 'epoch_num' not in params:
+        raise CheckpointError(f"{cfg.resume} has no epoch_num: it is not a training checkpoint of this zoo")
+    epoch = int(params['epoch_num'].asnumpy())
+    if epoch >= cfg.epochs:
+        raise ConfigError(f"{cfg.resume} is at epoch {epoch}; nothing to do for --epochs {cfg.epochs}")
+    logger.info(f"resumed from {cfg.resume} at epoch {epoch}, step {int(params['global_step'].asnumpy())}")
+    return epoch
+
+
+def make_callbacks(cfg, net, rank, group_size, steps_per_epoch, lr, logger):
+    """Eval (with best checkpoint), progress/metrics monitor, and rank 0's periodic checkpoints."""
+    monitor = TrainingMonitor(logger, lr, cfg.batch_size * group_size, steps_per_epoch, cfg.log_every,
+                              cfg.output_dir if rank == 0 else None)
+    callbacks = []
+    if cfg.eval_interval > 0:
+        eval_data = create_eval_dataset(cfg, rank, group_size)
+        callbacks.append(EvalCallback(net, lambda: evaluate(net, eval_data, group_size), cfg.eval_interval,
+                                      cfg.output_dir, logger, monitor, save=rank == 0))
+    callbacks.append(monitor)
+    if rank == 0:
+        config = CheckpointConfig(save_checkpoint_steps=steps_per_epoch, keep_checkpoint_max=cfg.keep_checkpoint_max,
+                                  append_info=['epoch_num', 'step_num'])
+        callbacks.append(ModelCheckpoint(prefix=cfg.net, directory=os.path.join(cfg.output_dir, CHECKPOINT_DIR),
+                                         config=config))
+    return callbacks
+
+
+def train(cfg, get_network):
+    """Run the training that `cfg` describes with networks from `get_network`; returns the EvalCallback's
+    last result (or None without evaluation)."""
+    rank, group_size = setup_device(cfg.device_target, cfg.mode, cfg.device_id)
+    ms.set_seed(cfg.seed)
+    cfg = prepare_paths(cfg)
+    logger = get_logger(cfg.output_dir, rank)
+    if rank == 0:
+        save_config(cfg, cfg.output_dir)
+    logger.info(f"rank {rank} of {group_size}, device {cfg.device_target}, config:\n{format_config(cfg)}")
+
+    dataset = create_train_dataset(cfg, rank, group_size)
+    steps_per_epoch = dataset.get_dataset_size()
+    global_batch = cfg.batch_size * group_size
+    peak_lr = scaled_lr(cfg.base_lr, cfg.base_batch, global_batch)
+    lr = build_lr_schedule(peak_lr, steps_per_epoch, cfg.epochs, cfg.warmup_epochs, cfg.lr_schedule,
+                           cfg.min_lr, cfg.milestones, cfg.lr_decay_rate)
+    logger.info(f"{steps_per_epoch} steps per epoch, global batch {global_batch}, peak lr {peak_lr:.5f}")
+
+    net = build_network(cfg, get_network, logger)
+    amp_level = resolve_amp_level(cfg)
+    scale_manager = loss_scale_manager(cfg, amp_level)
+    optimizer_loss_scale = cfg.loss_scale if isinstance(scale_manager, FixedLossScaleManager) else 1.0
+    optimizer = build_optimizer(net, lr, cfg, loss_scale=optimizer_loss_scale, logger=logger)
+    initial_epoch = resume_from(cfg, net, optimizer, logger) if cfg.resume else 0
+    loss = CrossEntropySmooth(cfg.num_classes, cfg.label_smoothing, sparse=not (cfg.mixup > 0 or cfg.cutmix > 0))
+    model = Model(net, loss_fn=loss, optimizer=optimizer, amp_level=amp_level, loss_scale_manager=scale_manager,
+                  boost_level='O0')
+    callbacks = make_callbacks(cfg, net, rank, group_size, steps_per_epoch, lr, logger)
+    sink = cfg.device_target != 'CPU' if cfg.dataset_sink_mode == 'auto' else cfg.dataset_sink_mode == 'on'
+    logger.info(f"training {cfg.net} for epochs {initial_epoch + 1}..{cfg.epochs}, amp {amp_level}, "
+                f"output {cfg.output_dir}")
+    model.train(cfg.epochs, dataset, callbacks=callbacks, dataset_sink_mode=sink, initial_epoch=initial_epoch)
+    eval_callback = next((c for c in callbacks if isinstance(c, EvalCallback)), None)
+    if eval_callback and eval_callback.last_result:
+        result = eval_callback.last_result
+        logger.info(f"final validation top-1 {result.top1:.4%} top-5 {result.top5:.4%}; best top-1 "
+                    f"{eval_callback.best_top1:.4%} at epoch {eval_callback.best_epoch}")
+        return result
+    return None
+
+
+def main(get_config, get_network, argv=None):
+    """Entry point of a model's `train.py`: configuration errors exit with a message, not a traceback."""
+    try:
+        train(get_config(argv), get_network)
+    except USAGE_ERRORS as error:
+        print(f"error: {error}", file=sys.stderr)
+        return EXIT_USAGE_ERROR
+    except NonFiniteLossError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return EXIT_TRAINING_FAILED
+    return 0
+
