@@ -1,0 +1,8 @@
+"""Write imagenet_label.json: each image file name of an ImageFolder tree -> its class index.
+
+    python create_imagenet2012_label.py --img_path VAL_DIR [--output imagenet_label.json]
+"""
+from zoo_core.postprocess import label_main
+
+if __name__ == '__main__':
+    label_main()

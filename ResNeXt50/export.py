@@ -1,0 +1,15 @@
+"""Export a ResNeXt checkpoint to MINDIR, ONNX or AIR, or run an exported MINDIR over an image folder.
+
+    python export.py --ckpt_file CKPT [--net resnext50_32x4d] [--file_format MINDIR|ONNX|AIR] [--batch_size 1]
+                     [--dynamic_batch] [--image_size N] [--num_classes N] [--file_name NAME]
+    python export.py --run_mindir NAME.mindir --data_path VAL_DIR [--result_path result_Files]
+
+See `zoo_core.export` for the options and what each format allows.
+"""
+from zoo_core.export import main
+from zoo_resnext.models.resnext import REGISTRY
+
+DEFAULT_NET = 'resnext50_32x4d'
+
+if __name__ == '__main__':
+    main(REGISTRY, DEFAULT_NET)

@@ -1,0 +1,282 @@
+"""The deploy path after export: the label file, the scoring of `<stem>_0.bin` results, and the CPU
+inference (`export.py --run_mindir`, `scripts/run_infer_cpu.sh`) that writes such results from a MINDIR.
+"""
+import json
+import subprocess
+import sys
+
+import cv2
+import numpy as np
+import mindspore as ms
+import mindspore.dataset as ds
+import pytest
+from PIL import Image
+
+from conftest import REPO_ROOT
+from test_export import make_non_trivial
+from zoo_core.export import export_network
+from zoo_core.infer import EvalTransform, mindir_input_shape, resize_size, run_mindir
+from zoo_core.postprocess import (DeployDataError, Scores, create_label_file, load_labels, main,
+                                  score_results)
+from zoo_core.registry import IMAGENET_MEAN, IMAGENET_STD, PretrainedConfig
+from zoo_resnest.models import get_network
+
+NUM_CLASSES = 10
+IMAGE_SIZE = 64
+NET = 'resnest14d'
+LOGITS_ATOL = 1e-5
+# class folder -> {image file name: (height, width)}; classes are numbered in sorted folder order.
+IMAGE_TREE = {
+    'n02_dog': {'dog1.JPEG': (90, 120), 'dog2.png': (101, 77)},
+    'n01_cat': {'cat1.jpg': (70, 70), 'cat2.JPEG': (120, 90), 'cat3.png': (80, 100)},
+}
+EXPECTED_LABELS = {'cat1.jpg': 0, 'cat2.JPEG': 0, 'cat3.png': 0, 'dog1.JPEG': 1, 'dog2.png': 1}
+DYNAMIC_RUN_BATCH = 2   # 5 images: the last batch is partial
+STATIC_EXPORT_BATCH = 3  # 5 images: the last batch is padded
+
+
+def write_image_tree(root, tree=None, seed=0):
+    """Random-pixel images, as an ImageFolder tree; returns `root`."""
+    rng = np.random.default_rng(seed)
+    for class_name, images in (tree or IMAGE_TREE).items():
+        (root / class_name).mkdir(parents=True)
+        for file_name, (height, width) in images.items():
+            pixels = rng.integers(0, 256, (height, width, 3), dtype=np.uint8)
+            Image.fromarray(pixels).save(root / class_name / file_name,
+                                         format='JPEG' if file_name.lower().endswith(('.jpg', '.jpeg')) else 'PNG')
+    return root
+
+
+def write_result(result_dir, stem, logits):
+    result_dir.mkdir(exist_ok=True)
+    np.asarray(logits, dtype=np.float32).tofile(result_dir / f'{stem}_0.bin')
+
+
+def ranked_logits(label, rank, num_classes=NUM_CLASSES):
+    """Logits in which class `label` comes at position `rank` (0 = best), all values distinct."""
+    order = [c for c in range(num_classes) if c != label]
+    order.insert(rank, label)
+    logits = np.empty(num_classes, dtype=np.float32)
+    logits[order] = np.arange(num_classes, 0, -1)
+    return logits
+
+
+def run_script(*args, cwd):
+    return subprocess.run(['bash', *map(str, args)], capture_output=True, text=True, cwd=cwd, check=False)
+
+
+# --- the label file --------------------------------------------------------------------------------
+
+def test_label_file_maps_each_image_to_its_class_in_sorted_folder_order(tmp_path):
+    root = write_image_tree(tmp_path / 'val')
+    (root / 'n01_cat' / 'notes.txt').write_text('not an image')
+    labels = create_label_file(str(root), str(tmp_path / 'labels.json'))
+    assert labels == EXPECTED_LABELS
+    assert json.loads((tmp_path / 'labels.json').read_text()) == EXPECTED_LABELS
+
+
+def test_label_file_numbers_classes_as_image_folder_dataset_does(tmp_path):
+    root = write_image_tree(tmp_path / 'val')
+    (root / 'n00_empty').mkdir()  # an empty class folder still takes an index
+    labels = create_label_file(str(root), str(tmp_path / 'labels.json'))
+    class_indexing = ds.ImageFolderDataset(str(root)).get_class_indexing()
+    for class_name, images in IMAGE_TREE.items():
+        assert all(labels[name] == class_indexing[class_name] for name in images)
+
+
+def test_images_sharing_a_stem_are_refused(tmp_path):
+    root = write_image_tree(tmp_path / 'val', {'a': {'x.jpg': (8, 8)}, 'b': {'x.png': (8, 8)}})
+    with pytest.raises(DeployDataError, match="share the name 'x'"):
+        create_label_file(str(root), str(tmp_path / 'labels.json'))
+
+
+def test_label_creation_fails_for_a_missing_folder(tmp_path):
+    with pytest.raises(FileNotFoundError, match='does not exist'):
+        create_label_file(str(tmp_path / 'missing'), str(tmp_path / 'labels.json'))
+
+
+def test_label_creation_fails_for_a_folder_without_class_folders(tmp_path):
+    with pytest.raises(DeployDataError, match='no class folders'):
+        create_label_file(str(tmp_path), str(tmp_path / 'labels.json'))
+
+
+def test_label_creation_fails_for_class_folders_without_images(tmp_path):
+    (tmp_path / 'a').mkdir()
+    with pytest.raises(DeployDataError, match='no images'):
+        create_label_file(str(tmp_path), str(tmp_path / 'labels.json'))
+
+
+# --- scoring -------------------------------------------------------------------------------------
+
+def test_scores_count_top1_and_top5_hits_exactly(tmp_path):
+    results = tmp_path / 'results'
+    labels = {'top1': 3, 'second': 7, 'fifth': 1, 'sixth': 0, 'tie': 9}
+    write_result(results, 'top1', ranked_logits(3, 0))
+    write_result(results, 'second', ranked_logits(7, 1))
+    write_result(results, 'fifth', ranked_logits(1, 4))
+    write_result(results, 'sixth', ranked_logits(0, 5))
+    tie = ranked_logits(2, 0)
+    tie[9] = tie[2]  # equal best logits: the lower class index (2) wins top-1
+    write_result(results, 'tie', tie)
+    assert score_results(str(results), labels) == Scores(total=5, top1_correct=1, top5_correct=4)
+
+
+def test_postprocess_cli_prints_and_returns_the_accuracies(tmp_path, capsys):
+    results = tmp_path / 'results'
+    for stem, label, rank in (('a', 0, 0), ('b', 1, 2), ('c', 2, 7), ('d', 3, 0)):
+        write_result(results, stem, ranked_logits(label, rank))
+    (tmp_path / 'labels.json').write_text(json.dumps({'a.JPEG': 0, 'b.JPEG': 1, 'c.JPEG': 2, 'd.JPEG': 3}))
+    scores = main(['--result_path', str(results), '--label_path', str(tmp_path / 'labels.json')])
+    assert scores == Scores(total=4, top1_correct=2, top5_correct=3)
+    out = capsys.readouterr().out
+    assert 'top-1 accuracy: 0.5000 (2/4)' in out and 'top-5 accuracy: 0.7500 (3/4)' in out
+
+
+@pytest.mark.parametrize('model_dir', ['ResNeSt50', 'ResNeXt50'])
+def test_label_and_postprocess_entry_points_score_results(tmp_path, model_dir):
+    root = write_image_tree(tmp_path / 'val')
+    results = tmp_path / 'results'
+    for name, label in EXPECTED_LABELS.items():
+        write_result(results, name.split('.')[0], ranked_logits(label, 0 if name.startswith('cat') else 6))
+    subprocess.run([sys.executable, str(REPO_ROOT / model_dir / 'create_imagenet2012_label.py'),
+                    '--img_path', str(root)], cwd=tmp_path, check=True, capture_output=True)
+    scored = subprocess.run([sys.executable, str(REPO_ROOT / model_dir / 'postprocess.py'), '--result_path',
+                             str(results), '--label_path', 'imagenet_label.json'],
+                            cwd=tmp_path, check=True, capture_output=True, text=True)
+    assert 'top-1 accuracy: 0.6000 (3/5)' in scored.stdout
+    assert 'top-5 accuracy: 0.6000 (3/5)' in scored.stdout
+
+
+def test_scoring_fails_for_a_missing_result_folder(tmp_path):
+    with pytest.raises(FileNotFoundError, match='result folder .* does not exist'):
+        score_results(str(tmp_path / 'missing'), {'a': 0})
+
+
+def test_scoring_fails_for_a_folder_without_results(tmp_path):
+    (tmp_path / 'a_1.bin').write_bytes(b'')
+    with pytest.raises(DeployDataError, match='no inference results'):
+        score_results(str(tmp_path), {'a': 0})
+
+
+def test_scoring_fails_for_a_result_without_label(tmp_path):
+    write_result(tmp_path, 'a', ranked_logits(0, 0))
+    write_result(tmp_path, 'stray', ranked_logits(0, 0))
+    with pytest.raises(DeployDataError, match='1 results have no label.*stray'):
+        score_results(str(tmp_path), {'a': 0})
+
+
+def test_scoring_fails_for_a_result_of_the_wrong_size(tmp_path):
+    write_result(tmp_path, 'a', ranked_logits(0, 0))
+    write_result(tmp_path, 'b', ranked_logits(0, 0)[:-1])
+    with pytest.raises(DeployDataError, match=r'b_0.bin holds 36 bytes, expected 40 \(10 float32 logits'):
+        score_results(str(tmp_path), {'a': 0, 'b': 0})
+
+
+def test_scoring_fails_for_a_label_outside_the_classes(tmp_path):
+    write_result(tmp_path, 'a', ranked_logits(0, 0))
+    with pytest.raises(DeployDataError, match='label 10 of a is outside the 10 classes'):
+        score_results(str(tmp_path), {'a': NUM_CLASSES})
+
+
+def test_postprocess_cli_reports_a_missing_label_file_without_traceback(tmp_path):
+    write_result(tmp_path, 'a', ranked_logits(0, 0))
+    with pytest.raises(SystemExit, match='error: label file .* does not exist'):
+        main(['--result_path', str(tmp_path), '--label_path', str(tmp_path / 'missing.json')])
+
+
+# --- CPU inference of a MINDIR -------------------------------------------------------------------
+
+def test_resize_keeps_the_crop_fraction_of_the_variant():
+    assert resize_size(224, 0.875) == 256
+    assert resize_size(IMAGE_SIZE, 0.875) == 73
+
+
+@pytest.mark.parametrize('height, width', [(90, 120), (120, 90), (101, 77)])
+def test_eval_transform_matches_an_opencv_reference(tmp_path, height, width):
+    pixels = np.random.default_rng(0).integers(0, 256, (height, width, 3), dtype=np.uint8)
+    Image.fromarray(pixels).save(tmp_path / 'image.png')
+    short = resize_size(IMAGE_SIZE, PretrainedConfig().crop_pct)
+    if height <= width:
+        new_height, new_width = short, int(width * short / height)
+    else:
+        new_height, new_width = int(height * short / width), short
+    resized = cv2.resize(pixels, (new_width, new_height), interpolation=cv2.INTER_LINEAR)
+    top, left = (new_height - IMAGE_SIZE) // 2, (new_width - IMAGE_SIZE) // 2
+    crop = resized[top:top + IMAGE_SIZE, left:left + IMAGE_SIZE].astype(np.float32) / 255.0
+    expected = ((crop - np.array(IMAGENET_MEAN)) / np.array(IMAGENET_STD)).transpose(2, 0, 1)
+    actual = EvalTransform(PretrainedConfig(), IMAGE_SIZE)(str(tmp_path / 'image.png'))
+    assert actual.dtype == np.float32
+    np.testing.assert_allclose(actual, expected, rtol=0, atol=1e-5)
+
+
+class Deployment:
+    """A resnest14d (non-trivial weights) exported with a dynamic and with a static batch, the image tree,
+    and the network's own logits on each preprocessed image."""
+
+    def __init__(self, directory):
+        net = make_non_trivial(get_network(NET, num_classes=NUM_CLASSES))
+        self.dynamic_mindir = export_network(net, str(directory / 'dynamic'), 'MINDIR', IMAGE_SIZE,
+                                             dynamic_batch=True)
+        self.static_mindir = export_network(net, str(directory / 'static'), 'MINDIR', IMAGE_SIZE,
+                                            batch_size=STATIC_EXPORT_BATCH)
+        self.data_dir = write_image_tree(directory / 'val')
+        self.preprocessing = PretrainedConfig()
+        transform = EvalTransform(self.preprocessing, IMAGE_SIZE)
+        paths = sorted(self.data_dir.glob('*/*'))
+        logits = net(ms.Tensor(np.stack([transform(str(p)) for p in paths]))).asnumpy()
+        self.expected = {p.stem: row for p, row in zip(paths, logits)}
+
+
+@pytest.fixture(scope='module')
+def deployment(tmp_path_factory):
+    return Deployment(tmp_path_factory.mktemp('deployment'))
+
+
+def assert_results_are_the_network_logits(result_dir, expected):
+    written = {p.name[:-len('_0.bin')]: np.fromfile(p, dtype=np.float32) for p in result_dir.glob('*_0.bin')}
+    assert set(written) == set(expected)
+    for stem, logits in expected.items():
+        np.testing.assert_allclose(written[stem], logits, rtol=0, atol=LOGITS_ATOL, err_msg=stem)
+
+
+def expected_scores(expected, labels):
+    """Top-1/top-5 counts computed directly from the network's logits."""
+    ranks = {stem: int((logits > logits[labels[stem]]).sum()) for stem, logits in expected.items()}
+    return Scores(total=len(ranks), top1_correct=sum(r == 0 for r in ranks.values()),
+                  top5_correct=sum(r < 5 for r in ranks.values()))
+
+
+def test_mindir_input_shape_shows_a_dynamic_or_static_batch(deployment):
+    assert mindir_input_shape(deployment.dynamic_mindir) == (-1, 3, IMAGE_SIZE, IMAGE_SIZE)
+    assert mindir_input_shape(deployment.static_mindir) == (STATIC_EXPORT_BATCH, 3, IMAGE_SIZE, IMAGE_SIZE)
+
+
+def test_cpu_inference_writes_the_network_logits_of_each_image(deployment, tmp_path):
+    count = run_mindir(deployment.dynamic_mindir, str(deployment.data_dir), str(tmp_path / 'results'),
+                       deployment.preprocessing, batch_size=DYNAMIC_RUN_BATCH)
+    assert count == len(EXPECTED_LABELS)
+    assert_results_are_the_network_logits(tmp_path / 'results', deployment.expected)
+
+
+def test_cpu_inference_with_a_static_batch_pads_the_last_batch(deployment, tmp_path):
+    run_mindir(deployment.static_mindir, str(deployment.data_dir), str(tmp_path / 'results'),
+               deployment.preprocessing)
+    assert_results_are_the_network_logits(tmp_path / 'results', deployment.expected)
+
+
+def test_cpu_inference_results_are_scored_by_postprocess(deployment, tmp_path):
+    run_mindir(deployment.dynamic_mindir, str(deployment.data_dir), str(tmp_path / 'results'),
+               deployment.preprocessing)
+    create_label_file(str(deployment.data_dir), str(tmp_path / 'labels.json'))
+    labels = load_labels(str(tmp_path / 'labels.json'))
+    assert score_results(str(tmp_path / 'results'), labels) == expected_scores(deployment.expected, labels)
+
+
+def test_run_infer_cpu_script_runs_the_deploy_path_end_to_end(deployment, tmp_path):
+    result = run_script(REPO_ROOT / 'ResNeSt50' / 'scripts' / 'run_infer_cpu.sh', deployment.dynamic_mindir,
+                        deployment.data_dir, NET, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert_results_are_the_network_logits(tmp_path / 'result_Files', deployment.expected)
+    scores = expected_scores(deployment.expected, load_labels(str(tmp_path / 'imagenet_label.json')))
+    assert f'top-1 accuracy: {scores.top1:.4f} ({scores.top1_correct}/{scores.total})' in result.stdout
+    assert (tmp_path / 'acc.log').read_text() in result.stdout

@@ -1,0 +1,104 @@
+"""Offline inference on the CPU: run an exported MINDIR over an ImageFolder tree as the Ascend 310 program
+(`utils/ascend310_infer/`) does, writing the logits of image `<stem>.<ext>` to `<result_dir>/<stem>_0.bin`,
+so that `zoo_core.postprocess` scores both the same way.
+
+The eval preprocessing is the variant's (`PretrainedConfig`): decode, resize the shorter side to
+`floor(size / crop_pct)`, center crop to the MINDIR's input size, normalize, HWC -> CHW, with the
+same `mindspore.dataset` vision ops that the C++ program calls.
+"""
+import math
+import os
+
+import numpy as np
+import mindspore as ms
+import mindspore.dataset.vision as vision
+from mindspore import nn
+from mindspore.train import mind_ir_pb2
+
+from .postprocess import RESULT_SUFFIX, image_stem, list_image_folder
+
+# Images per forward pass when the MINDIR was exported with a dynamic batch.
+DEFAULT_BATCH_SIZE = 8
+# 'bicubic' is Pillow's, as in timm's eval transforms that the variants' crop_pct comes from.
+INTERPOLATIONS = {'bilinear': vision.Inter.BILINEAR, 'bicubic': vision.Inter.PILCUBIC}
+# mean/std of `PretrainedConfig` are for pixels in [0, 1]; the vision ops see uint8 pixels.
+PIXEL_MAX = 255.0
+# How a MINDIR marks a dimension left open at export (the dynamic batch).
+DYNAMIC_DIM = -1
+IMAGE_RANK = 4
+
+
+def mindir_input_shape(mindir_path):
+    """Shape of the MINDIR's (single) input, `DYNAMIC_DIM` for a dimension left open, e.g. `(-1, 3, 224, 224)`."""
+    if not os.path.isfile(mindir_path):
+        raise FileNotFoundError(f"MINDIR file {mindir_path!r} does not exist")
+    model = mind_ir_pb2.ModelProto()
+    with open(mindir_path, 'rb') as f:
+        model.ParseFromString(f.read())
+    inputs = model.graph.input
+    if len(inputs) != 1 or not inputs[0].tensor:
+        raise ValueError(f"{mindir_path!r} has {len(inputs)} inputs; expected one image batch (N, 3, H, W)")
+    shape = tuple(int(d) for d in inputs[0].tensor[0].dims)
+    if len(shape) != IMAGE_RANK or DYNAMIC_DIM in shape[1:]:
+        raise ValueError(f"{mindir_path!r} takes input of shape {shape}; expected (N, 3, H, W) with only "
+                         "the batch dimension N dynamic")
+    return shape
+
+
+def resize_size(image_size, crop_pct):
+    """Shorter side before the center crop: `floor(image_size / crop_pct)` (256 for 224 at 0.875)."""
+    return math.floor(image_size / crop_pct)
+
+
+class EvalTransform:
+    """Image file -> normalized float32 CHW array of `image_size` (int or (H, W)), per `preprocessing`."""
+
+    def __init__(self, preprocessing, image_size):
+        if preprocessing.interpolation not in INTERPOLATIONS:
+            raise ValueError(f"unknown interpolation {preprocessing.interpolation!r}; "
+                             f"known: {', '.join(INTERPOLATIONS)}")
+        height, width = (image_size, image_size) if isinstance(image_size, int) else image_size
+        self.ops = [
+            vision.Decode(),
+            vision.Resize(resize_size(max(height, width), preprocessing.crop_pct),
+                          INTERPOLATIONS[preprocessing.interpolation]),
+            vision.CenterCrop((height, width)),
+            vision.Normalize([m * PIXEL_MAX for m in preprocessing.mean],
+                             [s * PIXEL_MAX for s in preprocessing.std]),
+            vision.HWC2CHW(),
+        ]
+
+    def __call__(self, path):
+        image = np.fromfile(path, dtype=np.uint8)
+        for op in self.ops:
+            image = op(image)
+        return image
+
+
+def run_mindir(mindir_path, data_dir, result_dir, preprocessing, batch_size=DEFAULT_BATCH_SIZE):
+    """Run the MINDIR over the images of ImageFolder tree `data_dir`, writing `<stem>_0.bin` files
+    (float32 logits) into `result_dir`; returns the number of images.
+
+    A MINDIR with a static batch N is run N images at a time (the last batch padded with zeros);
+    one with a dynamic batch `batch_size` at a time.
+    """
+    shape = mindir_input_shape(mindir_path)
+    static_batch = shape[0] != DYNAMIC_DIM
+    if static_batch:
+        batch_size = shape[0]
+    elif batch_size < 1:
+        raise ValueError(f"batch_size must be at least 1, got {batch_size}")
+    images = [path for path, _ in list_image_folder(data_dir)]
+    transform = EvalTransform(preprocessing, shape[2:])
+    network = nn.GraphCell(ms.load(mindir_path))
+    os.makedirs(result_dir, exist_ok=True)
+    for start in range(0, len(images), batch_size):
+        paths = images[start:start + batch_size]
+        batch = np.stack([transform(path) for path in paths])
+        if static_batch and len(paths) < batch_size:
+            padding = np.zeros((batch_size - len(paths),) + batch.shape[1:], dtype=batch.dtype)
+            batch = np.concatenate([batch, padding])
+        logits = network(ms.Tensor(batch)).asnumpy()
+        for path, row in zip(paths, logits):
+            row.astype(np.float32).tofile(os.path.join(result_dir, image_stem(path) + RESULT_SUFFIX))
+    return len(images)

@@ -1,0 +1,204 @@
+"""Scoring of offline inference results, and the label file that goes with them (the deploy path).
+
+An inference program (the Ascend 310 one in `utils/ascend310_infer/`, or `zoo_core.infer` on the CPU)
+writes the logits of image `<stem>.<ext>` as raw float32 to `<stem>_0.bin`. `create_label_file` maps
+the file name of every image of an ImageFolder tree (`<root>/<class>/<image>`) to its class index,
+classes numbered in sorted folder order as `mindspore.dataset.ImageFolderDataset` numbers them;
+`score_results` reads both and counts top-1 and top-5 hits.
+
+Only numpy is needed here, so scoring starts fast and runs on a machine without MindSpore.
+"""
+import argparse
+import json
+import os
+from dataclasses import dataclass
+
+import numpy as np
+
+# What counts as an image in a class folder (compared lower-case); other files are ignored.
+IMAGE_EXTENSIONS = ('.jpeg', '.jpg', '.png', '.bmp')
+# The network's first (and only) output for image `<stem>.<ext>` is written to `<stem>_0.bin`.
+RESULT_SUFFIX = '_0.bin'
+LOGIT_DTYPE = np.dtype(np.float32)
+LABEL_FILE_NAME = 'imagenet_label.json'
+TOP_K = 5
+# How many offending names an error message lists.
+LISTED_NAMES = 5
+
+
+class DeployDataError(ValueError):
+    """Inference inputs or results that cannot be scored: the message says which file and why."""
+
+
+@dataclass(frozen=True)
+class Scores:
+    """Hit counts over `total` scored images."""
+    total: int
+    top1_correct: int
+    top5_correct: int
+
+    @property
+    def top1(self):
+        """Top-1 accuracy."""
+        return self.top1_correct / self.total
+
+    @property
+    def top5(self):
+        """Top-5 accuracy."""
+        return self.top5_correct / self.total
+
+
+def _listing(names):
+    shown = ', '.join(names[:LISTED_NAMES])
+    return shown + (f', ... ({len(names) - LISTED_NAMES} more)' if len(names) > LISTED_NAMES else '')
+
+
+def image_stem(file_name):
+    """`ILSVRC2012_val_00000001` for `ILSVRC2012_val_00000001.JPEG`: the name its result is written under."""
+    return os.path.splitext(os.path.basename(file_name))[0]
+
+
+def list_image_folder(root):
+    """(image path, class index) of every image of an ImageFolder tree `root/<class>/<image>`, sorted.
+
+    Every sub-folder of `root` is a class, numbered in sorted name order (empty ones too), as
+    `ImageFolderDataset` numbers them. Files without an image extension are skipped. Two images with
+    the same stem are an error: their results (`<stem>_0.bin`) would overwrite each other.
+    """
+    if not os.path.isdir(root):
+        raise FileNotFoundError(f"image folder {root!r} does not exist or is not a directory")
+    classes = sorted(entry.name for entry in os.scandir(root) if entry.is_dir())
+    if not classes:
+        raise DeployDataError(f"{root!r} holds no class folders; expected an ImageFolder tree "
+                              "<root>/<class>/<image>, e.g. the ImageNet val/ folder")
+    images = []
+    first_seen = {}
+    for index, class_name in enumerate(classes):
+        class_dir = os.path.join(root, class_name)
+        for file_name in sorted(os.listdir(class_dir)):
+            if not file_name.lower().endswith(IMAGE_EXTENSIONS):
+                continue
+            relative = os.path.join(class_name, file_name)
+            stem = image_stem(file_name)
+            if stem in first_seen:
+                raise DeployDataError(f"images {first_seen[stem]} and {relative} share the name {stem!r}: "
+                                      f"their results ({stem}{RESULT_SUFFIX}) would overwrite each other")
+            first_seen[stem] = relative
+            images.append((os.path.join(class_dir, file_name), index))
+    if not images:
+        raise DeployDataError(f"no images ({', '.join(IMAGE_EXTENSIONS)}) in the class folders of {root!r}")
+    return images
+
+
+def create_label_file(img_path, output=LABEL_FILE_NAME):
+    """Write `{image file name: class index}` of the ImageFolder tree `img_path` as JSON to `output`;
+    returns the mapping."""
+    labels = {os.path.basename(path): index for path, index in list_image_folder(img_path)}
+    with open(output, 'w', encoding='utf-8') as f:
+        json.dump(labels, f, indent=0, sort_keys=True)
+    return labels
+
+
+def load_labels(label_path):
+    """{image stem: class index} from a label file written by `create_label_file`."""
+    if not os.path.isfile(label_path):
+        raise FileNotFoundError(f"label file {label_path!r} does not exist; "
+                                "write it with create_imagenet2012_label.py --img_path VAL_DIR")
+    with open(label_path, encoding='utf-8') as f:
+        labels = json.load(f)
+    if not isinstance(labels, dict) or not labels:
+        raise DeployDataError(f"{label_path!r} holds no labels; expected a JSON object "
+                              "{image file name: class index}")
+    return {image_stem(name): int(index) for name, index in labels.items()}
+
+
+def list_results(result_path):
+    """{image stem: path} of the `<stem>_0.bin` files in `result_path`."""
+    if not os.path.isdir(result_path):
+        raise FileNotFoundError(f"result folder {result_path!r} does not exist or is not a directory")
+    results = {name[:-len(RESULT_SUFFIX)]: os.path.join(result_path, name)
+               for name in sorted(os.listdir(result_path)) if name.endswith(RESULT_SUFFIX)}
+    if not results:
+        raise DeployDataError(f"no inference results (*{RESULT_SUFFIX}) in {result_path!r}; "
+                              "run the inference first")
+    return results
+
+
+def read_logits(path, num_classes):
+    """The `num_classes` float32 logits stored in `path`; any other size is an error."""
+    size = os.path.getsize(path)
+    expected = num_classes * LOGIT_DTYPE.itemsize
+    if size != expected:
+        raise DeployDataError(f"{path} holds {size} bytes, expected {expected} "
+                              f"({num_classes} float32 logits of one image)")
+    return np.fromfile(path, dtype=LOGIT_DTYPE)
+
+
+def infer_num_classes(path):
+    """The number of float32 logits in result file `path`."""
+    size = os.path.getsize(path)
+    if size == 0 or size % LOGIT_DTYPE.itemsize:
+        raise DeployDataError(f"{path} holds {size} bytes, not a whole number of float32 logits")
+    return size // LOGIT_DTYPE.itemsize
+
+
+def score_results(result_path, labels, num_classes=None):
+    """Top-1/top-5 hit counts of the results in `result_path` against `labels` ({stem: class index}).
+
+    Every result must have a label and hold `num_classes` logits (default: as many as the first result).
+    Ties between logits go to the lower class index.
+    """
+    results = list_results(result_path)
+    unlabelled = sorted(set(results) - set(labels))
+    if unlabelled:
+        raise DeployDataError(f"{len(unlabelled)} results have no label in the label file: "
+                              f"{_listing(unlabelled)}; was the label file made from the same images?")
+    if num_classes is None:
+        num_classes = infer_num_classes(next(iter(results.values())))
+    top1 = top5 = 0
+    for stem, path in results.items():
+        label = labels[stem]
+        if not 0 <= label < num_classes:
+            raise DeployDataError(f"label {label} of {stem} is outside the {num_classes} classes of the "
+                                  "results; the label file does not belong to this model's classes")
+        best = np.argsort(-read_logits(path, num_classes), kind='stable')[:TOP_K]
+        top1 += int(best[0] == label)
+        top5 += int(label in best)
+    return Scores(total=len(results), top1_correct=top1, top5_correct=top5)
+
+
+def label_main(argv=None):
+    """Command line of `create_imagenet2012_label.py`."""
+    parser = argparse.ArgumentParser(description="Map each image file name of an ImageFolder tree to its "
+                                                 "class index (sorted class folders), as JSON.")
+    parser.add_argument('--img_path', required=True, help="ImageFolder tree: <img_path>/<class>/<image>")
+    parser.add_argument('--output', default=LABEL_FILE_NAME, help="label file to write")
+    args = parser.parse_args(argv)
+    try:
+        labels = create_label_file(args.img_path, args.output)
+    except (DeployDataError, FileNotFoundError) as error:
+        raise SystemExit(f"error: {error}") from None
+    print(f"{len(labels)} images in {len(set(labels.values()))} classes -> {args.output}")
+    return labels
+
+
+def main(argv=None):
+    """Command line of `postprocess.py`: print and return the `Scores` of a result folder."""
+    parser = argparse.ArgumentParser(description="Top-1/top-5 accuracy of offline inference results "
+                                                 f"(<image stem>{RESULT_SUFFIX}, float32 logits).")
+    parser.add_argument('--result_path', required=True, help="folder of the inference results")
+    parser.add_argument('--label_path', required=True, help="label file of create_imagenet2012_label.py")
+    parser.add_argument('--num_classes', type=int, default=None,
+                        help="logits per result (default: as many as the first result holds)")
+    args = parser.parse_args(argv)
+    try:
+        labels = load_labels(args.label_path)
+        scores = score_results(args.result_path, labels, args.num_classes)
+    except (DeployDataError, FileNotFoundError) as error:
+        raise SystemExit(f"error: {error}") from None
+    if scores.total < len(labels):
+        print(f"note: {len(labels) - scores.total} of the {len(labels)} labelled images have no result")
+    print(f"images: {scores.total}")
+    print(f"top-1 accuracy: {scores.top1:.4f} ({scores.top1_correct}/{scores.total})")
+    print(f"top-5 accuracy: {scores.top5:.4f} ({scores.top5_correct}/{scores.total})")
+    return scores
