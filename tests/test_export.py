@@ -15,8 +15,9 @@ import pytest
 from mindspore import nn
 
 from conftest import REPO_ROOT
-from zoo_core.export import ExportError, export_network, num_classes_of, read_network_weights
+from zoo_core.export import ExportError, export_network, main, num_classes_of
 from zoo_resnest.models import get_network as get_resnest
+from zoo_resnest.models.resnest import REGISTRY as RESNEST_REGISTRY
 from zoo_resnext.models import get_network as get_resnext
 
 IMAGE_SIZE = 64
@@ -186,17 +187,15 @@ def test_unknown_file_format_is_refused(exports, tmp_path):
         export_network(exports.network('resnest14d'), str(tmp_path / 'net'), 'TFLITE', IMAGE_SIZE)
 
 
-def test_unreadable_checkpoint_fails_with_a_clear_message(tmp_path):
+def test_export_cli_reports_an_unreadable_checkpoint_without_traceback(tmp_path):
     (tmp_path / 'broken.ckpt').write_bytes(bytes(range(256)) * 4)
-    with pytest.raises(ExportError, match='cannot read checkpoint .*broken.ckpt'):
-        read_network_weights(tmp_path / 'broken.ckpt')
+    with pytest.raises(SystemExit, match='error: cannot read checkpoint .*broken.ckpt'):
+        main(RESNEST_REGISTRY, 'resnest14d', ['--ckpt_file', str(tmp_path / 'broken.ckpt')])
 
 
-def test_training_checkpoint_yields_only_the_network_weights(exports, tmp_path):
-    net = exports.network('resnest14d')
-    weights = read_network_weights(save_training_checkpoint(net, tmp_path / 'train.ckpt'))
-    assert set(weights) == set(network_weights(net))
-    assert num_classes_of(weights) == NUM_CLASSES
+def test_export_cli_reports_a_missing_checkpoint_without_traceback(tmp_path):
+    with pytest.raises(SystemExit, match='error: checkpoint not found: .*missing.ckpt'):
+        main(RESNEST_REGISTRY, 'resnest14d', ['--ckpt_file', str(tmp_path / 'missing.ckpt')])
 
 
 def test_number_of_classes_cannot_be_taken_from_a_checkpoint_without_classifier():

@@ -15,7 +15,8 @@ from PIL import Image
 from conftest import REPO_ROOT
 from test_export import make_non_trivial
 from zoo_core.export import export_network
-from zoo_core.infer import EvalTransform, mindir_input_shape, resize_size, run_mindir
+from zoo_core.dataset import eval_resize_size
+from zoo_core.infer import EvalTransform, mindir_input_shape, run_mindir
 from zoo_core.postprocess import (DeployDataError, Scores, create_label_file, load_labels, main,
                                   score_results)
 from zoo_core.registry import IMAGENET_MEAN, IMAGENET_STD, PretrainedConfig
@@ -186,16 +187,11 @@ def test_postprocess_cli_reports_a_missing_label_file_without_traceback(tmp_path
 
 # --- CPU inference of a MINDIR -------------------------------------------------------------------
 
-def test_resize_keeps_the_crop_fraction_of_the_variant():
-    assert resize_size(224, 0.875) == 256
-    assert resize_size(IMAGE_SIZE, 0.875) == 73
-
-
 @pytest.mark.parametrize('height, width', [(90, 120), (120, 90), (101, 77)])
 def test_eval_transform_matches_an_opencv_reference(tmp_path, height, width):
     pixels = np.random.default_rng(0).integers(0, 256, (height, width, 3), dtype=np.uint8)
     Image.fromarray(pixels).save(tmp_path / 'image.png')
-    short = resize_size(IMAGE_SIZE, PretrainedConfig().crop_pct)
+    short = eval_resize_size(IMAGE_SIZE, PretrainedConfig().crop_pct)
     if height <= width:
         new_height, new_width = short, int(width * short / height)
     else:

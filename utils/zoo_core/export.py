@@ -12,6 +12,7 @@ import os
 import numpy as np
 import mindspore as ms
 
+from .checkpoint import network_weights, read_checkpoint
 from .convert import WeightMismatchError, load_weights
 from .infer import run_mindir
 
@@ -21,18 +22,10 @@ AIR_DEVICE_TARGET = 'Ascend'
 IMAGE_CHANNELS = 3
 CLASSIFIER_WEIGHT = 'fc.weight'
 DEFAULT_RESULT_PATH = 'result_Files'
-# What a training checkpoint (`ModelCheckpoint`) holds besides the network: optimizer scalars, the
-# loss-scale state and `append_info`. Per-parameter optimizer state (`moments.conv1.weight`,
-# `adam_m.conv1.weight`, ...) is recognised by its form: `<state>.<a network tensor of the checkpoint>`.
-TRAINING_STATE_NAMES = frozenset({
-    'global_step', 'learning_rate', 'momentum', 'beta1_power', 'beta2_power',
-    'scale_sense', 'current_iterator_step', 'last_overflow_iterator_step', 'epoch_num', 'step_num',
-})
 
 
 class ExportError(ValueError):
-    """An export that cannot be done as asked (a format's limits, an unreadable checkpoint); the message
-    says why and what to do instead."""
+    """An export that cannot be done as asked; the message says why and what to do instead."""
 
 
 def export_network(net, file_name, file_format, input_size, batch_size=1, dynamic_batch=False):
@@ -68,28 +61,6 @@ def export_network(net, file_name, file_format, input_size, batch_size=1, dynami
     net.set_train(False)
     ms.export(net, inputs, file_name=path, file_format=file_format)
     return path
-
-
-def is_training_state(name, checkpoint_names):
-    """Whether checkpoint entry `name` is optimizer/training state rather than a network tensor."""
-    _, _, rest = name.partition('.')
-    return name in TRAINING_STATE_NAMES or rest in checkpoint_names
-
-
-def read_network_weights(ckpt_file):
-    """Name -> numpy array of the network tensors of a MindSpore checkpoint (`.ckpt` or `.safetensors`),
-    without the optimizer state that a training checkpoint also holds."""
-    ckpt_file = os.fspath(ckpt_file)
-    if not os.path.isfile(ckpt_file):
-        raise FileNotFoundError(f"checkpoint {ckpt_file!r} does not exist")
-    checkpoint_format = 'safetensors' if ckpt_file.endswith('.safetensors') else 'ckpt'
-    try:
-        params = ms.load_checkpoint(ckpt_file, format=checkpoint_format)
-    except (ValueError, RuntimeError) as error:
-        raise ExportError(f"cannot read checkpoint {ckpt_file!r} (truncated, corrupt or not a MindSpore "
-                          f"checkpoint): {str(error).splitlines()[0]}") from None
-    names = set(params)
-    return {name: param.asnumpy() for name, param in params.items() if not is_training_state(name, names)}
 
 
 def num_classes_of(weights):
@@ -153,7 +124,7 @@ def main(registry, default_net, argv=None):
                                batch_size=args.batch_size)
             print(f"{count} images -> {args.result_path}")
             return count
-        weights = read_network_weights(args.ckpt_file)
+        weights = network_weights(read_checkpoint(args.ckpt_file))  # without the optimizer state
         num_classes = num_classes_of(weights) if args.num_classes is None else args.num_classes
         net = registry.build(args.net, num_classes=num_classes)
         load_weights(net, weights)

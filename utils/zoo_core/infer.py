@@ -2,27 +2,23 @@
 (`utils/ascend310_infer/`) does, writing the logits of image `<stem>.<ext>` to `<result_dir>/<stem>_0.bin`,
 so that `zoo_core.postprocess` scores both the same way.
 
-The eval preprocessing is the variant's (`PretrainedConfig`): decode, resize the shorter side to
-`floor(size / crop_pct)`, center crop to the MINDIR's input size, normalize, HWC -> CHW, with the
-same `mindspore.dataset` vision ops that the C++ program calls.
+The preprocessing is the evaluation pipeline's (`zoo_core.dataset.eval_transforms`) with the variant's
+`PretrainedConfig`: decode, resize the shorter side to `image_size / crop_pct`, center crop to the
+MINDIR's input size, normalize, HWC -> CHW; the C++ program calls the same `mindspore.dataset` ops.
 """
-import math
 import os
+from types import SimpleNamespace
 
 import numpy as np
 import mindspore as ms
-import mindspore.dataset.vision as vision
 from mindspore import nn
 from mindspore.train import mind_ir_pb2
 
+from .dataset import eval_transforms
 from .postprocess import RESULT_SUFFIX, image_stem, list_image_folder
 
 # Images per forward pass when the MINDIR was exported with a dynamic batch.
 DEFAULT_BATCH_SIZE = 8
-# 'bicubic' is Pillow's, as in timm's eval transforms that the variants' crop_pct comes from.
-INTERPOLATIONS = {'bilinear': vision.Inter.BILINEAR, 'bicubic': vision.Inter.PILCUBIC}
-# mean/std of `PretrainedConfig` are for pixels in [0, 1]; the vision ops see uint8 pixels.
-PIXEL_MAX = 255.0
 # How a MINDIR marks a dimension left open at export (the dynamic batch).
 DYNAMIC_DIM = -1
 IMAGE_RANK = 4
@@ -39,34 +35,20 @@ def mindir_input_shape(mindir_path):
     if len(inputs) != 1 or not inputs[0].tensor:
         raise ValueError(f"{mindir_path!r} has {len(inputs)} inputs; expected one image batch (N, 3, H, W)")
     shape = tuple(int(d) for d in inputs[0].tensor[0].dims)
-    if len(shape) != IMAGE_RANK or DYNAMIC_DIM in shape[1:]:
-        raise ValueError(f"{mindir_path!r} takes input of shape {shape}; expected (N, 3, H, W) with only "
+    if len(shape) != IMAGE_RANK or DYNAMIC_DIM in shape[1:] or shape[2] != shape[3]:
+        raise ValueError(f"{mindir_path!r} takes input of shape {shape}; expected (N, 3, S, S) with only "
                          "the batch dimension N dynamic")
     return shape
 
 
-def resize_size(image_size, crop_pct):
-    """Shorter side before the center crop: `floor(image_size / crop_pct)` (256 for 224 at 0.875)."""
-    return math.floor(image_size / crop_pct)
-
-
 class EvalTransform:
-    """Image file -> normalized float32 CHW array of `image_size` (int or (H, W)), per `preprocessing`."""
+    """Image file -> normalized float32 CHW array of `image_size` x `image_size`, with the evaluation
+    pipeline's ops and the variant's `preprocessing` (a `PretrainedConfig`)."""
 
     def __init__(self, preprocessing, image_size):
-        if preprocessing.interpolation not in INTERPOLATIONS:
-            raise ValueError(f"unknown interpolation {preprocessing.interpolation!r}; "
-                             f"known: {', '.join(INTERPOLATIONS)}")
-        height, width = (image_size, image_size) if isinstance(image_size, int) else image_size
-        self.ops = [
-            vision.Decode(),
-            vision.Resize(resize_size(max(height, width), preprocessing.crop_pct),
-                          INTERPOLATIONS[preprocessing.interpolation]),
-            vision.CenterCrop((height, width)),
-            vision.Normalize([m * PIXEL_MAX for m in preprocessing.mean],
-                             [s * PIXEL_MAX for s in preprocessing.std]),
-            vision.HWC2CHW(),
-        ]
+        self.ops = eval_transforms(SimpleNamespace(
+            image_size=image_size, crop_pct=preprocessing.crop_pct, interpolation=preprocessing.interpolation,
+            mean=preprocessing.mean, std=preprocessing.std))
 
     def __call__(self, path):
         image = np.fromfile(path, dtype=np.uint8)
@@ -89,7 +71,7 @@ def run_mindir(mindir_path, data_dir, result_dir, preprocessing, batch_size=DEFA
     elif batch_size < 1:
         raise ValueError(f"batch_size must be at least 1, got {batch_size}")
     images = [path for path, _ in list_image_folder(data_dir)]
-    transform = EvalTransform(preprocessing, shape[2:])
+    transform = EvalTransform(preprocessing, shape[2])
     network = nn.GraphCell(ms.load(mindir_path))
     os.makedirs(result_dir, exist_ok=True)
     for start in range(0, len(images), batch_size):
