@@ -9,9 +9,11 @@ import json
 import os
 import re
 import shutil
+import signal
 import stat
 import subprocess
 import sys
+import time
 
 import pytest
 
@@ -41,6 +43,11 @@ case "${1:-}" in
             echo "Traceback (most recent call last):"
             echo "RuntimeError: stub failure of rank ${RANK_ID:-none}"
             exit 3
+        fi
+        # STUB_SLEEP=s: each worker runs s seconds, after writing its pid to STUB_PIDS.
+        if [[ "${MS_ROLE:-}" != MS_SCHED && -n "${STUB_SLEEP:-}" ]]; then
+            echo $$ >> "$STUB_PIDS"
+            exec sleep "$STUB_SLEEP"
         fi
         exit 0 ;;
 esac
@@ -111,6 +118,24 @@ class Launch:
                               capture_output=True, text=True, cwd=self.tmp_path, env={**self.env, **env},
                               timeout=SCRIPT_TIMEOUT_SECONDS, check=False)
 
+    def interrupted(self, script, *args, workers, **env):
+        """Start a script whose workers sleep, SIGTERM it once `workers` run; (exit status, worker pids alive)."""
+        pids_file = self.tmp_path / 'pids.txt'
+        process = subprocess.Popen(['bash', str(REPO_ROOT / 'ResNeSt50' / 'scripts' / script), *map(str, args)],
+                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=self.tmp_path,
+                                   env={**self.env, 'STUB_SLEEP': '300', 'STUB_PIDS': str(pids_file), **env})
+        deadline = time.monotonic() + SCRIPT_TIMEOUT_SECONDS
+        while time.monotonic() < deadline and process.poll() is None:
+            if pids_file.exists() and len(pids_file.read_text().split()) == workers:
+                break
+            time.sleep(0.2)
+        process.send_signal(signal.SIGTERM)
+        status = process.wait(timeout=SCRIPT_TIMEOUT_SECONDS)
+        time.sleep(0.5)
+        pids = [int(pid) for pid in pids_file.read_text().split()] if pids_file.exists() else []
+        assert len(pids) == workers, 'the workers did not start'
+        return status, [pid for pid in pids if process_alive(pid)]
+
     @property
     def calls(self):
         return self.calls_file.read_text().splitlines() if self.calls_file.exists() else []
@@ -119,6 +144,14 @@ class Launch:
 @pytest.fixture
 def launch(stub_bin, tmp_path):
     return Launch(stub_bin, tmp_path)
+
+
+def process_alive(pid):
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
 
 
 def record(log_path):
@@ -282,6 +315,13 @@ def test_ascend_launch_fails_with_the_log_of_the_failing_rank(launch, tmp_path):
     assert str(launch.output_dir / 'train_parallel1' / 'log') in result.stderr
 
 
+def test_stopping_the_ascend_launch_stops_every_rank(launch, tmp_path):
+    table = rank_table_file(tmp_path / 'rank_table.json', devices=[0, 1])
+    status, alive = launch.interrupted('run_distribute_train.sh', table, workers=2)
+    assert status == 130
+    assert alive == []
+
+
 def test_a_table_of_several_servers_needs_server_id(launch, tmp_path):
     table = tmp_path / 'rank_table.json'
     table.write_text(json.dumps({'server_list': [
@@ -388,3 +428,10 @@ def test_msrun_launch_fails_with_the_failing_worker_log(launch, tmp_path):
     assert result.returncode != 0
     assert 'worker_1.log' in result.stderr and 'stub failure of rank 1' in result.stderr
     assert 'msrun run failed' in result.stderr
+
+
+@needs_msrun
+def test_stopping_an_msrun_launch_stops_its_workers(launch):
+    status, alive = launch.interrupted('run_distribute_train_cpu.sh', 2, workers=2)
+    assert status == 130
+    assert alive == []

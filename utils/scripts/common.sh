@@ -168,26 +168,45 @@ run_cluster() {
     local port="${MASTER_PORT:-}"
     [[ -n "$port" ]] || port="$(free_port)"
     mkdir -p "$log_dir"
-    echo "starting $count processes with $launcher (scheduler port $port); logs: $log_dir/worker_<rank>.log"
-    local status=0
+    local command=()
     if [[ "$launcher" == msrun ]]; then
         require_command msrun "it comes with MindSpore >= 2.3: activate the environment that has MindSpore"
-        msrun --worker_num="$count" --local_worker_num="$count" --master_addr=127.0.0.1 --master_port="$port" \
-            --log_dir="$log_dir" --join=True --cluster_time_out="$CLUSTER_TIME_OUT" --tail_worker_log=0 \
-            "$@" || status=$?
+        command=(msrun --worker_num="$count" --local_worker_num="$count" --master_addr=127.0.0.1
+            --master_port="$port" --log_dir="$log_dir" --join=True --cluster_time_out="$CLUSTER_TIME_OUT"
+            --tail_worker_log=0 "$@")
+        # msrun stops its workers (each in a session of its own) on SIGINT, and only then.
+        CLUSTER_STOP_SIGNAL=INT
     else
         require_command mpirun "install OpenMPI (e.g. apt-get install openmpi-bin), or use LAUNCHER=msrun"
-        local mpirun_options=()
+        local mpirun_options=() extra_options=()
         # OpenMPI refuses to run as root unless told to.
         [[ "$(id -u)" != 0 ]] || mpirun_options+=(--allow-run-as-root)
         # Default: no core binding by OpenMPI (its default binds a rank to one core, starving the data pipeline).
-        local extra_options
         read -r -a extra_options <<< "${MPIRUN_ARGS---bind-to none}"
-        mpirun_options+=(${extra_options[@]+"${extra_options[@]}"})
-        MS_SCHED_HOST=127.0.0.1 MS_SCHED_PORT="$port" MS_TOPO_TIMEOUT="$CLUSTER_TIME_OUT" \
-            mpirun -n "$count" -x MS_SCHED_HOST -x MS_SCHED_PORT -x MS_TOPO_TIMEOUT \
-            ${mpirun_options[@]+"${mpirun_options[@]}"} \
-            bash "$ZOO_SCRIPTS_DIR/mpirun_worker.sh" "$log_dir" python "$@" || status=$?
+        command=(env MS_SCHED_HOST=127.0.0.1 MS_SCHED_PORT="$port" MS_TOPO_TIMEOUT="$CLUSTER_TIME_OUT"
+            mpirun -n "$count" -x MS_SCHED_HOST -x MS_SCHED_PORT -x MS_TOPO_TIMEOUT
+            ${mpirun_options[@]+"${mpirun_options[@]}"} ${extra_options[@]+"${extra_options[@]}"}
+            bash "$ZOO_SCRIPTS_DIR/mpirun_worker.sh" "$log_dir" python "$@")
+        CLUSTER_STOP_SIGNAL=TERM
+    fi
+    echo "starting $count processes with $launcher (scheduler port $port); logs: $log_dir/worker_<rank>.log"
+    # In the background, so that an interrupt of this script is passed on and the workers are stopped.
+    "${command[@]}" &
+    CLUSTER_LAUNCHER_PID=$!
+    CLUSTER_INTERRUPTED=0
+    trap 'CLUSTER_INTERRUPTED=1; kill "-$CLUSTER_STOP_SIGNAL" "$CLUSTER_LAUNCHER_PID" 2> /dev/null || true' INT TERM
+    local status
+    while :; do
+        status=0
+        wait "$CLUSTER_LAUNCHER_PID" || status=$?
+        # A trapped signal ends `wait` early: wait again until the launcher itself has exited.
+        ! kill -0 "$CLUSTER_LAUNCHER_PID" 2> /dev/null || continue
+        break
+    done
+    trap - INT TERM
+    if ((CLUSTER_INTERRUPTED)); then
+        echo "error: interrupted; the $launcher processes were stopped; logs in $log_dir" >&2
+        exit 130
     fi
     if ((status != 0)); then
         report_failed_workers "$log_dir"

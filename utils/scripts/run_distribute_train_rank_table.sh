@@ -115,9 +115,19 @@ stop_ranks() {
         kill "-$signal" -- "-$pid" 2> /dev/null || kill "-$signal" "$pid" 2> /dev/null || true
     done
 }
-trap 'echo "interrupted: stopping all ranks" >&2; stop_ranks TERM; exit 130' INT TERM
+# Grace period before stopped ranks get SIGKILL; empty while nothing is being stopped.
+kill_deadline=""
+INTERRUPTED=0
+on_interrupt() {
+    INTERRUPTED=1
+    echo "interrupted: stopping all ranks" >&2
+    stop_ranks TERM
+    kill_deadline=$((SECONDS + STOP_GRACE_SECONDS))
+}
+trap on_interrupt INT TERM
 
 for index in "${!RANKS[@]}"; do
+    ((INTERRUPTED == 0)) || break
     rank="${RANKS[index]}"
     rank_dir="$OUT/train_parallel$rank"
     mkdir -p "$rank_dir"
@@ -142,7 +152,6 @@ done
 # --- wait for every rank; on the first failure stop the others (they would wait for it in HCCL) ---
 failed_index=""
 failed_status=0
-kill_deadline=""
 running=("${!PIDS[@]}")
 while ((${#running[@]} > 0)); do
     still_running=()
@@ -153,7 +162,7 @@ while ((${#running[@]} > 0)); do
         fi
         status=0
         wait "${PIDS[index]}" || status=$?
-        if ((status != 0)) && [[ -z "$failed_index" ]]; then
+        if ((status != 0 && INTERRUPTED == 0)) && [[ -z "$failed_index" ]]; then
             failed_index="$index"
             failed_status="$status"
             echo "rank ${RANKS[index]} failed (exit status $status): stopping the other ranks" >&2
@@ -169,6 +178,10 @@ while ((${#running[@]} > 0)); do
     ((${#running[@]} == 0)) || sleep 1
 done
 
+if ((INTERRUPTED)); then
+    echo "error: interrupted; all ranks were stopped; logs: $OUT/train_parallel<rank>/log" >&2
+    exit 130
+fi
 if [[ -n "$failed_index" ]]; then
     print_log_tail "${LOGS[failed_index]}"
     fail "rank ${RANKS[failed_index]} (device ${DEVICES[failed_index]}) failed with exit status $failed_status;" \
