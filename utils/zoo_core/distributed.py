@@ -1,6 +1,7 @@
 """Device and process-group set-up: one device, or data parallelism over msrun/mpirun/rank-table ranks."""
 import os
 
+import numpy as np
 import mindspore as ms
 from mindspore import ops
 from mindspore.communication import get_group_size, get_rank, init
@@ -41,9 +42,15 @@ def setup_device(device_target, mode='graph', device_id=0):
     return rank, group_size
 
 
+# MindSpore's CPU AllReduce takes float16/float32 only; float32 sums integers exactly below 2**24.
+EXACT_FLOAT32_INTEGER_LIMIT = 2 ** 24
+
+
 def all_reduce_sum(values, group_size):
-    """Element-wise sum of an int numpy array over all ranks (the array itself on one process)."""
+    """Element-wise sum of a non-negative integer numpy array over all ranks (the array itself on one process)."""
     if group_size == 1:
         return values
-    summed = ops.AllReduce(ops.ReduceOp.SUM)(ms.Tensor(values.astype('int32')))
-    return summed.asnumpy().astype(values.dtype)
+    if values.max(initial=0) * group_size >= EXACT_FLOAT32_INTEGER_LIMIT:
+        raise OverflowError(f"counts up to {values.max()} x {group_size} ranks are not exact in a float32 AllReduce")
+    summed = ops.AllReduce(ops.ReduceOp.SUM)(ms.Tensor(values.astype('float32')))
+    return np.rint(summed.asnumpy()).astype(values.dtype)
