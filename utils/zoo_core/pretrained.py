@@ -1,0 +1,111 @@
+"""Pretrained weights for a built network: finding the file (a path, or the local weight cache), reading
+it (MindSpore checkpoint, or a reference PyTorch/safetensors file converted on the fly) and loading it,
+with a new classifier when the number of classes differs.
+
+The cache is the folder `$ZOO_WEIGHTS_HOME` (default `~/.cache/zoo_weights`); `download_pretrained`
+fills it from a variant's published URL.
+"""
+import logging
+import os
+import shutil
+import urllib.request
+from pathlib import Path
+
+from .convert import (CLASSIFIER_PREFIX, WeightMismatchError, classifier_classes, load_weights,
+                      mismatch_error, read_weights, registry_of)
+
+WEIGHTS_HOME_ENV = 'ZOO_WEIGHTS_HOME'
+DEFAULT_WEIGHTS_HOME = '~/.cache/zoo_weights'
+# `pretrained=True` or this string: the variant's published weights (`PretrainedConfig.file_names`).
+DEFAULT_WEIGHTS = 'default'
+DOWNLOAD_TIMEOUT_S = 60
+PARTIAL_DOWNLOAD_SUFFIX = '.part'
+
+logger = logging.getLogger('zoo_core')  # the zoo's logger, configured by `zoo_core.logging`
+
+
+def weights_home():
+    """The local weight cache folder: `$ZOO_WEIGHTS_HOME`, default `~/.cache/zoo_weights`."""
+    return Path(os.environ.get(WEIGHTS_HOME_ENV) or DEFAULT_WEIGHTS_HOME).expanduser()
+
+
+def preprocessing_for(name):
+    """The `PretrainedConfig` of variant `name`: its weight files and URL, and the eval preprocessing
+    (input size, crop ratio, interpolation, mean, std) that goes with them."""
+    return registry_of(name).variant(name).pretrained
+
+
+def find_weights_file(name, pretrained):
+    """The weight file that `pretrained` means for variant `name`.
+
+    `pretrained` is a path; or a bare file name, looked up in the current folder, then in the cache
+    (`weights_home()`); or `True`/`'default'`: the variant's published file names, in the cache.
+    Raises `FileNotFoundError` saying where it looked.
+    """
+    home = weights_home()
+    if pretrained is True or pretrained == DEFAULT_WEIGHTS:
+        config = preprocessing_for(name)
+        if not config.file_names:
+            raise FileNotFoundError(f"{name} has no published pretrained weights")
+        candidates = [home / file_name for file_name in config.file_names]
+        for candidate in candidates:
+            if candidate.is_file():
+                return candidate
+        raise FileNotFoundError(
+            f"no pretrained weights for {name} in {home} (${WEIGHTS_HOME_ENV}): expected "
+            f"{' or '.join(config.file_names)}; download {config.url} there (`download_pretrained`)")
+    path = Path(pretrained).expanduser()
+    if path.is_file():
+        return path
+    if len(path.parts) > 1:
+        raise FileNotFoundError(f"no weight file {pretrained}")
+    if (home / path).is_file():
+        return home / path
+    raise FileNotFoundError(f"no weight file {pretrained}, neither here nor in {home} (${WEIGHTS_HOME_ENV})")
+
+
+def download_pretrained(name, cache_dir=None):
+    """Download variant `name`'s published weights into `cache_dir` (default `weights_home()`) unless
+    already there; returns the file's path. The file appears only once it is complete."""
+    config = preprocessing_for(name)
+    if not config.url or not config.file_names:
+        raise ValueError(f"{name} has no published pretrained weights to download")
+    cache = Path(cache_dir).expanduser() if cache_dir else weights_home()
+    target = cache / config.file_names[0]
+    if target.is_file():
+        return target
+    cache.mkdir(parents=True, exist_ok=True)
+    partial = target.with_name(target.name + PARTIAL_DOWNLOAD_SUFFIX)
+    try:
+        with urllib.request.urlopen(config.url, timeout=DOWNLOAD_TIMEOUT_S) as response, \
+                open(partial, 'wb') as out:
+            shutil.copyfileobj(response, out)
+        partial.replace(target)
+    finally:
+        partial.unlink(missing_ok=True)
+    return target
+
+
+def load_pretrained(net, name, pretrained, num_classes):
+    """Load the weights that `pretrained` means (see `find_weights_file`) into `net`, variant `name`;
+    returns `net` with a `num_classes` classifier.
+
+    A MindSpore `.ckpt` (converted, or saved by training: its optimizer state is ignored) is loaded
+    as is; a `.pth`/`.pt`/`.bin`/`.safetensors` reference file is converted on the fly. When the file's
+    classifier has another number of classes, its `fc.*` is dropped and a new classifier initialised.
+    Every other tensor must fit (`WeightMismatchError` otherwise).
+    """
+    path = find_weights_file(name, pretrained)
+    weights = read_weights(path)
+    file_classes = classifier_classes(weights)
+    keep_classifier = file_classes == num_classes
+    if not keep_classifier:
+        logger.info("%s: %s has a %d-class classifier, not %d classes: its %s* is not loaded, a new "
+                    "classifier is initialised", name, path, file_classes, num_classes, CLASSIFIER_PREFIX)
+    if not keep_classifier or net.num_classes != num_classes:
+        net.reset_classifier(num_classes)
+    try:
+        load_weights(net, weights, ignore_prefixes=() if keep_classifier else (CLASSIFIER_PREFIX,))
+    except WeightMismatchError as err:
+        raise mismatch_error(path, name, weights, err) from None
+    return net
