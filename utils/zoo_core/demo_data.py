@@ -1,9 +1,12 @@
 """The built-in demo dataset: coloured geometric shapes in 10 classes, generated once, deterministically.
 
 A small learnable ImageFolder tree (`train/<class>/*.jpg`, `val/<class>/*.jpg`) so that the whole
-train -> eval -> export path runs on a fresh machine with no download. Shapes vary in colour, size,
-position and rotation over a noisy background; the class is the shape.
+train -> eval -> export path runs on a fresh machine with no download. Each class is a shape drawn in
+its own hue (varying in saturation, brightness, size, position and rotation) over a noisy grey
+background: the hue makes it learnable from scratch in a few hundred steps (shape alone needs thousands,
+measured with timm's resnest14d as well as ours), the shape gives the network spatial structure to use.
 """
+import colorsys
 import math
 import os
 import shutil
@@ -16,10 +19,11 @@ SHAPES = ('circle', 'square', 'triangle', 'cross', 'ring', 'star', 'diamond', 'h
 IMAGE_SIZE = 64
 TRAIN_PER_CLASS = 60
 VAL_PER_CLASS = 20
-SEED = 2024
+SEED = 2025
 JPEG_QUALITY = 90
 BACKGROUND_NOISE = 24
 SQUARE_MAX_TILT = 0.3  # radians
+HUE_JITTER = 0.03  # fraction of the colour wheel; classes are 0.1 apart
 COMPLETE_MARKER = '.complete'
 DEFAULT_DEMO_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))),
                                 'demo_data', 'shapes10')
@@ -73,12 +77,20 @@ def draw_shape(draw, shape, center, radius, rotation, colour):
         raise ValueError(f"unknown shape {shape!r}")
 
 
+def class_colour(rng, class_index):
+    """An RGB colour of the class's hue (evenly spaced around the wheel, jittered) at random saturation
+    and brightness."""
+    hue = (class_index / len(SHAPES) + rng.uniform(-HUE_JITTER, HUE_JITTER)) % 1.0
+    red, green, blue = colorsys.hsv_to_rgb(hue, rng.uniform(0.55, 1.0), rng.uniform(0.6, 1.0))
+    return int(red * 255), int(green * 255), int(blue * 255)
+
+
 def render_image(rng, shape, size=IMAGE_SIZE):
-    """One RGB image of `shape` with random colour, size, position and rotation on a noisy background."""
-    background = rng.integers(0, 256, size=3)
-    pixels = np.clip(background + rng.normal(0, BACKGROUND_NOISE, (size, size, 3)), 0, 255).astype(np.uint8)
+    """One RGB image of `shape` in its class hue, random size, position and rotation, on noisy grey."""
+    grey = rng.integers(20, 110)
+    pixels = np.clip(grey + rng.normal(0, BACKGROUND_NOISE, (size, size, 3)), 0, 255).astype(np.uint8)
     image = Image.fromarray(pixels)
-    colour = tuple(int(c) for c in (background + 128 + rng.integers(-60, 61, size=3)) % 256)
+    colour = class_colour(rng, SHAPES.index(shape))
     radius = rng.uniform(0.22, 0.38) * size
     center = tuple(rng.uniform(radius + 1, size - radius - 1, size=2))
     draw_shape(ImageDraw.Draw(image), shape, center, radius, rng.uniform(0, 2 * math.pi), colour)
