@@ -63,6 +63,8 @@ class TrainingMonitor(Callback):
         loss = step_loss(params.net_outputs)
         epoch = params.cur_epoch_num
         step_in_epoch = (params.cur_step_num - 1) % self.steps_per_epoch + 1
+        # Model.train restarts cur_step_num at a resumed run's first epoch; the epoch number is absolute.
+        global_step = (epoch - 1) * self.steps_per_epoch + step_in_epoch
         if not math.isfinite(loss):
             raise NonFiniteLossError(f"loss is {loss} at epoch {epoch} step {step_in_epoch}: lower the lr "
                                      f"(--base_lr) or check the data; the last good checkpoint is kept")
@@ -75,7 +77,7 @@ class TrainingMonitor(Callback):
         steps_left = (params.epoch_num - epoch) * self.steps_per_epoch + self.steps_per_epoch - step_in_epoch
         eta = steps_left * self.global_batch / max(images_per_second, 1e-9)
         self.logger.info(f"epoch {epoch}/{params.epoch_num} step {step_in_epoch}/{self.steps_per_epoch} "
-                         f"loss {loss:.4f} lr {self.current_lr(params.cur_step_num):.6f} "
+                         f"loss {loss:.4f} lr {self.current_lr(global_step):.6f} "
                          f"{images_per_second:.1f} img/s ETA {format_duration(eta)}")
         self.window_start, self.window_steps = now, 0
 
@@ -86,8 +88,9 @@ class TrainingMonitor(Callback):
     def on_train_epoch_end(self, run_context):
         params = run_context.original_args()
         seconds = time.perf_counter() - self.epoch_start
-        record = dict(epoch=params.cur_epoch_num, loss=float(np.mean(self.epoch_losses)) if self.epoch_losses
-                      else float('nan'), lr=self.current_lr(params.cur_step_num), seconds=round(seconds, 3),
+        epoch = params.cur_epoch_num
+        record = dict(epoch=epoch, loss=float(np.mean(self.epoch_losses)) if self.epoch_losses
+                      else float('nan'), lr=self.current_lr(epoch * self.steps_per_epoch), seconds=round(seconds, 3),
                       images_per_second=round(self.steps_per_epoch * self.global_batch / max(seconds, 1e-9), 2))
         record.update(self.record)
         self.logger.info(f"epoch {record['epoch']} done in {format_duration(seconds)}: mean loss "

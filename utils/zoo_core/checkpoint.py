@@ -3,13 +3,7 @@ import os
 
 import mindspore as ms
 
-from .convert import check_weights_fit
-
-CHECKPOINT_SUFFIX = '.ckpt'
-# What training checkpoints hold besides the network: optimizer slots, schedule position, loss scale.
-TRAINING_STATE_PREFIXES = ('moments.', 'accum.', 'global_step', 'learning_rate', 'momentum', 'epoch_num',
-                           'step_num', 'scale_sense', 'current_iterator_step', 'last_overflow_iterator_step',
-                           'top1', 'top5')
+from .convert import MINDSPORE_SUFFIX, WeightMismatchError, load_weights, network_weights_of
 
 
 class CheckpointError(ValueError):
@@ -26,37 +20,29 @@ def read_checkpoint(path):
         raise CheckpointError(f"cannot read checkpoint {path}: {str(error).splitlines()[0]}") from None
 
 
-def is_training_state(name):
-    """True for the optimizer/schedule entries that training checkpoints add to the network's weights."""
-    return name.startswith(TRAINING_STATE_PREFIXES)
-
-
 def network_weights(params):
-    """name -> numpy array of the network's own tensors in a checkpoint's parameter dict."""
-    return {k: v.asnumpy() for k, v in params.items() if not is_training_state(k)}
+    """name -> numpy array of the network's own tensors in a checkpoint's parameter dict (the optimizer
+    slots and the training position left out, see `convert.network_weights_of`)."""
+    return {k: v.asnumpy() for k, v in network_weights_of(params).items()}
 
 
 def load_network_checkpoint(net, path, ignore_prefixes=()):
     """Load a checkpoint's network weights into `net` after checking every name and shape; returns the
     checkpoint's full parameter dict (with its training state)."""
     params = read_checkpoint(path)
-    weights = network_weights(params)
     try:
-        check_weights_fit(weights, net, ignore_prefixes)
-    except ValueError as error:
+        load_weights(net, network_weights(params), ignore_prefixes)
+    except WeightMismatchError as error:
         raise CheckpointError(f"{path}: {error}") from None
-    for param in net.get_parameters():
-        if param.name in weights and not param.name.startswith(tuple(ignore_prefixes)):
-            param.set_data(ms.Tensor(weights[param.name], dtype=param.dtype))
     return params
 
 
 def checkpoint_files(path):
     """The checkpoint itself, or the `.ckpt` files of a folder sorted by modification time."""
     if os.path.isdir(path):
-        files = [os.path.join(path, f) for f in os.listdir(path) if f.endswith(CHECKPOINT_SUFFIX)]
+        files = [os.path.join(path, f) for f in os.listdir(path) if f.endswith(MINDSPORE_SUFFIX)]
         if not files:
-            raise CheckpointError(f"no {CHECKPOINT_SUFFIX} files in {path}")
+            raise CheckpointError(f"no {MINDSPORE_SUFFIX} files in {path}")
         return sorted(files, key=lambda f: (os.path.getmtime(f), f))
     if not os.path.isfile(path):
         raise CheckpointError(f"checkpoint not found: {path}")

@@ -40,6 +40,8 @@ WEIGHT_FILE_SUFFIXES = TORCH_SUFFIXES + (SAFETENSORS_SUFFIX, MINDSPORE_SUFFIX)
 # Adam and AdamWeightDecay).
 TRAINING_STATE_NAMES = frozenset({'global_step', 'learning_rate', 'momentum', 'epoch_num', 'step_num',
                                   'scale_sense', 'current_iterator_step', 'last_overflow_iterator_step'})
+# An optimizer with parameter groups stores one learning rate per group.
+GROUP_LEARNING_RATE_PREFIX = 'learning_rate_group_'
 # The classifier, the only part whose shape depends on the number of classes.
 CLASSIFIER_PREFIX = 'fc.'
 CLASSIFIER_WEIGHT = 'fc.weight'
@@ -233,7 +235,8 @@ def network_weights_of(checkpoint):
     """The network's tensors of a MindSpore checkpoint's name -> tensor mapping, without the training
     state (`TRAINING_STATE_NAMES` and the optimizer's `<slot>.<parameter>` entries)."""
     return {k: v for k, v in checkpoint.items()
-            if k not in TRAINING_STATE_NAMES and k.partition('.')[2] not in checkpoint}
+            if k not in TRAINING_STATE_NAMES and not k.startswith(GROUP_LEARNING_RATE_PREFIX)
+            and k.partition('.')[2] not in checkpoint}
 
 
 def read_mindspore_weights(path):

@@ -4,6 +4,7 @@ import os
 import sys
 
 import mindspore as ms
+import mindspore.dataset as ds
 from mindspore.amp import DynamicLossScaleManager, FixedLossScaleManager
 from mindspore.train import CheckpointConfig, Model, ModelCheckpoint
 
@@ -23,7 +24,8 @@ from .optim import build_optimizer
 from .registry import UnknownNetworkError
 
 CHECKPOINT_DIR = 'checkpoints'
-CLASSIFIER_PREFIX = 'fc.'
+# The optimizer's state restored on resume: momentum buffers and the step counter (lr position).
+OPTIMIZER_STATE_PREFIXES = ('moments.', 'global_step')
 USAGE_ERRORS = (ConfigError, DatasetError, CheckpointError, UnknownNetworkError, WeightMismatchError)
 EXIT_USAGE_ERROR = 2
 EXIT_TRAINING_FAILED = 1
@@ -66,12 +68,19 @@ def build_network(cfg, get_network, logger):
 
 
 def resume_from(cfg, net, optimizer, logger):
-    """Load network and optimizer state of `cfg.resume`; returns the epoch to start from."""
+    """Load network and optimizer state (momentum buffers, step counter, hence the lr position) of
+    `cfg.resume`; returns the epoch to start from."""
     params = load_network_checkpoint(net, cfg.resume)
-    optimizer_state = {k: v for k, v in params.items() if k.startswith('moments.') or k == 'global_step'}
-    ms.load_param_into_net(optimizer, optimizer_state)
-    if 'epoch_num' not in params:
-        raise CheckpointError(f"{cfg.resume} has no epoch_num: it is not a training checkpoint of this zoo")
+    if 'epoch_num' not in params or 'global_step' not in params:
+        raise CheckpointError(f"{cfg.resume} has no epoch_num/global_step: it is not a training checkpoint "
+                              f"of this zoo (to start from weights only, use --pretrained)")
+    restored = [p for p in optimizer.get_parameters() if p.name.startswith(OPTIMIZER_STATE_PREFIXES)]
+    missing = [p.name for p in restored if p.name not in params]
+    if missing:
+        raise CheckpointError(f"{cfg.resume} lacks the optimizer state {', '.join(missing[:5])}"
+                              f"{' ...' if len(missing) > 5 else ''}")
+    for param in restored:
+        param.set_data(params[param.name].value().astype(param.dtype))
     epoch = int(params['epoch_num'].asnumpy())
     if epoch >= cfg.epochs:
         raise ConfigError(f"{cfg.resume} is at epoch {epoch}; nothing to do for --epochs {cfg.epochs}")
@@ -102,6 +111,7 @@ def train(cfg, get_network):
     last result (or None without evaluation)."""
     rank, group_size = setup_device(cfg.device_target, cfg.mode, cfg.device_id)
     ms.set_seed(cfg.seed)
+    ds.config.set_seed(cfg.seed)
     cfg = prepare_paths(cfg)
     logger = get_logger(cfg.output_dir, rank)
     if rank == 0:

@@ -1,0 +1,130 @@
+"""End to end through the real scripts: train on a tiny generated dataset, evaluate the best checkpoint,
+resume, and the CLI/YAML overrides reaching the run."""
+import glob
+import json
+import os
+import subprocess
+
+import pytest
+import yaml
+
+from conftest import REPO_ROOT
+from zoo_core.demo_data import generate
+
+pytestmark = pytest.mark.slow
+
+TRAIN_PER_CLASS = 12
+VAL_PER_CLASS = 5  # 50 validation images: not a multiple of the eval batch below
+EPOCHS = 4
+RUN_ARGS = ['--net', 'resnest14d', '--num_classes', '10', '--image_size', '32', '--eval_batch_size', '16',
+            '--mixup', '0', '--autoaugment', 'none', '--drop_rate', '0', '--log_every', '5']
+
+
+def run_script(script, *args, output_dir, model='ResNeSt50'):
+    """Run `<model>/scripts/<script>` with OUTPUT_DIR set; returns the completed process (asserted ok)."""
+    env = dict(os.environ, OUTPUT_DIR=str(output_dir))
+    result = subprocess.run(['bash', str(REPO_ROOT / model / 'scripts' / script), *map(str, args)],
+                            capture_output=True, text=True, env=env, timeout=900)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    return result
+
+
+def read_metrics(output_dir):
+    with open(output_dir / 'metrics.jsonl', encoding='utf-8') as handle:
+        return [json.loads(line) for line in handle]
+
+
+@pytest.fixture(scope='module')
+def dataset(tmp_path_factory):
+    return generate(str(tmp_path_factory.mktemp('data') / 'shapes'), TRAIN_PER_CLASS, VAL_PER_CLASS)
+
+
+@pytest.fixture(scope='module')
+def trained(dataset, tmp_path_factory):
+    """A 4-epoch run configured partly from a YAML file and partly from flags."""
+    output_dir = tmp_path_factory.mktemp('train')
+    config = output_dir / 'override.yaml'
+    config.write_text(yaml.safe_dump({'batch_size': 8, 'base_lr': 0.05, 'warmup_epochs': 1}))
+    result = run_script('run_train_cpu.sh', dataset, '--config', config, '--epochs', EPOCHS, *RUN_ARGS,
+                        output_dir=output_dir)
+    return output_dir, result.stdout
+
+
+def test_training_lowers_the_loss_and_beats_chance(trained):
+    output_dir, _ = trained
+    metrics = read_metrics(output_dir)
+    assert [m['epoch'] for m in metrics] == [1, 2, 3, 4]
+    assert metrics[-1]['loss'] < metrics[0]['loss']
+    assert max(m['top1'] for m in metrics) > 0.3  # 10 classes: chance is 0.1
+
+
+def test_progress_lines_report_loss_lr_throughput_and_eta(trained):
+    _, stdout = trained
+    assert 'epoch 1/4 step 5/15 loss' in stdout
+    assert ' img/s ETA ' in stdout and ' lr ' in stdout
+
+
+def test_checkpoints_and_the_best_checkpoint_are_written(trained):
+    output_dir, _ = trained
+    epochs = sorted(glob.glob(str(output_dir / 'checkpoints' / 'resnest14d-*.ckpt')))
+    assert len(epochs) == EPOCHS
+    best = json.loads((output_dir / 'best.json').read_text())
+    assert (output_dir / 'best.ckpt').is_file()
+    assert best['top1'] == max(m['top1'] for m in read_metrics(output_dir))
+
+
+def test_yaml_and_flag_overrides_reach_the_run(trained):
+    output_dir, _ = trained
+    saved = yaml.safe_load((output_dir / 'config.yaml').read_text())
+    assert (saved['batch_size'], saved['base_lr'], saved['epochs'], saved['image_size']) == (8, 0.05, 4, 32)
+
+
+def test_eval_of_the_best_checkpoint_reproduces_the_logged_accuracy(trained, dataset, tmp_path):
+    output_dir, _ = trained
+    best = json.loads((output_dir / 'best.json').read_text())
+    run_script('run_eval_cpu.sh', tmp_path, output_dir / 'best.ckpt', dataset, *RUN_ARGS, output_dir=tmp_path)
+    [result] = json.loads((tmp_path / 'eval_result.json').read_text())
+    assert result['total'] == VAL_PER_CLASS * 10
+    assert (result['top1_correct'], result['top5_correct']) == (best['top1_correct'], best['top5_correct'])
+
+
+def test_eval_of_a_folder_evaluates_every_checkpoint(trained, dataset, tmp_path):
+    output_dir, _ = trained
+    run_script('run_eval_cpu.sh', tmp_path, output_dir / 'checkpoints', dataset, *RUN_ARGS, output_dir=tmp_path)
+    results = json.loads((tmp_path / 'eval_result.json').read_text())
+    assert len(results) == EPOCHS and all(r['total'] == 50 for r in results)
+
+
+def test_resume_continues_at_the_saved_epoch_with_the_same_learning_rate(trained, dataset, tmp_path):
+    output_dir, _ = trained
+    [epoch2] = glob.glob(str(output_dir / 'checkpoints' / 'resnest14d-2_*.ckpt'))
+    config = output_dir / 'override.yaml'
+    result = run_script('run_train_cpu.sh', dataset, '--config', config, '--epochs', EPOCHS, *RUN_ARGS,
+                        '--resume', epoch2, output_dir=tmp_path)
+    assert 'resumed from' in result.stdout and 'at epoch 2' in result.stdout
+    resumed = read_metrics(tmp_path)
+    assert [m['epoch'] for m in resumed] == [3, 4]
+    uninterrupted = read_metrics(output_dir)[2:]
+    assert [m['lr'] for m in resumed] == pytest.approx([m['lr'] for m in uninterrupted], rel=1e-6)
+
+
+def test_a_checkpoint_of_another_network_is_refused_with_the_mismatched_names(trained, dataset, tmp_path):
+    output_dir, _ = trained
+    env = dict(os.environ, OUTPUT_DIR=str(tmp_path))
+    result = subprocess.run(['bash', str(REPO_ROOT / 'ResNeSt50' / 'scripts' / 'run_eval_cpu.sh'), str(tmp_path),
+                             str(output_dir / 'best.ckpt'), str(dataset), *RUN_ARGS[2:], '--net', 'resnest26d'],
+                            capture_output=True, text=True, env=env, timeout=600)
+    assert result.returncode != 0
+    assert 'missing' in result.stderr + result.stdout and 'layer1.1.conv1.weight' in result.stderr + result.stdout
+    assert 'Traceback' not in result.stderr
+
+
+def test_the_resnext_folder_trains_and_evaluates_through_its_scripts(dataset, tmp_path):
+    args = ['--net', 'resnext50_32x4d', '--num_classes', '10', '--image_size', '32', '--epochs', '1',
+            '--batch_size', '16', '--eval_batch_size', '25']
+    run_script('run_train_cpu.sh', dataset, *args, output_dir=tmp_path, model='ResNeXt50')
+    assert (tmp_path / 'best.ckpt').is_file()
+    run_script('run_eval_cpu.sh', tmp_path / 'eval', tmp_path / 'best.ckpt', dataset, *args,
+               output_dir=tmp_path / 'eval', model='ResNeXt50')
+    [result] = json.loads((tmp_path / 'eval' / 'eval_result.json').read_text())
+    assert result['top1_correct'] == json.loads((tmp_path / 'best.json').read_text())['top1_correct']
