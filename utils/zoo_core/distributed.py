@@ -18,10 +18,43 @@ def launched_distributed():
     return bool(os.environ.get('RANK_TABLE_FILE')) and int(os.environ.get('RANK_SIZE', '1')) > 1
 
 
+def launched_process_count():
+    """Processes of the job as the launcher announced them (msrun and the mpirun wrapper: MS_WORKER_NUM;
+    a rank table: RANK_SIZE); 1 when not launched as a rank."""
+    if not launched_distributed():
+        return 1
+    return int(os.environ.get('MS_WORKER_NUM') or os.environ.get('RANK_SIZE') or 1)
+
+
+def local_process_count():
+    """Processes of the job on this host: OpenMPI's local size when mpirun started it, else all of them
+    (msrun does not export its --local_worker_num; the CPU launchers start every rank on one host)."""
+    local = os.environ.get('OMPI_COMM_WORLD_LOCAL_SIZE')
+    return int(local) if local else launched_process_count()
+
+
+def cpu_threads_per_process(local_processes):
+    """This process's share of the cores it may run on (at least one thread)."""
+    return max(1, len(os.sched_getaffinity(0)) // max(1, local_processes))
+
+
+def limit_cpu_threads(local_processes):
+    """Give MindSpore's CPU kernels this process's share of the cores, so that several ranks on one machine
+    do not each start a thread pool for all of them (oversubscribed pools crawl). Returns the thread count,
+    or None when it was set before (MindSpore allows one setting per process; the first one wins)."""
+    threads = cpu_threads_per_process(local_processes)
+    try:
+        ms.device_context.cpu.op_tuning.threads_num(threads)
+    except RuntimeError:  # "can not be set repeatedly": someone chose already
+        return None
+    return threads
+
+
 def setup_device(device_target, mode='graph', device_id=0):
     """Select the device and execution mode; join the process group when launched as a rank.
 
-    Returns (rank, group_size). Data parallelism averages the gradients over the ranks.
+    Returns (rank, group_size). Data parallelism averages the gradients over the ranks. Several CPU ranks on
+    one host share its cores: each gets `cpu_threads_per_process` kernel threads.
     """
     if device_target not in DEVICE_TARGETS:
         raise ValueError(f"unknown device_target {device_target!r}; choose from {', '.join(DEVICE_TARGETS)}")
@@ -34,6 +67,8 @@ def setup_device(device_target, mode='graph', device_id=0):
         ms.set_device(device_target, int(os.environ.get('DEVICE_ID', device_id)))
     if not launched_distributed():
         return 0, 1
+    if device_target == 'CPU' and local_process_count() > 1:
+        limit_cpu_threads(local_process_count())
     init()
     rank, group_size = get_rank(), get_group_size()
     ms.reset_auto_parallel_context()

@@ -1,0 +1,239 @@
+"""Distributed training and evaluation on the CPU with 2 processes on this host, end to end.
+
+The slow tests start real clusters: the model folder's launchers (msrun), or the launchers' own
+`run_cluster` (utils/scripts/common.sh) with the probe `tests/dist_probe.py`, on a tiny ImageFolder
+dataset written here (3 classes, 32x32 crops, 16 training and 7 validation images: an odd count, so
+that the two ranks get unequal shares and partial batches).
+"""
+import json
+import os
+import shutil
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from conftest import REPO_ROOT
+from zoo_core.distributed import cpu_threads_per_process, local_process_count
+
+RANKS = 2
+NUM_CLASSES = 3
+TRAIN_IMAGES = 16             # 8 per rank: 2 steps of batch 4
+VAL_IMAGES = 7
+STORED_IMAGE_SIZE = 40
+IMAGE_SIZE = 32
+CLASS_COLOURS = np.array([(200, 40, 40), (40, 200, 40), (40, 40, 200)])
+MODEL_DIR = REPO_ROOT / 'ResNeSt50'
+PROBE = REPO_ROOT / 'tests' / 'dist_probe.py'
+COMMON_SH = REPO_ROOT / 'utils' / 'scripts' / 'common.sh'
+RUN_TIMEOUT_SECONDS = 300
+# Seconds the scheduler waits for a silent (killed) worker before failing the job; MindSpore's default
+# makes a failed launch wait about 30 s more.
+FAILED_NODE_TIMEOUT = '5'
+NET_FLAGS = ['--net', 'resnest14d', '--num_classes', str(NUM_CLASSES), '--image_size', str(IMAGE_SIZE),
+             '--eval_batch_size', '2', '--num_parallel_workers', '1']
+TRAIN_FLAGS = NET_FLAGS + ['--epochs', '1', '--batch_size', '4', '--warmup_epochs', '0', '--mixup', '0',
+                           '--autoaugment', 'none', '--log_every', '1']
+# Variables of a distributed launch that must not leak from the shell running the tests into a run.
+LAUNCH_ENV_VARS = ('MS_ROLE', 'MS_NODE_ID', 'MS_WORKER_NUM', 'MS_SCHED_HOST', 'MS_SCHED_PORT', 'RANK_ID',
+                   'RANK_SIZE', 'RANK_TABLE_FILE', 'MASTER_PORT', 'OUTPUT_DIR')
+SGD_PER_RANK_BATCH = 4
+SGD_TOLERANCE = 1e-5
+SGD_MIN_UPDATE = 1e-2
+
+
+def run_env(**extra):
+    """The environment of a launched run: this interpreter's tools first on the PATH, no launch variables."""
+    env = {k: v for k, v in os.environ.items() if k not in LAUNCH_ENV_VARS}
+    env['PATH'] = os.path.dirname(sys.executable) + os.pathsep + env.get('PATH', '')
+    env.setdefault('CLUSTER_TIME_OUT', '120')
+    env.update(extra)
+    return env
+
+
+def run(command, cwd, **extra_env):
+    """Run `command`, stdout and stderr together in the result's `.stdout`."""
+    return subprocess.run([str(c) for c in command], cwd=cwd, env=run_env(**extra_env), stdout=subprocess.PIPE,
+                          stderr=subprocess.STDOUT, text=True, timeout=RUN_TIMEOUT_SECONDS, check=False)
+
+
+def run_cluster(launcher, log_dir, script, *args, **extra_env):
+    """`python script args` as 2 processes of one cluster, through the launchers' own `run_cluster`."""
+    shell = 'set -euo pipefail; usage() { :; }; source "$1"; shift; run_cluster "$@"'
+    return run(['bash', '-c', shell, 'bash', COMMON_SH, launcher, RANKS, log_dir, script, *args],
+               cwd=log_dir.parent, **extra_env)
+
+
+def assert_succeeded(result):
+    assert result.returncode == 0, result.stdout[-6000:]
+
+
+def write_image_folder(root):
+    """root/train and root/val with one colour per class over noise, as PNGs."""
+    rng = np.random.default_rng(0)
+    for split, count in (('train', TRAIN_IMAGES), ('val', VAL_IMAGES)):
+        for index in range(count):
+            label = index % NUM_CLASSES
+            folder = root / split / f'class{label}'
+            folder.mkdir(parents=True, exist_ok=True)
+            noise = rng.integers(0, 90, (STORED_IMAGE_SIZE, STORED_IMAGE_SIZE, 3))
+            pixels = np.clip(CLASS_COLOURS[label] * 0.6 + noise, 0, 255).astype(np.uint8)
+            Image.fromarray(pixels).save(folder / f'{index}.png')
+    return root
+
+
+def load_parameters(path):
+    """({name: array}, trainable names) of a probe's .npz."""
+    with np.load(path) as arrays:
+        params = {name: arrays[name] for name in arrays.files if not name.startswith('__')}
+        return params, list(arrays['__trainable__'])
+
+
+@pytest.fixture(scope='module')
+def data_dir(tmp_path_factory):
+    return write_image_folder(tmp_path_factory.mktemp('data'))
+
+
+@pytest.fixture(scope='module')
+def distributed_training(tmp_path_factory, data_dir):
+    """(result, output folder) of the model folder's run_distribute_train_cpu.sh with 2 processes."""
+    output = tmp_path_factory.mktemp('distribute_train')
+    result = run(['bash', MODEL_DIR / 'scripts' / 'run_distribute_train_cpu.sh', RANKS, data_dir, *TRAIN_FLAGS],
+                 cwd=output, OUTPUT_DIR=str(output))
+    return result, output
+
+
+# --- the thread share of each rank (fast) ---------------------------------------------------------------
+
+def test_each_local_rank_gets_its_share_of_the_cores():
+    cores = len(os.sched_getaffinity(0))
+    assert cpu_threads_per_process(1) == cores
+    assert cpu_threads_per_process(2) == max(1, cores // 2)
+    assert cpu_threads_per_process(4 * cores) == 1
+
+
+def test_local_process_count_comes_from_the_launcher(monkeypatch):
+    for name in LAUNCH_ENV_VARS + ('OMPI_COMM_WORLD_LOCAL_SIZE',):
+        monkeypatch.delenv(name, raising=False)
+    assert local_process_count() == 1
+    monkeypatch.setenv('MS_ROLE', 'MS_WORKER')
+    monkeypatch.setenv('MS_WORKER_NUM', '4')
+    assert local_process_count() == 4
+    monkeypatch.setenv('OMPI_COMM_WORLD_LOCAL_SIZE', '2')  # mpirun over two hosts: 2 of the 4 here
+    assert local_process_count() == 2
+
+
+# --- training -------------------------------------------------------------------------------------------
+
+@pytest.mark.slow
+def test_two_rank_training_script_runs_to_the_end_and_saves_checkpoints(distributed_training):
+    result, output = distributed_training
+    assert_succeeded(result)
+    assert 'all 2 processes finished' in result.stdout
+    assert list((output / 'checkpoints').glob('resnest14d-1_*.ckpt'))
+    assert (output / 'best.ckpt').is_file()
+    best = json.loads((output / 'best.json').read_text())
+    assert best['total'] == VAL_IMAGES
+    for rank in range(RANKS):
+        assert 'epoch 1 validation' in (output / f'log_rank{rank}.txt').read_text()
+        assert (output / 'logs' / f'worker_{rank}.log').is_file()
+
+
+@pytest.mark.slow
+def test_ranks_hold_identical_parameters_after_engine_training(tmp_path, data_dir):
+    output = tmp_path / 'engine'
+    output.mkdir()
+    result = run_cluster('msrun', output / 'logs', PROBE, 'engine', output, '--device_target', 'CPU',
+                         '--data_dir', data_dir, '--output_dir', output, *TRAIN_FLAGS, '--eval_interval', '0')
+    assert_succeeded(result)
+    rank0, trainable = load_parameters(output / 'engine_rank0_of2.npz')
+    rank1, _ = load_parameters(output / 'engine_rank1_of2.npz')
+    assert trainable and set(rank0) == set(rank1)
+    for name in trainable:
+        np.testing.assert_array_equal(rank0[name], rank1[name], err_msg=name)
+    # BN running statistics are each rank's own (no SyncBN): they must differ, or the shards were the same.
+    moving = [name for name in rank0 if name.endswith('moving_mean')]
+    assert moving and any(not np.array_equal(rank0[n], rank1[n]) for n in moving)
+
+
+@pytest.fixture(scope='module')
+def sgd_run(tmp_path_factory):
+    """Function of a launcher (msrun, mpirun, or None for one process) -> the probe's `sgd` output folder,
+    each run once: 2 ranks of batch B, or 1 process of batch 2B."""
+    folders = {}
+
+    def run_with(launcher):
+        if launcher not in folders:
+            folder = tmp_path_factory.mktemp(f'sgd_{launcher or "single"}')
+            if launcher is None:
+                result = run([sys.executable, PROBE, 'sgd', folder, '--per_rank_batch', RANKS * SGD_PER_RANK_BATCH],
+                             cwd=folder)
+            elif shutil.which(launcher, path=run_env()['PATH']) is None:
+                pytest.skip(f'{launcher} is not installed')
+            else:
+                result = run_cluster(launcher, folder / 'logs', PROBE, 'sgd', folder,
+                                     '--per_rank_batch', SGD_PER_RANK_BATCH)
+            assert_succeeded(result)
+            folders[launcher] = folder
+        return folders[launcher]
+    return run_with
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize('launcher', ['msrun', 'mpirun'])
+def test_two_ranks_of_batch_b_train_like_one_process_of_batch_2b(sgd_run, launcher):
+    """Gradients are averaged over the ranks: summed they would double each update, ignored they would
+    leave the ranks apart and away from the single process."""
+    single, trainable = load_parameters(sgd_run(None) / 'sgd_rank0_of1.npz')
+    initial, _ = load_parameters(sgd_run(None) / 'sgd_initial.npz')
+    for name in trainable:
+        assert np.abs(single[name] - initial[name]).max() > SGD_MIN_UPDATE, f'{name} did not train'
+    for rank in range(RANKS):
+        ranked, _ = load_parameters(sgd_run(launcher) / f'sgd_rank{rank}_of2.npz')
+        for name in trainable:
+            np.testing.assert_allclose(ranked[name], single[name], rtol=0, atol=SGD_TOLERANCE,
+                                       err_msg=f'{name} of rank {rank} ({launcher})')
+
+
+@pytest.mark.slow
+def test_only_distributed_ranks_limit_their_cpu_threads(sgd_run):
+    with np.load(sgd_run(None) / 'sgd_rank0_of1.npz') as arrays:
+        assert not bool(arrays['__threads_configured__'])
+    for rank in range(RANKS):
+        with np.load(sgd_run('msrun') / f'sgd_rank{rank}_of2.npz') as arrays:
+            assert bool(arrays['__threads_configured__'])
+
+
+# --- evaluation -----------------------------------------------------------------------------------------
+
+@pytest.mark.slow
+def test_two_rank_evaluation_counts_equal_single_process_evaluation(tmp_path, data_dir, distributed_training):
+    result, training_output = distributed_training
+    assert_succeeded(result)
+    checkpoint = training_output / 'best.ckpt'
+    distributed_dir, single_dir = tmp_path / 'distributed', tmp_path / 'single'
+    assert_succeeded(run(['bash', MODEL_DIR / 'scripts' / 'run_distribute_eval.sh', 'CPU', RANKS, checkpoint,
+                          data_dir, *NET_FLAGS], cwd=tmp_path, OUTPUT_DIR=str(distributed_dir)))
+    assert_succeeded(run([sys.executable, MODEL_DIR / 'eval.py', '--ckpt_path', checkpoint, '--data_dir', data_dir,
+                          '--output_dir', single_dir, *NET_FLAGS], cwd=tmp_path))
+
+    [distributed] = json.loads((distributed_dir / 'eval_result.json').read_text())
+    [single] = json.loads((single_dir / 'eval_result.json').read_text())
+    assert (distributed['ranks'], single['ranks']) == (RANKS, 1)
+    counts = ('top1_correct', 'top5_correct', 'total')
+    assert {k: distributed[k] for k in counts} == {k: single[k] for k in counts}
+    assert distributed['total'] == VAL_IMAGES
+
+
+# --- failure --------------------------------------------------------------------------------------------
+
+@pytest.mark.slow
+def test_a_failing_rank_fails_the_launch_with_its_error_shown(tmp_path, data_dir):
+    flags = [f if f != 'resnest14d' else 'no_such_net' for f in TRAIN_FLAGS]
+    result = run(['bash', MODEL_DIR / 'scripts' / 'run_distribute_train_cpu.sh', RANKS, data_dir, *flags],
+                 cwd=tmp_path, OUTPUT_DIR=str(tmp_path / 'out'), MS_NODE_TIMEOUT=FAILED_NODE_TIMEOUT)
+    assert result.returncode != 0
+    assert "unknown ResNeSt network 'no_such_net'" in result.stdout
+    assert 'msrun run failed' in result.stdout
