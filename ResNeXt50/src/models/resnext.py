@@ -61,7 +61,8 @@ RESNEXT_VARIANTS = {
     'resnext101_32x8d': Variant(resnext, dict(layers=(3, 4, 23, 3), cardinality=32, base_width=8),
                                 _torchvision('resnext101_32x8d-8ba56ff5.pth')),
     'resnext101_64x4d': Variant(resnext, dict(layers=(3, 4, 23, 3), cardinality=64, base_width=4),
-                                _torchvision('resnext101_64x4d-173b62eb.pth')),
+                                # torchvision evaluates these weights at resize 232, crop 224.
+                                _torchvision('resnext101_64x4d-173b62eb.pth', crop_pct=224 / 232)),
 }
 
 REGISTRY = Registry('ResNeXt', RESNEXT_VARIANTS)
