@@ -26,6 +26,40 @@ def batch_norm(num_features):
     return nn.BatchNorm2d(num_features, eps=BN_EPS, momentum=BN_MOMENTUM)
 
 
+def pool_padding(size, kernel_size, stride, padding):
+    """(before, after) zeros that a `'valid'` pool needs to equal PyTorch's pool with `padding` on one axis.
+
+    PyTorch pads `padding` on both sides, but the last window may not reach the far padding (a
+    stride-2 3x3 pool on an even size never does), so `after` is only what the last window reads.
+    """
+    out_size = (size + 2 * padding - kernel_size) // stride + 1
+    after = max((out_size - 1) * stride + kernel_size - size - padding, 0)
+    return padding, after
+
+
+def concat_zeros(x, before, after, axis):
+    """`x` with `before` and `after` zero slices concatenated along `axis` (2 or 3).
+
+    MindSpore's CPU `Pad` kernel is about 10x slower than a concatenation (measured 96 vs 10 ms on a
+    8x128x56x56 map); `zeros_like` of a slice of `x` keeps the batch open for a dynamic-batch export.
+    """
+    parts = (x,)
+    if before:
+        parts = (ops.zeros_like(x[:, :, :before, :] if axis == 2 else x[:, :, :, :before]),) + parts
+    if after:
+        parts = parts + (ops.zeros_like(x[:, :, :after, :] if axis == 2 else x[:, :, :, :after]),)
+    if len(parts) == 1:
+        return x
+    return ops.concat(parts, axis=axis)
+
+
+def zero_pad_for_pool(x, kernel_size, stride, padding):
+    """`x` zero-padded so that a `'valid'` pool over it equals PyTorch's pool with `padding` (NCHW)."""
+    top, bottom = pool_padding(x.shape[2], kernel_size, stride, padding)
+    left, right = pool_padding(x.shape[3], kernel_size, stride, padding)
+    return concat_zeros(concat_zeros(x, top, bottom, axis=2), left, right, axis=3)
+
+
 class MaxPool3x3(nn.Cell):
     """`nn.MaxPool2d(3, stride, padding=1)` of PyTorch, for non-negative inputs (it follows a ReLU).
 
@@ -34,11 +68,11 @@ class MaxPool3x3(nn.Cell):
 
     def __init__(self, stride=2):
         super().__init__()
-        self.pad = nn.Pad(((0, 0), (0, 0), (1, 1), (1, 1)))
+        self.stride = stride
         self.pool = nn.MaxPool2d(kernel_size=3, stride=stride, pad_mode='valid')
 
     def construct(self, x):
-        return self.pool(self.pad(x))
+        return self.pool(zero_pad_for_pool(x, 3, self.stride, 1))
 
 
 class AvgPool3x3(nn.Cell):
@@ -46,11 +80,11 @@ class AvgPool3x3(nn.Cell):
 
     def __init__(self, stride=2):
         super().__init__()
-        self.pad = nn.Pad(((0, 0), (0, 0), (1, 1), (1, 1)))
+        self.stride = stride
         self.pool = nn.AvgPool2d(kernel_size=3, stride=stride, pad_mode='valid')
 
     def construct(self, x):
-        return self.pool(self.pad(x))
+        return self.pool(zero_pad_for_pool(x, 3, self.stride, 1))
 
 
 class AvgPoolCeil(nn.Cell):
