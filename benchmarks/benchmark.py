@@ -1,0 +1,328 @@
+"""Throughput and peak memory of our ResNeSt/ResNeXt against mindcv's (and timm's, for information).
+
+Every (network, implementation) pair runs in its own subprocess, so that each peak memory (the
+process's RSS high-water mark) is that network's alone and no compilation cache is shared. A worker
+measures, at the given image size, in fp32:
+
+- forward throughput: the network in eval mode, `--batch-forward` images per call;
+- train-step throughput: one SGD-with-momentum step on the cross-entropy loss (`nn.TrainOneStepCell`;
+  for timm, `loss.backward()` + `optimizer.step()`), `--batch-train` images per step;
+
+each as the first call (reported separately: graph compilation in GRAPH mode), `--warmup` untimed
+calls, then `--iters` timed calls of which the median is taken.
+
+oneDNN's AVX-512 path runs fp32 NCHW 3x3 convolutions with a reference kernel on this generation of
+CPUs (see `zoo_core/__init__.py`); this benchmark caps the ISA (`ONEDNN_MAX_CPU_ISA=AVX2` unless the
+caller set it) for every network it runs, so that all are measured under the same environment.
+`--mindcv-default-isa` adds mindcv's rows under oneDNN's default ISA, for information.
+
+Usage: python benchmarks/benchmark.py [--networks resnest50,resnext50_32x4d] [--iters 10] [--json out.json]
+"""
+import argparse
+import json
+import os
+import platform
+import resource
+import statistics
+import subprocess
+import sys
+import time
+
+ISA_VARIABLE = 'ONEDNN_MAX_CPU_ISA'
+CAPPED_ISA = 'AVX2'
+
+NETWORKS = ('resnest50', 'resnext50_32x4d')
+IMPLEMENTATIONS = ('ours', 'mindcv', 'timm')
+# timm's name for the same architecture: the authors' resnest50 is timm's resnest50d.
+TIMM_NAMES = {'resnest50': 'resnest50d', 'resnext50_32x4d': 'resnext50_32x4d'}
+NUM_CLASSES = 1000
+LEARNING_RATE = 0.01
+MOMENTUM = 0.9
+SEED = 0
+RESULT_PREFIX = 'BENCHMARK_RESULT '
+DEFAULT_ISA_LABEL = 'mindcv (default ISA)'
+WORKER_TIMEOUT_S = 3600
+BYTES_PER_MB = 1024 * 1024
+
+
+def parse_args(argv=None):
+    """Command line; `--worker` is internal (one measurement in this process)."""
+    parser = argparse.ArgumentParser(description=__doc__.split('\n\n', maxsplit=1)[0],
+                                     formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    parser.add_argument('--networks', default=','.join(NETWORKS),
+                        help=f"comma-separated, from {', '.join(NETWORKS)}")
+    parser.add_argument('--impls', default=','.join(IMPLEMENTATIONS),
+                        help="comma-separated, from ours, mindcv, timm (timm is skipped without torch)")
+    parser.add_argument('--iters', type=int, default=10, help='timed calls per measurement (median taken)')
+    parser.add_argument('--warmup', type=int, default=2, help='untimed calls after the first one')
+    parser.add_argument('--batch-forward', type=int, default=16)
+    parser.add_argument('--batch-train', type=int, default=8)
+    parser.add_argument('--image-size', type=int, default=224)
+    parser.add_argument('--threads', type=int, default=os.cpu_count(),
+                        help="CPU kernel threads of every framework (MindSpore's default is 25)")
+    parser.add_argument('--mindcv-default-isa', action='store_true',
+                        help=f'also run mindcv with {ISA_VARIABLE} unset (oneDNN default; very slow here)')
+    parser.add_argument('--default-isa-iters', type=int, default=2,
+                        help='timed calls of the --mindcv-default-isa runs (no warmup)')
+    parser.add_argument('--json', dest='json_path', default='', help='also write the results to this file')
+    parser.add_argument('--worker', default='', help=argparse.SUPPRESS)
+    parser.add_argument('--network', default='', help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    for name in ('iters', 'batch_forward', 'batch_train', 'image_size', 'threads', 'default_isa_iters'):
+        if getattr(args, name) < 1:
+            parser.error(f"--{name.replace('_', '-')} must be >= 1, got {getattr(args, name)}")
+    if args.warmup < 0:
+        parser.error(f'--warmup must be >= 0, got {args.warmup}')
+    args.network_list = split_choices(parser, '--networks', args.networks, NETWORKS)
+    args.impl_list = split_choices(parser, '--impls', args.impls, IMPLEMENTATIONS)
+    return args
+
+
+def split_choices(parser, flag, value, choices):
+    """The comma-separated items of `value`, each checked against `choices`."""
+    items = [item.strip() for item in value.split(',') if item.strip()]
+    unknown = [item for item in items if item not in choices]
+    if unknown or not items:
+        parser.error(f"{flag}: unknown or empty {unknown or value!r}; choose from {', '.join(choices)}")
+    return items
+
+
+def peak_rss_mb():
+    """This process's resident-set high-water mark, in MB (ru_maxrss: kB on Linux, bytes on macOS)."""
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return peak / BYTES_PER_MB if platform.system() == 'Darwin' else peak / 1024
+
+
+def time_calls(step, warmup, iters):
+    """Seconds of the first call, then of each of `iters` calls after `warmup` untimed ones.
+
+    `step()` must block until its result is computed (it fetches the result to the host).
+    """
+    start = time.perf_counter()
+    step()
+    first = time.perf_counter() - start
+    for _ in range(warmup):
+        step()
+    times = []
+    for _ in range(iters):
+        start = time.perf_counter()
+        step()
+        times.append(time.perf_counter() - start)
+    return first, times
+
+
+def summarise(batch, first, times):
+    """img/s of the median call, with the raw times."""
+    median = statistics.median(times)
+    return dict(batch=batch, first_call_s=first, median_s=median, img_per_s=batch / median,
+                times_s=times)
+
+
+def build_mindspore_network(impl, network):
+    """Our network (`zoo_resnest`/`zoo_resnext`) or mindcv's, 1000 classes, random weights.
+
+    mindcv is imported without zoo_core, which would set the ISA cap (the default-ISA rows need it unset).
+    """
+    if impl == 'ours':
+        if network.startswith('resnest'):
+            from zoo_resnest.models import get_network
+        else:
+            from zoo_resnext.models import get_network
+        return get_network(network, num_classes=NUM_CLASSES)
+    from mindcv.models import create_model
+    return create_model(network, num_classes=NUM_CLASSES, pretrained=False)
+
+
+def measure_mindspore(impl, args):
+    """Forward and train-step figures of a MindSpore network, GRAPH mode, fp32."""
+    import numpy as np
+    import mindspore as ms
+    from mindspore import nn
+
+    ms.set_device('CPU')
+    ms.set_context(mode=ms.GRAPH_MODE)
+    ms.device_context.cpu.op_tuning.threads_num(args.threads)
+    ms.set_seed(SEED)
+    rng = np.random.default_rng(SEED)
+    size = args.image_size
+    rss_before = peak_rss_mb()
+    net = build_mindspore_network(impl, args.network)
+
+    net.set_train(False)
+    images = ms.Tensor(rng.standard_normal((args.batch_forward, 3, size, size)).astype(np.float32))
+    forward = summarise(args.batch_forward, *time_calls(lambda: net(images).asnumpy(), args.warmup, args.iters))
+    peak_after_forward = peak_rss_mb()
+
+    net.set_train(True)
+    loss_fn = nn.SoftmaxCrossEntropyWithLogits(sparse=True, reduction='mean')
+    optimizer = nn.Momentum(net.trainable_params(), learning_rate=LEARNING_RATE, momentum=MOMENTUM)
+    train_step = nn.TrainOneStepCell(nn.WithLossCell(net, loss_fn), optimizer)
+    train_step.set_train(True)
+    images = ms.Tensor(rng.standard_normal((args.batch_train, 3, size, size)).astype(np.float32))
+    labels = ms.Tensor(rng.integers(0, NUM_CLASSES, args.batch_train).astype(np.int32))
+    train = summarise(args.batch_train,
+                      *time_calls(lambda: train_step(images, labels).asnumpy(), args.warmup, args.iters))
+    return dict(forward=forward, train=train, framework=f'mindspore {ms.__version__}',
+                source=sys.modules[type(net).__module__].__file__,
+                rss_after_imports_mb=rss_before, peak_after_forward_mb=peak_after_forward)
+
+
+def measure_timm(args):
+    """Forward and train-step figures of timm's network, PyTorch eager on the CPU, fp32."""
+    import torch
+    import timm
+
+    torch.set_num_threads(args.threads)
+    torch.manual_seed(SEED)
+    size = args.image_size
+    rss_before = peak_rss_mb()
+    model = timm.create_model(TIMM_NAMES[args.network], pretrained=False, num_classes=NUM_CLASSES)
+
+    model.eval()
+    images = torch.randn(args.batch_forward, 3, size, size)
+
+    def forward_step():
+        with torch.no_grad():
+            return model(images)
+
+    forward = summarise(args.batch_forward, *time_calls(forward_step, args.warmup, args.iters))
+    peak_after_forward = peak_rss_mb()
+
+    model.train()
+    loss_fn = torch.nn.CrossEntropyLoss()
+    optimizer = torch.optim.SGD(model.parameters(), lr=LEARNING_RATE, momentum=MOMENTUM)
+    images = torch.randn(args.batch_train, 3, size, size)
+    labels = torch.randint(0, NUM_CLASSES, (args.batch_train,))
+
+    def train_step():
+        optimizer.zero_grad()
+        loss = loss_fn(model(images), labels)
+        loss.backward()
+        optimizer.step()
+        return loss.item()
+
+    train = summarise(args.batch_train, *time_calls(train_step, args.warmup, args.iters))
+    return dict(forward=forward, train=train, framework=f'torch {torch.__version__}, timm {timm.__version__}',
+                rss_after_imports_mb=rss_before, peak_after_forward_mb=peak_after_forward)
+
+
+def run_worker(args):
+    """Measure one (network, implementation) in this process and print the result as one JSON line."""
+    impl = args.worker
+    result = measure_timm(args) if impl == 'timm' else measure_mindspore(impl, args)
+    result.update(network=args.network, impl=impl, isa=os.environ.get(ISA_VARIABLE, '(oneDNN default)'),
+                  threads=args.threads, peak_mb=peak_rss_mb())
+    print(RESULT_PREFIX + json.dumps(result), flush=True)
+
+
+def worker_command(args, network, impl, iters, warmup):
+    """The command line of one worker subprocess."""
+    return [sys.executable, os.path.abspath(__file__), '--worker', impl, '--network', network,
+            '--iters', str(iters), '--warmup', str(warmup), '--batch-forward', str(args.batch_forward),
+            '--batch-train', str(args.batch_train), '--image-size', str(args.image_size),
+            '--threads', str(args.threads)]
+
+
+def run_in_subprocess(command, env, label):
+    """Run one worker; its result dict, with the load averages before and after, or None on failure."""
+    load_before = os.getloadavg()
+    try:
+        proc = subprocess.run(command, env=env, capture_output=True, text=True, timeout=WORKER_TIMEOUT_S,
+                              check=False)
+    except subprocess.TimeoutExpired:
+        print(f'[{label}] FAILED: no result after {WORKER_TIMEOUT_S} s', file=sys.stderr, flush=True)
+        return None
+    load_after = os.getloadavg()
+    lines = [line for line in proc.stdout.splitlines() if line.startswith(RESULT_PREFIX)]
+    if proc.returncode != 0 or not lines:
+        tail = '\n'.join((proc.stderr or proc.stdout).splitlines()[-20:])
+        print(f'[{label}] FAILED (exit {proc.returncode}):\n{tail}', file=sys.stderr, flush=True)
+        return None
+    result = json.loads(lines[-1][len(RESULT_PREFIX):])
+    result.update(label=label, load_before=load_before, load_after=load_after)
+    return result
+
+
+def torch_available():
+    """Whether timm's rows can run (torch and timm importable), without importing torch here."""
+    import importlib.util
+    return all(importlib.util.find_spec(name) is not None for name in ('torch', 'timm'))
+
+
+def planned_runs(args):
+    """(network, impl, label, env, iters, warmup) of every worker to run, in order."""
+    capped_env = dict(os.environ)
+    default_env = {key: value for key, value in os.environ.items() if key != ISA_VARIABLE}
+    runs = []
+    for network in args.network_list:
+        for impl in args.impl_list:
+            runs.append((network, impl, impl, capped_env, args.iters, args.warmup))
+        if args.mindcv_default_isa:
+            runs.append((network, 'mindcv', DEFAULT_ISA_LABEL, default_env, args.default_isa_iters, 0))
+    return runs
+
+
+def format_table(results):
+    """The results as a fixed-width text table; ratios are ours / mindcv under the same environment."""
+    header = ('network', 'impl', 'fwd img/s', 'train img/s', 'compile fwd s', 'compile train s',
+              'peak MB', 'ours/mindcv fwd', 'ours/mindcv train')
+    by_key = {(r['network'], r['label']): r for r in results}
+    rows = []
+    for r in results:
+        ratio_fwd = ratio_train = ''
+        mindcv = by_key.get((r['network'], 'mindcv'))
+        if r['label'] == 'ours' and mindcv:
+            ratio_fwd = f"{r['forward']['img_per_s'] / mindcv['forward']['img_per_s']:.2f}x"
+            ratio_train = f"{r['train']['img_per_s'] / mindcv['train']['img_per_s']:.2f}x"
+        rows.append((r['network'], r['label'], f"{r['forward']['img_per_s']:.1f}",
+                     f"{r['train']['img_per_s']:.1f}", f"{r['forward']['first_call_s']:.1f}",
+                     f"{r['train']['first_call_s']:.1f}", f"{r['peak_mb']:.0f}", ratio_fwd, ratio_train))
+    widths = [max(len(str(row[i])) for row in [header] + rows) for i in range(len(header))]
+    lines = [' | '.join(str(cell).ljust(width) for cell, width in zip(row, widths)) for row in [header] + rows]
+    lines.insert(1, '-+-'.join('-' * width for width in widths))
+    return '\n'.join(lines)
+
+
+def main(argv=None):
+    """Run every planned worker, print the table, write the JSON if asked; exit 1 if any worker failed."""
+    args = parse_args(argv)
+    if args.worker:
+        run_worker(args)  # under the environment its parent chose
+        return 0
+    # Workers inherit it; set here, not at import, so that the default-ISA workers can run without it.
+    os.environ.setdefault(ISA_VARIABLE, CAPPED_ISA)
+    if 'timm' in args.impl_list and not torch_available():
+        print('torch/timm not importable: timm rows skipped', flush=True)
+        args.impl_list = [impl for impl in args.impl_list if impl != 'timm']
+    print(f"{ISA_VARIABLE}={os.environ[ISA_VARIABLE]} for every network below (set by this benchmark unless "
+          f"already set); GRAPH mode, fp32, {args.threads} threads, {args.image_size}x{args.image_size}, "
+          f"forward batch {args.batch_forward}, train batch {args.batch_train}, median of {args.iters} "
+          f"after {args.warmup} warmup; one subprocess per row; compile = first call", flush=True)
+    results, failures = [], 0
+    for network, impl, label, env, iters, warmup in planned_runs(args):
+        print(f'[{network} / {label}] running...', flush=True)
+        result = run_in_subprocess(worker_command(args, network, impl, iters, warmup), env, label)
+        if result is None:
+            failures += 1
+            continue
+        results.append(result)
+        print(f"[{network} / {label}] fwd {result['forward']['img_per_s']:.1f} img/s, "
+              f"train {result['train']['img_per_s']:.1f} img/s, peak {result['peak_mb']:.0f} MB, "
+              f"load {result['load_before'][0]:.2f} -> {result['load_after'][0]:.2f}", flush=True)
+    if results:
+        print()
+        print(format_table(results))
+        loads = [r['load_before'][0] for r in results] + [r['load_after'][0] for r in results]
+        print(f'\n1-min load average during the run: {min(loads):.2f} .. {max(loads):.2f} '
+              f'({os.cpu_count()} CPUs)')
+    if args.json_path:
+        settings = {key: value for key, value in vars(args).items()
+                    if key not in ('worker', 'network', 'json_path')}
+        with open(args.json_path, 'w', encoding='utf-8') as f:
+            json.dump(dict(settings=settings, cpu_count=os.cpu_count(), platform=platform.platform(),
+                           results=results), f, indent=2)
+    return 1 if failures else 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())
