@@ -9,7 +9,9 @@ measures, at the given image size, in fp32:
   for timm, `loss.backward()` + `optimizer.step()`), `--batch-train` images per step;
 
 each as the first call (reported separately: graph compilation in GRAPH mode), `--warmup` untimed
-calls, then `--iters` timed calls of which the median is taken.
+calls, then `--iters` timed calls of which the median is taken. `--repeat N` runs the whole sequence N
+times, alternating the order of the implementations, and pools the timed calls: on a shared machine
+the speed drifts over minutes, and consecutive subprocesses would see different machines.
 
 oneDNN's AVX-512 path runs fp32 NCHW 3x3 convolutions with a reference kernel on this generation of
 CPUs (see `zoo_core/__init__.py`); this benchmark caps the ISA (`ONEDNN_MAX_CPU_ISA=AVX2` unless the
@@ -55,6 +57,8 @@ def parse_args(argv=None):
                         help="comma-separated, from ours, mindcv, timm (timm is skipped without torch)")
     parser.add_argument('--iters', type=int, default=10, help='timed calls per measurement (median taken)')
     parser.add_argument('--warmup', type=int, default=2, help='untimed calls after the first one')
+    parser.add_argument('--repeat', type=int, default=1,
+                        help='run every worker this many times, alternating the order; calls are pooled')
     parser.add_argument('--batch-forward', type=int, default=16)
     parser.add_argument('--batch-train', type=int, default=8)
     parser.add_argument('--image-size', type=int, default=224)
@@ -68,7 +72,7 @@ def parse_args(argv=None):
     parser.add_argument('--worker', default='', help=argparse.SUPPRESS)
     parser.add_argument('--network', default='', help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
-    for name in ('iters', 'batch_forward', 'batch_train', 'image_size', 'threads', 'default_isa_iters'):
+    for name in ('iters', 'repeat', 'batch_forward', 'batch_train', 'image_size', 'threads', 'default_isa_iters'):
         if getattr(args, name) < 1:
             parser.error(f"--{name.replace('_', '-')} must be >= 1, got {getattr(args, name)}")
     if args.warmup < 0:
@@ -249,17 +253,55 @@ def torch_available():
     return all(importlib.util.find_spec(name) is not None for name in ('torch', 'timm'))
 
 
-def planned_runs(args):
-    """(network, impl, label, env, iters, warmup) of every worker to run, in order."""
+def planned_runs(args, repeat_index):
+    """(network, impl, label, env, iters, warmup) of every worker of one repeat, in order.
+
+    Odd repeats run the implementations in reverse order; the default-ISA rows run in the first only.
+    """
     capped_env = dict(os.environ)
     default_env = {key: value for key, value in os.environ.items() if key != ISA_VARIABLE}
+    impls = args.impl_list if repeat_index % 2 == 0 else args.impl_list[::-1]
     runs = []
     for network in args.network_list:
-        for impl in args.impl_list:
+        for impl in impls:
             runs.append((network, impl, impl, capped_env, args.iters, args.warmup))
-        if args.mindcv_default_isa:
+        if args.mindcv_default_isa and repeat_index == 0:
             runs.append((network, 'mindcv', DEFAULT_ISA_LABEL, default_env, args.default_isa_iters, 0))
     return runs
+
+
+def pooled(results):
+    """One row per (network, label), in first-run order: the timed calls of all its repeats pooled
+    (median), first calls as their median, the highest peak, the loads seen."""
+    groups = {}
+    for r in results:
+        groups.setdefault((r['network'], r['label']), []).append(r)
+    rows = []
+    for (network, label), runs in groups.items():
+        row = dict(network=network, label=label, repeats=len(runs), peak_mb=max(r['peak_mb'] for r in runs),
+                   loads=[r['load_before'][0] for r in runs] + [r['load_after'][0] for r in runs])
+        for phase in ('forward', 'train'):
+            times = [t for r in runs for t in r[phase]['times_s']]
+            first = statistics.median(r[phase]['first_call_s'] for r in runs)
+            row[phase] = summarise(runs[0][phase]['batch'], first, times)
+        rows.append(row)
+    return rows
+
+
+def ratios_per_repeat(results):
+    """Lines giving ours / mindcv (fwd, train) of each repeat, per network."""
+    lines = []
+    for network in dict.fromkeys(r['network'] for r in results):
+        found = {(r['label'], r['repeat']): r for r in results if r['network'] == network}
+        pairs = []
+        for repeat in sorted({r['repeat'] for r in results}):
+            ours, mindcv = found.get(('ours', repeat)), found.get(('mindcv', repeat))
+            if ours and mindcv:
+                pairs.append(f"{ours['forward']['img_per_s'] / mindcv['forward']['img_per_s']:.2f}/"
+                             f"{ours['train']['img_per_s'] / mindcv['train']['img_per_s']:.2f}")
+        if pairs:
+            lines.append(f"{network}: ours/mindcv (fwd/train) per repeat: {', '.join(pairs)}")
+    return lines
 
 
 def format_table(results):
@@ -296,31 +338,37 @@ def main(argv=None):
         args.impl_list = [impl for impl in args.impl_list if impl != 'timm']
     print(f"{ISA_VARIABLE}={os.environ[ISA_VARIABLE]} for every network below (set by this benchmark unless "
           f"already set); GRAPH mode, fp32, {args.threads} threads, {args.image_size}x{args.image_size}, "
-          f"forward batch {args.batch_forward}, train batch {args.batch_train}, median of {args.iters} "
-          f"after {args.warmup} warmup; one subprocess per row; compile = first call", flush=True)
+          f"forward batch {args.batch_forward}, train batch {args.batch_train}, median of "
+          f"{args.iters} x {args.repeat} repeat(s) after {args.warmup} warmup; one subprocess per row and "
+          f"repeat; compile = first call", flush=True)
     results, failures = [], 0
-    for network, impl, label, env, iters, warmup in planned_runs(args):
-        print(f'[{network} / {label}] running...', flush=True)
-        result = run_in_subprocess(worker_command(args, network, impl, iters, warmup), env, label)
-        if result is None:
-            failures += 1
-            continue
-        results.append(result)
-        print(f"[{network} / {label}] fwd {result['forward']['img_per_s']:.1f} img/s, "
-              f"train {result['train']['img_per_s']:.1f} img/s, peak {result['peak_mb']:.0f} MB, "
-              f"load {result['load_before'][0]:.2f} -> {result['load_after'][0]:.2f}", flush=True)
+    for repeat in range(args.repeat):
+        for network, impl, label, env, iters, warmup in planned_runs(args, repeat):
+            print(f'[{network} / {label} / repeat {repeat + 1}] running...', flush=True)
+            result = run_in_subprocess(worker_command(args, network, impl, iters, warmup), env, label)
+            if result is None:
+                failures += 1
+                continue
+            result['repeat'] = repeat
+            results.append(result)
+            print(f"[{network} / {label} / repeat {repeat + 1}] fwd {result['forward']['img_per_s']:.1f} img/s, "
+                  f"train {result['train']['img_per_s']:.1f} img/s, peak {result['peak_mb']:.0f} MB, "
+                  f"load {result['load_before'][0]:.2f} -> {result['load_after'][0]:.2f}", flush=True)
     if results:
+        rows = pooled(results)
         print()
-        print(format_table(results))
-        loads = [r['load_before'][0] for r in results] + [r['load_after'][0] for r in results]
+        print(format_table(rows))
+        loads = [load for row in rows for load in row['loads']]
         print(f'\n1-min load average during the run: {min(loads):.2f} .. {max(loads):.2f} '
-              f'({os.cpu_count()} CPUs)')
+              f'({os.cpu_count()} CPUs; this benchmark itself adds up to {args.threads})')
+        if args.repeat > 1:
+            print('\n'.join(ratios_per_repeat(results)))
     if args.json_path:
         settings = {key: value for key, value in vars(args).items()
                     if key not in ('worker', 'network', 'json_path')}
         with open(args.json_path, 'w', encoding='utf-8') as f:
             json.dump(dict(settings=settings, cpu_count=os.cpu_count(), platform=platform.platform(),
-                           results=results), f, indent=2)
+                           pooled=pooled(results) if results else [], runs=results), f, indent=2)
     return 1 if failures else 0
 
 
