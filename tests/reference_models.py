@@ -1,6 +1,10 @@
 """The PyTorch reference networks, with non-trivial weights, and the comparison against ours."""
+import copy
+import re
+
 import numpy as np
 import mindspore as ms
+from mindspore import nn
 
 from conftest import require
 
@@ -76,3 +80,86 @@ def logits_of_both(reference, ours, input_size, batch=2, seed=1):
         expected = reference(torch.from_numpy(images)).numpy()
     actual = ours(ms.Tensor(images)).asnumpy()
     return expected, actual
+
+
+def training_batch(input_size, batch=4, num_classes=1000, seed=2):
+    """Random images and labels for a gradient comparison."""
+    rng = np.random.default_rng(seed)
+    images = rng.standard_normal((batch, 3, input_size, input_size)).astype(np.float32)
+    return images, rng.integers(0, num_classes, batch).astype(np.int32)
+
+
+def reference_gradients(reference, images, labels, dtype=None):
+    """(loss, gradients) of the mean cross-entropy, reference in training mode, computed in `dtype`
+    (torch.float32 or torch.float64) on a copy. The gradients are under our parameter names, in a dict
+    that also holds the (gradient-free) BN statistics."""
+    model = copy.deepcopy(reference).to(dtype or torch.float32).train()
+    logits = model(torch.from_numpy(images).to(dtype or torch.float32))
+    loss = torch.nn.functional.cross_entropy(logits, torch.from_numpy(labels).long())
+    loss.backward()
+    state = numpy_state_dict(model)
+    state.update({name: p.grad.numpy() for name, p in model.named_parameters()})
+    return loss.item(), rename_torch_state_dict(state)
+
+
+def our_gradients(net, images, labels, graph_mode):
+    """(loss, parameter name -> gradient) of the mean cross-entropy, our network in training mode."""
+    net.set_train(True)
+    loss_fn = nn.SoftmaxCrossEntropyWithLogits(sparse=True, reduction='mean')
+    params = net.trainable_params()
+
+    def loss_of(x, y):
+        return loss_fn(net(x), y)
+
+    grad_fn = ms.value_and_grad(loss_of, None, params)
+    if graph_mode:
+        grad_fn = ms.jit(grad_fn)
+    loss, grads = grad_fn(ms.Tensor(images), ms.Tensor(labels))
+    return float(loss.asnumpy()), {p.name: g.asnumpy() for p, g in zip(params, grads)}
+
+
+BLOCK_NAME = re.compile(r'layer\d\.\d+')
+
+
+def block_inputs(reference, images):
+    """Block name (`layer3.0`) -> the input the reference's fp64 training-mode forward gives that block (fp32)."""
+    model = copy.deepcopy(reference).to(torch.float64).train()
+    inputs = {}
+
+    def keep_input(name):
+        return lambda module, args: inputs.__setitem__(name, args[0].detach().float().numpy())
+
+    hooks = [module.register_forward_pre_hook(keep_input(name))
+             for name, module in model.named_modules() if BLOCK_NAME.fullmatch(name)]
+    with torch.no_grad():
+        model(torch.from_numpy(images).to(torch.float64))
+    for hook in hooks:
+        hook.remove()
+    return inputs
+
+
+def reference_block_gradients(block, name, x, dout, dtype):
+    """(input gradient, gradients under our parameter names) of `sum(block(x) * dout)`, the reference's
+    block in training mode, computed in `dtype` on a copy."""
+    module = copy.deepcopy(block).to(dtype).train()
+    x = torch.tensor(x, dtype=dtype, requires_grad=True)
+    (module(x) * torch.tensor(dout, dtype=dtype)).sum().backward()
+    state = {f'{name}.{key}': value.detach().double().numpy() for key, value in module.state_dict().items()}
+    state.update({f'{name}.{key}': p.grad.double().numpy() for key, p in module.named_parameters()})
+    return x.grad.double().numpy(), rename_torch_state_dict(state)
+
+
+def our_block_gradients(block, x, dout, graph_mode):
+    """(input gradient, parameter name -> gradient) of `sum(block(x) * dout)`, our block in training mode."""
+    block.set_train(True)
+    params = block.trainable_params()
+    dout = ms.Tensor(dout)
+
+    def objective(inputs):
+        return (block(inputs) * dout).sum()
+
+    grad_fn = ms.grad(objective, grad_position=0, weights=params)
+    if graph_mode:
+        grad_fn = ms.jit(grad_fn)
+    input_grad, param_grads = grad_fn(ms.Tensor(x))
+    return input_grad.asnumpy(), {p.name: g.asnumpy() for p, g in zip(params, param_grads)}
