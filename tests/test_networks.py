@@ -2,9 +2,8 @@
 import numpy as np
 import mindspore as ms
 import pytest
-from mindspore import nn
 
-from zoo_core.layers import AvgPoolCeil, DropBlock, DropPath, PointwiseConv2d, batch_norm
+from zoo_core.layers import AvgPoolCeil, DropBlock, DropPath
 from zoo_core.registry import UnknownNetworkError
 from zoo_resnest.models import get_network as get_resnest, network_names as resnest_names
 from zoo_resnest.models.splat import SplitAttnConv2d
@@ -120,53 +119,3 @@ def test_graph_mode_compiles_and_agrees_with_pynative():
     eager = net(x).asnumpy()
     compiled = ms.jit(net.construct)(x).asnumpy()
     np.testing.assert_allclose(compiled, eager, rtol=1e-5, atol=1e-5)
-
-
-class ConvBnResidual(nn.Cell):
-    """x + BN(conv1x1(x)), pooled and classified: enough for a 1x1 convolution's gradients to matter."""
-
-    def __init__(self, conv):
-        super().__init__()
-        self.conv = conv
-        self.bn = batch_norm(8)
-        self.head = nn.Dense(8, 3, weight_init='normal')
-
-    def construct(self, x):
-        return self.head((x + self.bn(self.conv(x))).mean(axis=(2, 3)))
-
-
-def conv_gradients(conv, amp_level):
-    """(input gradient, weight gradient) of a cross-entropy through ConvBnResidual, GRAPH mode."""
-    ms.set_seed(0)
-    conv.weight.set_data(ms.Tensor(np.random.default_rng(1).standard_normal((8, 8, 1, 1)).astype(np.float32)))
-    net = ms.amp.auto_mixed_precision(ConvBnResidual(conv), amp_level)
-    net.set_train(True)
-    loss_fn = nn.SoftmaxCrossEntropyWithLogits(sparse=True, reduction='mean')
-
-    def loss_of(x, y):
-        return loss_fn(net(x), y)
-
-    x = ms.Tensor(np.random.default_rng(2).standard_normal((4, 8, 6, 6)).astype(np.float32))
-    _, (input_grad, weight_grads) = ms.jit(ms.value_and_grad(loss_of, 0, [conv.weight]))(
-        x, ms.Tensor(np.array([0, 1, 2, 0], np.int32)))
-    return input_grad, weight_grads[0]
-
-
-@pytest.mark.parametrize('amp_level', ['O0', 'O2'])
-def test_pointwise_conv_backward_equals_autodiff_of_a_plain_conv(amp_level):
-    """PointwiseConv2d's hand-written backward, in fp32 and under mixed precision (fp16 inputs, fp32 weight)."""
-    expected = conv_gradients(nn.Conv2d(8, 8, 1, pad_mode='valid', has_bias=False), amp_level)
-    actual = conv_gradients(PointwiseConv2d(8, 8), amp_level)
-    tolerance = 1e-6 if amp_level == 'O0' else 1e-3
-    for ours, autodiff in zip(actual, expected):
-        assert ours.dtype == autodiff.dtype == ms.float32
-        assert np.abs(autodiff.asnumpy()).max() > 0
-        np.testing.assert_allclose(ours.asnumpy(), autodiff.asnumpy(), rtol=0,
-                                   atol=tolerance * np.abs(autodiff.asnumpy()).max())
-
-
-def test_one_by_one_convolutions_of_the_blocks_use_the_pointwise_backward():
-    net = build('resnext50_32x4d')
-    pointwise = [name for name, cell in net.cells_and_names() if isinstance(cell, PointwiseConv2d)]
-    assert 'layer1.0.conv1' in pointwise and 'layer4.2.conv3' in pointwise
-    assert 'layer2.0.downsample.0' not in pointwise  # stride 2

@@ -19,8 +19,8 @@ torch = require('torch')
 LOGIT_ATOL = 1e-4
 ODD_MAP_INPUT = 200
 SMALL_INPUT = 72
-# Gradients of a training step go through every layer backwards, and our split attention and 1x1
-# convolutions have hand-written backward passes. Each gradient is compared with the reference's in fp64
+# Gradients of a training step go through every layer backwards, and the split attention has a
+# hand-written backward pass. Each gradient is compared with the reference's in fp64
 # and must be as close to it as the reference's own fp32 gradient is (within GRAD_ERROR_FACTOR), or within
 # GRAD_ERROR_FLOOR, both relative to the gradient's largest fp64 value; a wrong backward is off by O(1).
 GRAD_ERROR_FACTOR = 3.0

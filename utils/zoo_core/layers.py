@@ -6,8 +6,6 @@ explicit pad followed by a `'valid'` pool: exact in every framework and exportab
 """
 import mindspore as ms
 from mindspore import nn, ops
-# The weight gradient of a convolution, the very kernel autodiff uses for nn.Conv2d; no public alias in 2.10.
-from mindspore.ops.operations._grad_ops import Conv2DBackpropFilter
 
 BN_EPS = 1e-5
 # PyTorch's BatchNorm momentum 0.1 updates running stats with 0.1 * batch; MindSpore's momentum is the
@@ -16,56 +14,11 @@ BN_MOMENTUM = 0.9
 
 
 def conv2d(in_channels, out_channels, kernel_size, stride=1, groups=1, has_bias=False):
-    """A PyTorch-style convolution with symmetric padding `kernel_size // 2` (the ResNet convention).
-
-    Plain 1x1 convolutions (stride 1, one group, no bias) are `PointwiseConv2d`: same parameters and
-    outputs, a faster backward on the CPU.
-    """
-    if kernel_size == 1 and stride == 1 and groups == 1 and not has_bias:
-        return PointwiseConv2d(in_channels, out_channels)
+    """A PyTorch-style convolution with symmetric padding `kernel_size // 2` (the ResNet convention)."""
     padding = kernel_size // 2
     return nn.Conv2d(in_channels, out_channels, kernel_size, stride=stride,
                      pad_mode='pad' if padding else 'valid', padding=padding,
                      group=groups, has_bias=has_bias)
-
-
-class PointwiseConvFunction(nn.Cell):
-    """`conv1x1(x, weight)` whose input gradient is a forward 1x1 convolution by the transposed weight.
-
-    For a stride-1 1x1 convolution the two are the same product, but MindSpore's CPU backend runs
-    `Conv2DBackpropInput` up to 2x slower than `Conv2D` on channel-reducing ResNet shapes (1024->256 at
-    14x14, 2048->512 at 7x7: forward and backward 57 -> 28-33 ms at batch 8). Train step, batch 8, 224,
-    GRAPH, interleaved A/B: resnext50_32x4d 4-7% faster, resnest50 unchanged (within 2%). The weight
-    gradient is autodiff's own kernel.
-    """
-
-    def __init__(self, conv, in_channels, out_channels, weight_dtype=ms.float32):
-        super().__init__()
-        self.weight_dtype = weight_dtype
-        self.conv = conv  # nn.Conv2d's own primitive, so that the forward (and its export) is unchanged
-        self.transposed_conv = ops.Conv2D(in_channels, 1)
-        self.weight_grad = Conv2DBackpropFilter(out_channels, 1)
-
-    def construct(self, x, weight):
-        return self.conv(x, weight)
-
-    def bprop(self, x, weight, out, dout):
-        # Under mixed precision the inputs arrive cast (fp16) while the parameter stays fp32, and in graph
-        # mode this bprop's weight gradient goes to the parameter as it is: it is cast to its dtype here.
-        input_grad = self.transposed_conv(dout, ops.cast(weight, dout.dtype).transpose(1, 0, 2, 3))
-        weight_grad = self.weight_grad(dout, ops.cast(x, dout.dtype), weight.shape)
-        return ops.cast(input_grad, x.dtype), ops.cast(weight_grad, self.weight_dtype)
-
-
-class PointwiseConv2d(nn.Conv2d):
-    """A 1x1, stride-1, bias-free `nn.Conv2d` (same `weight` parameter) with `PointwiseConvFunction`'s backward."""
-
-    def __init__(self, in_channels, out_channels):
-        super().__init__(in_channels, out_channels, 1, pad_mode='valid', has_bias=False)
-        self.function = PointwiseConvFunction(self.conv2d, in_channels, out_channels, self.weight.dtype)
-
-    def construct(self, x):
-        return self.function(x, self.weight)
 
 
 def batch_norm(num_features):
