@@ -1,0 +1,69 @@
+"""The side-by-side benchmark script: its argument checks, its table, and one tiny real run of every implementation."""
+import importlib.util
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from conftest import REPO_ROOT, require
+
+SCRIPT = REPO_ROOT / 'benchmarks' / 'benchmark.py'
+spec = importlib.util.spec_from_file_location('benchmark', SCRIPT)
+benchmark = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(benchmark)
+
+
+def fake_result(network, label, repeat, fwd_s, train_s, peak_mb=1000.0):
+    """A worker result as run_in_subprocess returns it: batch 16 forward, batch 8 train."""
+    return dict(network=network, label=label, impl=label, repeat=repeat, peak_mb=peak_mb,
+                load_before=(1.0, 1.0, 1.0), load_after=(2.0, 1.0, 1.0),
+                forward=benchmark.summarise(16, 30.0, [fwd_s, fwd_s]),
+                train=benchmark.summarise(8, 60.0, [train_s, train_s]))
+
+
+def test_ratios_are_ours_over_mindcv_with_pooled_repeats():
+    results = [fake_result('resnest50', 'ours', 0, fwd_s=1.0, train_s=2.0),
+               fake_result('resnest50', 'mindcv', 0, fwd_s=2.0, train_s=3.0),
+               fake_result('resnest50', 'ours', 1, fwd_s=1.0, train_s=2.0, peak_mb=1500.0),
+               fake_result('resnest50', 'mindcv', 1, fwd_s=2.0, train_s=3.0)]
+    rows = benchmark.pooled(results)
+    assert [(row['label'], row['repeats']) for row in rows] == [('ours', 2), ('mindcv', 2)]
+    assert rows[0]['forward']['img_per_s'] == pytest.approx(16.0)
+    assert rows[0]['peak_mb'] == 1500.0
+    ours_line = benchmark.format_table(rows).splitlines()[2]
+    assert '2.00x' in ours_line and '1.50x' in ours_line
+    assert benchmark.ratios_per_repeat(results) == ['resnest50: ours/mindcv (fwd/train) per repeat: 2.00/1.50, 2.00/1.50']
+
+
+@pytest.mark.parametrize('argv, message', [
+    (['--networks', 'resnet50'], 'unknown or empty'),
+    (['--impls', 'ours,keras'], 'unknown or empty'),
+    (['--iters', '0'], '--iters must be >= 1'),
+])
+def test_bad_arguments_are_refused_with_a_message(argv, message, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        benchmark.parse_args(argv)
+    assert exit_info.value.code == 2
+    assert message in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_a_tiny_run_measures_every_implementation(tmp_path):
+    for module_name in ('mindcv', 'timm'):
+        require(module_name)
+    out = tmp_path / 'bench.json'
+    command = [sys.executable, str(SCRIPT), '--networks', 'resnext50_32x4d', '--image-size', '32',
+               '--batch-forward', '2', '--batch-train', '2', '--iters', '1', '--warmup', '0', '--json', str(out)]
+    proc = subprocess.run(command, capture_output=True, text=True, cwd=tmp_path, env=dict(os.environ), check=False)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    report = json.loads(out.read_text())
+    rows = {row['label']: row for row in report['pooled']}
+    assert set(rows) == {'ours', 'mindcv', 'timm'}
+    for row in rows.values():
+        assert row['forward']['img_per_s'] > 0 and row['train']['img_per_s'] > 0 and row['peak_mb'] > 0
+    sources = {run['label']: run.get('source', '') for run in report['runs']}
+    assert sources['ours'].startswith(str(REPO_ROOT))
+    assert 'mindcv' in sources['mindcv'] and not sources['mindcv'].startswith(str(REPO_ROOT))
+    assert 'ours/mindcv' in proc.stdout
