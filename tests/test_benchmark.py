@@ -64,6 +64,6 @@ def test_a_tiny_run_measures_every_implementation(tmp_path):
     for row in rows.values():
         assert row['forward']['img_per_s'] > 0 and row['train']['img_per_s'] > 0 and row['peak_mb'] > 0
     sources = {run['label']: run.get('source', '') for run in report['runs']}
-    assert sources['ours'].startswith(str(REPO_ROOT))
-    assert 'mindcv' in sources['mindcv'] and not sources['mindcv'].startswith(str(REPO_ROOT))
+    assert sources['ours'].startswith(str(REPO_ROOT)) and 'site-packages' not in sources['ours']
+    assert f'site-packages{os.sep}mindcv{os.sep}' in sources['mindcv']
     assert 'ours/mindcv' in proc.stdout
