@@ -89,12 +89,12 @@ def training_batch(input_size, batch=4, num_classes=1000, seed=2):
     return images, rng.integers(0, num_classes, batch).astype(np.int32)
 
 
-def reference_gradients(reference, images, labels, dtype=None):
+def reference_gradients(reference, images, labels, dtype=torch.float32):
     """(loss, gradients) of the mean cross-entropy, reference in training mode, computed in `dtype`
     (torch.float32 or torch.float64) on a copy. The gradients are under our parameter names, in a dict
     that also holds the (gradient-free) BN statistics."""
-    model = copy.deepcopy(reference).to(dtype or torch.float32).train()
-    logits = model(torch.from_numpy(images).to(dtype or torch.float32))
+    model = copy.deepcopy(reference).to(dtype).train()
+    logits = model(torch.from_numpy(images).to(dtype))
     loss = torch.nn.functional.cross_entropy(logits, torch.from_numpy(labels).long())
     loss.backward()
     state = numpy_state_dict(model)

@@ -1,4 +1,5 @@
-"""Numerical parity with the reference implementations: their weights in our networks give their logits.
+"""Numerical parity with the reference implementations: their weights in our networks give their logits,
+and their training-step gradients.
 
 200x200 inputs make stage 3 and 4 maps odd-sized (13x13, 7x7), where PyTorch's padded and ceil-mode
 pooling differ most easily from a port.
@@ -19,10 +20,10 @@ torch = require('torch')
 LOGIT_ATOL = 1e-4
 ODD_MAP_INPUT = 200
 SMALL_INPUT = 72
-# Gradients of a training step go through every layer backwards, and the split attention has a
-# hand-written backward pass. Each gradient is compared with the reference's in fp64
-# and must be as close to it as the reference's own fp32 gradient is (within GRAD_ERROR_FACTOR), or within
-# GRAD_ERROR_FLOOR, both relative to the gradient's largest fp64 value; a wrong backward is off by O(1).
+# Gradients of a training step go through every layer backwards, and the split attention has a hand-written
+# backward pass. Each gradient is compared with the reference's in fp64 and must be as close to it as the
+# reference's own fp32 gradient is (within GRAD_ERROR_FACTOR), or within GRAD_ERROR_FLOOR, both relative to
+# the gradient's largest fp64 value; a wrong backward is off by O(1).
 GRAD_ERROR_FACTOR = 3.0
 GRAD_ERROR_FLOOR = 1e-4
 # The attention's fc1 bias feeds a training-mode BN, so its gradient is zero in exact arithmetic; both
