@@ -288,6 +288,11 @@ def pooled(results):
     return rows
 
 
+def speedups(ours, mindcv):
+    """(forward, train-step) throughput of `ours` over `mindcv`, two result dicts."""
+    return tuple(ours[phase]['img_per_s'] / mindcv[phase]['img_per_s'] for phase in ('forward', 'train'))
+
+
 def ratios_per_repeat(results):
     """Lines giving ours / mindcv (fwd, train) of each repeat, per network."""
     lines = []
@@ -297,8 +302,7 @@ def ratios_per_repeat(results):
         for repeat in sorted({r['repeat'] for r in results}):
             ours, mindcv = found.get(('ours', repeat)), found.get(('mindcv', repeat))
             if ours and mindcv:
-                pairs.append(f"{ours['forward']['img_per_s'] / mindcv['forward']['img_per_s']:.2f}/"
-                             f"{ours['train']['img_per_s'] / mindcv['train']['img_per_s']:.2f}")
+                pairs.append('{:.2f}/{:.2f}'.format(*speedups(ours, mindcv)))
         if pairs:
             lines.append(f"{network}: ours/mindcv (fwd/train) per repeat: {', '.join(pairs)}")
     return lines
@@ -314,8 +318,7 @@ def format_table(results):
         ratio_fwd = ratio_train = ''
         mindcv = by_key.get((r['network'], 'mindcv'))
         if r['label'] == 'ours' and mindcv:
-            ratio_fwd = f"{r['forward']['img_per_s'] / mindcv['forward']['img_per_s']:.2f}x"
-            ratio_train = f"{r['train']['img_per_s'] / mindcv['train']['img_per_s']:.2f}x"
+            ratio_fwd, ratio_train = (f'{ratio:.2f}x' for ratio in speedups(r, mindcv))
         rows.append((r['network'], r['label'], f"{r['forward']['img_per_s']:.1f}",
                      f"{r['train']['img_per_s']:.1f}", f"{r['forward']['first_call_s']:.1f}",
                      f"{r['train']['first_call_s']:.1f}", f"{r['peak_mb']:.0f}", ratio_fwd, ratio_train))
@@ -354,8 +357,8 @@ def main(argv=None):
             print(f"[{network} / {label} / repeat {repeat + 1}] fwd {result['forward']['img_per_s']:.1f} img/s, "
                   f"train {result['train']['img_per_s']:.1f} img/s, peak {result['peak_mb']:.0f} MB, "
                   f"load {result['load_before'][0]:.2f} -> {result['load_after'][0]:.2f}", flush=True)
-    if results:
-        rows = pooled(results)
+    rows = pooled(results)
+    if rows:
         print()
         print(format_table(rows))
         loads = [load for row in rows for load in row['loads']]
@@ -368,7 +371,7 @@ def main(argv=None):
                     if key not in ('worker', 'network', 'json_path')}
         with open(args.json_path, 'w', encoding='utf-8') as f:
             json.dump(dict(settings=settings, cpu_count=os.cpu_count(), platform=platform.platform(),
-                           pooled=pooled(results) if results else [], runs=results), f, indent=2)
+                           pooled=rows, runs=results), f, indent=2)
     return 1 if failures else 0
 
 

@@ -89,17 +89,23 @@ def training_batch(input_size, batch=4, num_classes=1000, seed=2):
     return images, rng.integers(0, num_classes, batch).astype(np.int32)
 
 
+def gradients_under_our_names(model, prefix=''):
+    """The gradients left by `backward()` on `model`'s parameters (fp64 arrays), under our parameter names
+    (`prefix` for a submodule), in a dict that also holds the (gradient-free) BN statistics: the rename
+    table recognises BN modules by them."""
+    state = {prefix + key: value for key, value in numpy_state_dict(model).items()}
+    state.update({prefix + key: p.grad.double().numpy() for key, p in model.named_parameters()})
+    return rename_torch_state_dict(state)
+
+
 def reference_gradients(reference, images, labels, dtype=torch.float32):
     """(loss, gradients) of the mean cross-entropy, reference in training mode, computed in `dtype`
-    (torch.float32 or torch.float64) on a copy. The gradients are under our parameter names, in a dict
-    that also holds the (gradient-free) BN statistics."""
+    (torch.float32 or torch.float64) on a copy; the gradients as `gradients_under_our_names` gives them."""
     model = copy.deepcopy(reference).to(dtype).train()
     logits = model(torch.from_numpy(images).to(dtype))
     loss = torch.nn.functional.cross_entropy(logits, torch.from_numpy(labels).long())
     loss.backward()
-    state = numpy_state_dict(model)
-    state.update({name: p.grad.numpy() for name, p in model.named_parameters()})
-    return loss.item(), rename_torch_state_dict(state)
+    return loss.item(), gradients_under_our_names(model)
 
 
 def our_gradients(net, images, labels, graph_mode):
@@ -139,14 +145,12 @@ def block_inputs(reference, images):
 
 
 def reference_block_gradients(block, name, x, dout, dtype):
-    """(input gradient, gradients under our parameter names) of `sum(block(x) * dout)`, the reference's
-    block in training mode, computed in `dtype` on a copy."""
+    """(input gradient, `gradients_under_our_names`) of `sum(block(x) * dout)`, the reference's block in
+    training mode, computed in `dtype` on a copy; `name` is the block's name in the network."""
     module = copy.deepcopy(block).to(dtype).train()
     x = torch.tensor(x, dtype=dtype, requires_grad=True)
     (module(x) * torch.tensor(dout, dtype=dtype)).sum().backward()
-    state = {f'{name}.{key}': value.detach().double().numpy() for key, value in module.state_dict().items()}
-    state.update({f'{name}.{key}': p.grad.double().numpy() for key, p in module.named_parameters()})
-    return x.grad.double().numpy(), rename_torch_state_dict(state)
+    return x.grad.double().numpy(), gradients_under_our_names(module, prefix=f'{name}.')
 
 
 def our_block_gradients(block, x, dout, graph_mode):
