@@ -5,7 +5,7 @@ Reports top-1/top-5 over the whole validation set and writes <output_dir>/eval_r
 """
 import sys
 
-from zoo_core.eval_runner import main
+from zoo_core.engine.evaluate import main
 from zoo_resnest.config import get_config
 from zoo_resnest.models import get_network, preprocessing_for
 

@@ -2,7 +2,7 @@
 
     python create_imagenet2012_label.py --img_path VAL_DIR [--output imagenet_label.json]
 """
-from zoo_core.postprocess import label_main
+from zoo_core.deploy.postprocess import label_main
 
 if __name__ == '__main__':
     label_main()

@@ -4,9 +4,9 @@
                      [--dynamic_batch] [--image_size N] [--num_classes N] [--file_name NAME]
     python export.py --run_mindir NAME.mindir --data_path VAL_DIR [--result_path result_Files]
 
-See `zoo_core.export` for the options and what each format allows.
+See `zoo_core.deploy.export` for the options and what each format allows.
 """
-from zoo_core.export import main
+from zoo_core.deploy.export import main
 from zoo_resnext.models.resnext import REGISTRY
 
 DEFAULT_NET = 'resnext50_32x4d'

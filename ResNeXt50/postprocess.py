@@ -2,7 +2,7 @@
 
     python postprocess.py --result_path result_Files --label_path imagenet_label.json
 """
-from zoo_core.postprocess import main
+from zoo_core.deploy.postprocess import main
 
 if __name__ == '__main__':
     main()

@@ -4,7 +4,7 @@ With no --data_dir, trains on the built-in demo dataset. Launchers: scripts/run_
 """
 import sys
 
-from zoo_core.train import main
+from zoo_core.engine.train import main
 from zoo_resnext.config import get_config
 from zoo_resnext.models import get_network
 

@@ -1,6 +1,6 @@
 """Probe of data-parallel training, run by tests/test_distributed.py under msrun/mpirun or as one process.
 
-Each mode sets up the device with the engine's `zoo_core.distributed.setup_device`, so that what is
+Each mode sets up the device with the engine's `zoo_core.runtime.distributed.setup_device`, so that what is
 probed is the zoo's own distributed set-up, and writes `OUT_DIR/<mode>_rank<r>_of<N>.npz` (the final
 parameters, by name) when it ends; `sgd` also writes its initial parameters, `OUT_DIR/sgd_initial.npz`.
 
@@ -10,7 +10,7 @@ parameters, by name) when it ends; `sgd` also writes its initial parameters, `OU
       takes its r-th block of B. With averaged gradients, N ranks of batch B end where one process of
       batch B*N does.
   python dist_probe.py engine OUT_DIR [train.py --key value ...]
-      The engine's training (zoo_core.train.train) of a ResNeSt with the given flags.
+      The engine's training (zoo_core.engine.train.train) of a ResNeSt with the given flags.
 """
 import argparse
 import os
@@ -22,7 +22,7 @@ from mindspore import nn
 from mindspore._c_expression import RuntimeConf  # no public getter tells whether threads_num was set
 
 
-from zoo_core.distributed import setup_device
+from zoo_core.runtime.distributed import setup_device
 
 INPUT_SHAPE = (3, 8, 8)
 NUM_CLASSES = 4
@@ -102,8 +102,8 @@ def run_sgd(out_dir, argv):
 def run_engine(out_dir, argv):
     """The engine's training of a ResNeSt with train.py's flags `argv`; save the trained network."""
     from mindspore.communication import get_group_size, get_rank
-    from zoo_core.distributed import launched_distributed
-    from zoo_core.train import train
+    from zoo_core.runtime.distributed import launched_distributed
+    from zoo_core.engine.train import train
     from zoo_resnest.config import get_config
     from zoo_resnest.models import get_network
 

@@ -2,7 +2,7 @@
 import pytest
 import yaml
 
-from zoo_core.config import ConfigError, build_config, parse_bool, save_config
+from zoo_core.runtime.config import ConfigError, build_config, parse_bool, save_config
 from zoo_resnest.config import get_config as resnest_config
 from zoo_resnext.config import get_config as resnext_config
 

@@ -18,10 +18,10 @@ from conftest import REPO_ROOT
 import reference_models
 from reference_models import (LAST_BN_GAMMA_RANGE, authors_resnest, logits_of_both, make_non_trivial,
                               numpy_state_dict, timm_model, torch, torchvision_model)
-from zoo_core.convert import (WeightFileError, WeightMismatchError, convert_checkpoint, infer_variant,
+from zoo_core.weights.convert import (WeightFileError, WeightMismatchError, convert_checkpoint, infer_variant,
                               read_torch_weights, read_weights, rename_torch_state_dict)
-from zoo_core.pretrained import WEIGHTS_HOME_ENV, download_pretrained, preprocessing_for
-from zoo_core.registry import UnknownNetworkError
+from zoo_core.weights.pretrained import WEIGHTS_HOME_ENV, download_pretrained, preprocessing_for
+from zoo_core.models.registry import UnknownNetworkError
 from zoo_resnest.models import get_network as get_resnest
 from zoo_resnest.models.resnest import REGISTRY as RESNEST_REGISTRY
 from zoo_resnext.models import get_network as get_resnext

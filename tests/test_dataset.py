@@ -6,9 +6,9 @@ import pytest
 from easydict import EasyDict
 from PIL import Image
 
-from zoo_core.dataset import (DatasetError, clamp_workers, class_indexing, create_eval_dataset,
+from zoo_core.data.dataset import (DatasetError, clamp_workers, class_indexing, create_eval_dataset,
                               create_train_dataset, eval_resize_size)
-from zoo_core.registry import IMAGENET_MEAN, IMAGENET_STD
+from zoo_core.models.registry import IMAGENET_MEAN, IMAGENET_STD
 
 CLASSES = ('ant', 'bee', 'cat')
 

@@ -16,7 +16,7 @@ import pytest
 from PIL import Image
 
 from conftest import REPO_ROOT
-from zoo_core.distributed import cpu_threads_per_process, local_process_count
+from zoo_core.runtime.distributed import cpu_threads_per_process, local_process_count
 
 RANKS = 2
 NUM_CLASSES = 3

@@ -15,7 +15,7 @@ import pytest
 from mindspore import nn
 
 from conftest import REPO_ROOT
-from zoo_core.export import ExportError, export_network, main, num_classes_of
+from zoo_core.deploy.export import ExportError, export_network, main, num_classes_of
 from zoo_resnest.models import get_network as get_resnest
 from zoo_resnest.models.resnest import REGISTRY as RESNEST_REGISTRY
 from zoo_resnext.models import get_network as get_resnext

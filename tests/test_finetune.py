@@ -10,9 +10,9 @@ from PIL import Image
 
 from conftest import REPO_ROOT, require
 from reference_models import make_non_trivial, timm_model
-from zoo_core.convert import rename_torch_state_dict
-from zoo_core.demo_data import generate
-from zoo_core.registry import IMAGENET_MEAN, IMAGENET_STD
+from zoo_core.weights.convert import rename_torch_state_dict
+from zoo_core.data.demo_data import generate
+from zoo_core.models.registry import IMAGENET_MEAN, IMAGENET_STD
 
 torch = require('torch')
 pytestmark = pytest.mark.slow

@@ -4,8 +4,8 @@ import mindspore as ms
 import pytest
 from mindspore import nn
 
-from zoo_core.layers import AvgPoolCeil, DropBlock, DropPath
-from zoo_core.registry import UnknownNetworkError
+from zoo_core.models.layers import AvgPoolCeil, DropBlock, DropPath
+from zoo_core.models.registry import UnknownNetworkError
 from zoo_resnest.models import get_network as get_resnest, network_names as resnest_names
 from zoo_resnest.models.splat import ScaleChannels, SplitAttnConv2d
 from zoo_resnext.models import get_network as get_resnext, network_names as resnext_names

@@ -3,7 +3,7 @@ import json
 
 from PIL import Image
 
-from zoo_core.plot import main
+from zoo_core.engine.plot import main
 
 PNG_MAGIC = b'\x89PNG'
 

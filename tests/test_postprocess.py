@@ -14,12 +14,12 @@ from PIL import Image
 
 from conftest import REPO_ROOT
 from test_export import make_non_trivial
-from zoo_core.export import export_network
-from zoo_core.dataset import eval_resize_size
-from zoo_core.infer import EvalTransform, mindir_input_shape, run_mindir
-from zoo_core.postprocess import (DeployDataError, Scores, create_label_file, load_labels, main,
+from zoo_core.deploy.export import export_network
+from zoo_core.data.dataset import eval_resize_size
+from zoo_core.deploy.infer import EvalTransform, mindir_input_shape, run_mindir
+from zoo_core.deploy.postprocess import (DeployDataError, Scores, create_label_file, load_labels, main,
                                   score_results)
-from zoo_core.registry import IMAGENET_MEAN, IMAGENET_STD, PretrainedConfig
+from zoo_core.models.registry import IMAGENET_MEAN, IMAGENET_STD, PretrainedConfig
 from zoo_resnest.models import get_network
 
 NUM_CLASSES = 10

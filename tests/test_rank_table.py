@@ -1,4 +1,4 @@
-"""Ascend rank tables: zoo_core.rank_table validates them (library and CLI), utils/hccl_tools.py writes them."""
+"""Ascend rank tables: zoo_core.runtime.rank_table validates them (library and CLI), utils/hccl_tools.py writes them."""
 import json
 import subprocess
 import sys
@@ -6,7 +6,7 @@ import sys
 import pytest
 
 from conftest import REPO_ROOT
-from zoo_core.rank_table import RankTableError, load_rank_table, parse_rank_table
+from zoo_core.runtime.rank_table import RankTableError, load_rank_table, parse_rank_table
 
 HCCL_TOOLS = REPO_ROOT / 'utils' / 'hccl_tools.py'
 FAKE_HCCN_CONF = ''.join(f'address_{device}=192.168.{device}.10\nnetdetect_{device}=192.168.{device}.1\n'
@@ -32,7 +32,7 @@ def write_json(path, document):
 
 
 def run_validator(path, *extra):
-    return subprocess.run([sys.executable, '-m', 'zoo_core.rank_table', 'validate', str(path), *extra],
+    return subprocess.run([sys.executable, '-m', 'zoo_core.runtime.rank_table', 'validate', str(path), *extra],
                           capture_output=True, text=True, check=False)
 
 

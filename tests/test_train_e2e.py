@@ -9,7 +9,7 @@ import pytest
 import yaml
 
 from conftest import REPO_ROOT
-from zoo_core.demo_data import generate
+from zoo_core.data.demo_data import generate
 
 pytestmark = pytest.mark.slow
 

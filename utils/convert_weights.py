@@ -7,9 +7,9 @@ Every tensor is checked against the network; without `--net` the variant is told
 """
 import argparse
 
-from zoo_core.convert import (MINDSPORE_SUFFIX, TORCH_SUFFIXES, SAFETENSORS_SUFFIX, WeightFileError,
+from zoo_core.weights.convert import (MINDSPORE_SUFFIX, TORCH_SUFFIXES, SAFETENSORS_SUFFIX, WeightFileError,
                               WeightMismatchError, convert_checkpoint)
-from zoo_core.registry import UnknownNetworkError
+from zoo_core.models.registry import UnknownNetworkError
 
 # Failures that are the input's fault: reported in one line (exit code 2), without a traceback.
 INPUT_ERRORS = (OSError, WeightFileError, WeightMismatchError, UnknownNetworkError)

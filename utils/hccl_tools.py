@@ -4,7 +4,7 @@
     python utils/hccl_tools.py --device_num "[0,4)" --visible_devices 0,1,2,3 --server_ip 10.0.0.1
 
 The device IPs come from `/etc/hccn.conf` (lines `address_<device>=<ip>`, written by the driver's hccn_tool).
-The table is validated with `zoo_core.rank_table` before it is written.
+The table is validated with `zoo_core.runtime.rank_table` before it is written.
 """
 import argparse
 import json
@@ -13,7 +13,7 @@ import re
 import socket
 import sys
 
-from zoo_core.rank_table import RankTableError, parse_rank_table
+from zoo_core.runtime.rank_table import RankTableError, parse_rank_table
 
 DEFAULT_HCCN_CONF = '/etc/hccn.conf'
 DEVICES_PER_SERVER = 8

@@ -2,12 +2,12 @@
 
 `RECIPE` is ResNeSt-50's ImageNet recipe; `NETWORK_PRESETS` change what the larger variants change
 (resolution, crop, DropBlock); `DEMO_PRESET` is the short CPU run on the built-in demo dataset.
-Override any key with `--key value` or `--config file.yaml` (see `zoo_core.config`).
+Override any key with `--key value` or `--config file.yaml` (see `zoo_core.runtime.config`).
 """
 from easydict import EasyDict
 
-from zoo_core.config import RUN_DEFAULTS, build_config, preset_selector
-from zoo_core.registry import IMAGENET_MEAN, IMAGENET_STD
+from zoo_core.runtime.config import RUN_DEFAULTS, build_config, preset_selector
+from zoo_core.models.registry import IMAGENET_MEAN, IMAGENET_STD
 
 RECIPE = EasyDict(
     RUN_DEFAULTS,

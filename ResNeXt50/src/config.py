@@ -2,12 +2,12 @@
 
 `RECIPE` is the MindSpore ModelZoo's ResNeXt50 ImageNet recipe (lr 0.05 per 128 images, cosine with one
 warmup epoch, label smoothing 0.1, 150 epochs); `DEMO_PRESET` is the short CPU run on the built-in demo
-dataset. Override any key with `--key value` or `--config file.yaml` (see `zoo_core.config`).
+dataset. Override any key with `--key value` or `--config file.yaml` (see `zoo_core.runtime.config`).
 """
 from easydict import EasyDict
 
-from zoo_core.config import RUN_DEFAULTS, build_config, preset_selector
-from zoo_core.registry import IMAGENET_MEAN, IMAGENET_STD
+from zoo_core.runtime.config import RUN_DEFAULTS, build_config, preset_selector
+from zoo_core.models.registry import IMAGENET_MEAN, IMAGENET_STD
 
 RECIPE = EasyDict(
     RUN_DEFAULTS,

@@ -12,7 +12,7 @@ ZOO_SCRIPTS_DIR="$(dirname "$(realpath "${BASH_SOURCE[0]}")")"
 DEVICE_TARGETS="CPU GPU Ascend"
 CLUSTER_TIME_OUT="${CLUSTER_TIME_OUT:-600}"
 LOG_TAIL_LINES="${LOG_TAIL_LINES:-40}"
-# Variables by which the Python side (zoo_core.distributed) recognises a distributed launch.
+# Variables by which the Python side (zoo_core.runtime.distributed) recognises a distributed launch.
 DISTRIBUTED_ENV_VARS="MS_ROLE MS_WORKER_NUM MS_SCHED_HOST MS_SCHED_PORT MS_NODE_ID RANK_TABLE_FILE RANK_SIZE RANK_ID"
 
 # usage_error MESSAGE: the message and the usage on stderr, exit status 2 (nothing has been started).

@@ -3,7 +3,7 @@
 # implementation behind a model folder's scripts/run_distribute_train.sh, which calls
 #   bash utils/scripts/run_distribute_train_rank_table.sh MODEL_DIR RANK_TABLE_FILE [DATA_DIR] [--key value ...]
 #
-# The table is validated (python -m zoo_core.rank_table) before anything starts. On this server the script
+# The table is validated (python -m zoo_core.runtime.rank_table) before anything starts. On this server the script
 # starts the table's ranks of this server (SERVER_ID; needed only when the table lists several servers),
 # each in <output>/train_parallel<rank>/ with its log there, pinned to its share of the CPU cores, then
 # waits for all of them: if one fails, the others are stopped and its log tail is printed.
@@ -38,7 +38,7 @@ require_command python "activate the Python environment that has MindSpore"
 
 # --- the rank table, validated before anything is created or started ---
 RANK_TABLE="$(realpath -m "${POSITIONAL[0]}")"
-validator=(python -m zoo_core.rank_table validate "$RANK_TABLE")
+validator=(python -m zoo_core.runtime.rank_table validate "$RANK_TABLE")
 [[ -z "${SERVER_ID:-}" ]] || validator+=(--server_id "$SERVER_ID")
 if ! table_listing="$("${validator[@]}")"; then
     echo "nothing was started" >&2

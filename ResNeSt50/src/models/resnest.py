@@ -3,7 +3,7 @@
 Each is a configuration of the shared backbone; `pretrained` gives the reference weights' file names
 and the evaluation preprocessing published with them.
 """
-from zoo_core.registry import PretrainedConfig, Registry, Variant
+from zoo_core.models.registry import PretrainedConfig, Registry, Variant
 
 from .resnet import resnest
 

@@ -1,9 +1,9 @@
-"""The ResNeSt bottleneck block, run by the shared ResNet backbone (`zoo_core.backbone`)."""
+"""The ResNeSt bottleneck block, run by the shared ResNet backbone (`zoo_core.models.backbone`)."""
 from mindspore import nn
 from mindspore.common.initializer import Zero, initializer
 
-from zoo_core.backbone import ResNet
-from zoo_core.layers import AvgPool3x3, DropPath, batch_norm, conv2d
+from zoo_core.models.backbone import ResNet
+from zoo_core.models.layers import AvgPool3x3, DropPath, batch_norm, conv2d
 from .splat import SplitAttnConv2d
 
 

@@ -11,7 +11,7 @@ reductions over a radix axis or over (H, W) (`ReduceSum`, `ReduceMean`) are 2-4x
 """
 from mindspore import nn, ops
 
-from zoo_core.layers import batch_norm, conv2d, spatial_mean
+from zoo_core.models.layers import batch_norm, conv2d, spatial_mean
 
 ATTENTION_REDUCTION = 4
 MIN_ATTENTION_CHANNELS = 32

@@ -1,11 +1,11 @@
 """ResNeXt (Xie et al., "Aggregated Residual Transformations", 2017): the grouped bottleneck and the
-variants of torchvision/timm, run by the shared ResNet backbone (`zoo_core.backbone`)."""
+variants of torchvision/timm, run by the shared ResNet backbone (`zoo_core.models.backbone`)."""
 from mindspore import nn
 from mindspore.common.initializer import Zero, initializer
 
-from zoo_core.backbone import ResNet
-from zoo_core.layers import DropPath, batch_norm, conv2d
-from zoo_core.registry import PretrainedConfig, Registry, Variant
+from zoo_core.models.backbone import ResNet
+from zoo_core.models.layers import DropPath, batch_norm, conv2d
+from zoo_core.models.registry import PretrainedConfig, Registry, Variant
 
 TORCHVISION_URL = 'https://download.pytorch.org/models/{}'
 

@@ -4,7 +4,7 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
-from .distributed import all_reduce_sum
+from zoo_core.runtime.distributed import all_reduce_sum
 
 TOP_K = 5
 

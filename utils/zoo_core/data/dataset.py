@@ -10,7 +10,7 @@ import mindspore.dataset as ds
 import mindspore.dataset.transforms as transforms
 import mindspore.dataset.vision as vision
 
-from .autoaug import augmentation_ops
+from zoo_core.data.autoaug import augmentation_ops
 
 IMAGE_EXTENSIONS = ['.jpg', '.jpeg', '.png', '.bmp', '.JPEG', '.JPG', '.PNG', '.BMP']
 INTERPOLATIONS = {

@@ -4,7 +4,7 @@ A variant is configuration, not a class: the residual block (ResNeSt's split-att
 ResNeXt's grouped bottleneck), the stage depths, the stem (7x7, or the "deep" 3x3 stem of ResNet-C),
 and the shortcut (strided 1x1 conv, or the average-pooled "avg-down" shortcut of ResNet-D).
 Attribute names follow the reference implementations (torchvision, timm, the ResNeSt authors'), so
-their state dicts map onto ours by a fixed rename table (`zoo_core.convert`).
+their state dicts map onto ours by a fixed rename table (`zoo_core.weights.convert`).
 """
 import math
 
@@ -13,7 +13,7 @@ import mindspore as ms
 from mindspore import nn
 from mindspore.common.initializer import HeNormal, Normal, Zero, One, initializer
 
-from .layers import AvgPoolCeil, DropBlock, GlobalAvgPool, MaxPool3x3, batch_norm, conv2d
+from zoo_core.models.layers import AvgPoolCeil, DropBlock, GlobalAvgPool, MaxPool3x3, batch_norm, conv2d
 
 STAGE_PLANES = (64, 128, 256, 512)
 STAGE_STRIDES = (1, 2, 2, 2)

@@ -5,7 +5,7 @@ A rank table lists the servers of a job and, per server, its devices:
 "rank_id": "0"}, ...]}], ...}`. Numbers may be JSON strings (as `hccl_tools.py` writes them) or integers.
 
 Command line, for the launch scripts:
-    python -m zoo_core.rank_table validate FILE [--server_id ID]
+    python -m zoo_core.runtime.rank_table validate FILE [--server_id ID]
 prints `RANK_SIZE <n>` and then one `<rank_id> <device_id> <server_id>` line per rank (ordered by rank;
 only the ranks of server ID with --server_id), or a message on stderr and exit status 2.
 """
@@ -195,7 +195,7 @@ def _validate_command(args):
 
 def main(argv=None):
     """Command line entry point (see the module docstring)."""
-    parser = argparse.ArgumentParser(prog='python -m zoo_core.rank_table', description=__doc__.split('\n')[0])
+    parser = argparse.ArgumentParser(prog='python -m zoo_core.runtime.rank_table', description=__doc__.split('\n')[0])
     commands = parser.add_subparsers(dest='command', required=True)
     validate = commands.add_parser('validate', help='check a rank table and list its ranks for a launcher')
     validate.add_argument('file', help='the rank table JSON file')

@@ -1,5 +1,5 @@
 """Export a trained network for deployment (MINDIR, ONNX, AIR), and the command line of each model's
-`export.py`, which can also run an exported MINDIR on the CPU (`--run_mindir`, see `zoo_core.infer`).
+`export.py`, which can also run an exported MINDIR on the CPU (`--run_mindir`, see `zoo_core.deploy.infer`).
 
 What each format allows, in MindSpore 2.x:
 - MINDIR: static batch, or a dynamic batch (input `[None, 3, H, W]`).
@@ -12,9 +12,9 @@ import os
 import numpy as np
 import mindspore as ms
 
-from .checkpoint import network_weights, read_checkpoint
-from .convert import WeightMismatchError, load_weights
-from .infer import run_mindir
+from zoo_core.weights.checkpoint import network_weights, read_checkpoint
+from zoo_core.weights.convert import WeightMismatchError, load_weights
+from zoo_core.deploy.infer import run_mindir
 
 FILE_EXTENSIONS = {'MINDIR': '.mindir', 'ONNX': '.onnx', 'AIR': '.air'}
 DEVICE_TARGETS = ('CPU', 'GPU', 'Ascend')
@@ -108,7 +108,7 @@ def main(registry, default_net, argv=None):
     """Command line of a model's `export.py`; returns the file written (export) or the image count (run).
 
     Args:
-        registry: the family's `zoo_core.registry.Registry` (builds the networks and holds each variant's
+        registry: the family's `zoo_core.models.registry.Registry` (builds the networks and holds each variant's
             input size and eval preprocessing).
         default_net: the variant exported when `--net` is not given.
     """

@@ -1,6 +1,6 @@
 """Scoring of offline inference results, and the label file that goes with them (the deploy path).
 
-An inference program (the Ascend 310 one in `utils/ascend310_infer/`, or `zoo_core.infer` on the CPU)
+An inference program (the Ascend 310 one in `utils/ascend310_infer/`, or `zoo_core.deploy.infer` on the CPU)
 writes the logits of image `<stem>.<ext>` as raw float32 to `<stem>_0.bin`. `create_label_file` maps
 the file name of every image of an ImageFolder tree (`<root>/<class>/<image>`) to its class index,
 classes numbered in sorted folder order as `mindspore.dataset.ImageFolderDataset` numbers them;

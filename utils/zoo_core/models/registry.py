@@ -52,7 +52,7 @@ class Registry:
         """Build network `name`; `pretrained` is a checkpoint path or a file name in the weight cache."""
         variant = self.variant(name)
         if pretrained:
-            from .pretrained import load_pretrained  # torch-free, but only needed when asked
+            from zoo_core.weights.pretrained import load_pretrained  # torch-free, but only needed when asked
             net = variant.builder(**variant.arch, num_classes=1000, **options)
             return load_pretrained(net, name, pretrained, num_classes=num_classes)
         return variant.builder(**variant.arch, num_classes=num_classes, **options)

@@ -4,13 +4,13 @@ import json
 import os
 import sys
 
-from .checkpoint import checkpoint_files, load_network_checkpoint
-from .dataset import create_eval_dataset
-from .demo_data import ensure_demo_dataset
-from .distributed import setup_device
-from .evaluation import evaluate
-from .logging import get_logger
-from .train import EXIT_USAGE_ERROR, USAGE_ERRORS
+from zoo_core.weights.checkpoint import checkpoint_files, load_network_checkpoint
+from zoo_core.data.dataset import create_eval_dataset
+from zoo_core.data.demo_data import ensure_demo_dataset
+from zoo_core.runtime.distributed import setup_device
+from zoo_core.engine.accuracy import evaluate
+from zoo_core.runtime.logging import get_logger
+from zoo_core.engine.train import EXIT_USAGE_ERROR, USAGE_ERRORS
 
 RESULT_FILE = 'eval_result.json'
 

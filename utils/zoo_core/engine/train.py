@@ -8,20 +8,20 @@ import mindspore.dataset as ds
 from mindspore.amp import DynamicLossScaleManager, FixedLossScaleManager
 from mindspore.train import CheckpointConfig, Model, ModelCheckpoint
 
-from .callbacks import NonFiniteLossError, TrainingMonitor
-from .checkpoint import CheckpointError, load_network_checkpoint
-from .config import ConfigError, format_config, save_config
-from .convert import WeightMismatchError
-from .crossentropy import CrossEntropySmooth
-from .dataset import DatasetError, create_eval_dataset, create_train_dataset
-from .demo_data import ensure_demo_dataset
-from .distributed import setup_device
-from .eval_callback import EvalCallback
-from .evaluation import evaluate
-from .logging import get_logger
-from .lr_schedule import build_lr_schedule, scaled_lr
-from .optim import build_optimizer
-from .registry import UnknownNetworkError
+from zoo_core.engine.monitor import NonFiniteLossError, TrainingMonitor
+from zoo_core.weights.checkpoint import CheckpointError, load_network_checkpoint
+from zoo_core.runtime.config import ConfigError, format_config, save_config
+from zoo_core.weights.convert import WeightMismatchError
+from zoo_core.engine.crossentropy import CrossEntropySmooth
+from zoo_core.data.dataset import DatasetError, create_eval_dataset, create_train_dataset
+from zoo_core.data.demo_data import ensure_demo_dataset
+from zoo_core.runtime.distributed import setup_device
+from zoo_core.engine.eval_callback import EvalCallback
+from zoo_core.engine.accuracy import evaluate
+from zoo_core.runtime.logging import get_logger
+from zoo_core.optim.lr_schedule import build_lr_schedule, scaled_lr
+from zoo_core.optim.optimizer import build_optimizer
+from zoo_core.models.registry import UnknownNetworkError
 
 CHECKPOINT_DIR = 'checkpoints'
 # The optimizer's state restored on resume: momentum buffers and the step counter (lr position).

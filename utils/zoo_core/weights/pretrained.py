@@ -11,7 +11,7 @@ import shutil
 import urllib.request
 from pathlib import Path
 
-from .convert import (CLASSIFIER_PREFIX, WeightMismatchError, classifier_classes, load_weights,
+from zoo_core.weights.convert import (CLASSIFIER_PREFIX, WeightMismatchError, classifier_classes, load_weights,
                       mismatch_error, read_weights, registry_of)
 
 WEIGHTS_HOME_ENV = 'ZOO_WEIGHTS_HOME'
@@ -21,7 +21,7 @@ DEFAULT_WEIGHTS = 'default'
 DOWNLOAD_TIMEOUT_S = 60
 PARTIAL_DOWNLOAD_SUFFIX = '.part'
 
-logger = logging.getLogger('zoo_core')  # the zoo's logger, configured by `zoo_core.logging`
+logger = logging.getLogger('zoo_core')  # the zoo's logger, configured by `zoo_core.runtime.logging`
 
 
 def weights_home():

@@ -15,8 +15,8 @@ import numpy as np
 import mindspore as ms
 from mindspore.nn.utils import no_init_parameters
 
-from .backbone import STAGE_NAMES
-from .registry import UnknownNetworkError
+from zoo_core.models.backbone import STAGE_NAMES
+from zoo_core.models.registry import UnknownNetworkError
 
 # PyTorch BatchNorm tensor -> MindSpore BatchNorm parameter. A module is a BatchNorm exactly when the
 # state dict holds its `running_mean`.

@@ -1,13 +1,13 @@
 """Plot a run's training curves (loss, learning rate, validation accuracy) from its metrics.jsonl to a PNG.
 
-    python -m zoo_core.plot OUTPUT_DIR [--out curves.png]
+    python -m zoo_core.engine.plot OUTPUT_DIR [--out curves.png]
 """
 import argparse
 import json
 import os
 import sys
 
-from .callbacks import METRICS_FILE
+from zoo_core.engine.monitor import METRICS_FILE
 
 DEFAULT_PLOT_NAME = 'curves.png'
 FIGURE_SIZE = (12, 3.6)

@@ -25,8 +25,9 @@ BACKGROUND_NOISE = 24
 SQUARE_MAX_TILT = 0.3  # radians
 HUE_JITTER = 0.03  # fraction of the colour wheel; classes are 0.1 apart
 COMPLETE_MARKER = '.complete'
-DEFAULT_DEMO_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))),
-                                'demo_data', 'shapes10')
+# utils/zoo_core/data/demo_data.py -> the repository root, where `demo_data/` is git-ignored.
+REPO_ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), os.pardir, os.pardir, os.pardir, os.pardir))
+DEFAULT_DEMO_DIR = os.path.join(REPO_ROOT, 'demo_data', 'shapes10')
 
 
 def _polygon(center, radius, sides, rotation):

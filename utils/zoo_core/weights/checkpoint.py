@@ -3,7 +3,7 @@ import os
 
 import mindspore as ms
 
-from .convert import MINDSPORE_SUFFIX, WeightMismatchError, load_weights, network_weights_of
+from zoo_core.weights.convert import MINDSPORE_SUFFIX, WeightMismatchError, load_weights, network_weights_of
 
 
 class CheckpointError(ValueError):

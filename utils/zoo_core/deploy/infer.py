@@ -1,8 +1,8 @@
 """Offline inference on the CPU: run an exported MINDIR over an ImageFolder tree as the Ascend 310 program
 (`utils/ascend310_infer/`) does, writing the logits of image `<stem>.<ext>` to `<result_dir>/<stem>_0.bin`,
-so that `zoo_core.postprocess` scores both the same way.
+so that `zoo_core.deploy.postprocess` scores both the same way.
 
-The preprocessing is the evaluation pipeline's (`zoo_core.dataset.eval_transforms`) with the variant's
+The preprocessing is the evaluation pipeline's (`zoo_core.data.dataset.eval_transforms`) with the variant's
 `PretrainedConfig`: decode, resize the shorter side to `image_size / crop_pct`, center crop to the
 MINDIR's input size, normalize, HWC -> CHW; the C++ program calls the same `mindspore.dataset` ops.
 """
@@ -14,8 +14,8 @@ import mindspore as ms
 from mindspore import nn
 from mindspore.train import mind_ir_pb2
 
-from .dataset import eval_transforms
-from .postprocess import RESULT_SUFFIX, image_stem, list_image_folder
+from zoo_core.data.dataset import eval_transforms
+from zoo_core.deploy.postprocess import RESULT_SUFFIX, image_stem, list_image_folder
 
 # Images per forward pass when the MINDIR was exported with a dynamic batch.
 DEFAULT_BATCH_SIZE = 8

@@ -1,0 +1,1 @@
+"""Input data: ImageFolder pipelines, augmentation policies, image-file rules and the built-in demo dataset."""

@@ -1,0 +1,1 @@
+"""Training and evaluation: the train and eval commands, callbacks, the loss and the accuracy metric."""

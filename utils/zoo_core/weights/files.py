@@ -1,0 +1,147 @@
+"""Reading weight files: reference PyTorch (`.pth`/`.pt`/`.bin`) and `.safetensors` files, and MindSpore
+checkpoints, as name -> numpy array in our parameter names.
+
+`.safetensors` files are read without PyTorch; `.pth` files need it (imported only then).
+"""
+import os
+import pickle
+
+import mindspore as ms
+
+from zoo_core.runtime.errors import MissingFileError, ZooError
+from zoo_core.weights.fit import WeightMismatchError, rename_torch_state_dict
+
+# Wrappers and prefixes that training frameworks put around a model's state dict.
+STATE_DICT_WRAPPERS = ('state_dict', 'model', 'model_state', 'module', 'net')
+STRIPPED_PREFIXES = ('module.', 'model.', '_orig_mod.')
+TORCH_SUFFIXES = ('.pth', '.pt', '.bin')
+SAFETENSORS_SUFFIX = '.safetensors'
+MINDSPORE_SUFFIX = '.ckpt'
+WEIGHT_FILE_SUFFIXES = TORCH_SUFFIXES + (SAFETENSORS_SUFFIX, MINDSPORE_SUFFIX)
+# Besides the network, a MindSpore training checkpoint holds the optimizer's scalars, the position in
+# training (`append_info`), the loss-scale cells' state, and one slot per parameter named
+# `<slot>.<parameter name>` (`moments.` for Momentum, `accum.`/`stat.` for SGD, `adam_m.`/`adam_v.` for
+# Adam and AdamWeightDecay).
+TRAINING_STATE_NAMES = frozenset({'global_step', 'learning_rate', 'momentum', 'epoch_num', 'step_num',
+                                  'scale_sense', 'current_iterator_step', 'last_overflow_iterator_step'})
+# An optimizer with parameter groups stores one learning rate per group.
+GROUP_LEARNING_RATE_PREFIX = 'learning_rate_group_'
+
+
+class WeightFileError(ZooError):
+    """A weight file that cannot be read: unknown type, truncated or corrupt, or not a state dict."""
+
+
+def unwrap_state_dict(obj):
+    """The plain name->tensor mapping inside a checkpoint object (`{'state_dict': ...}` etc.),
+    with DataParallel/DDP/compile prefixes (`module.`, `model.`, `_orig_mod.`) removed."""
+    while isinstance(obj, dict):
+        inner = next((obj[k] for k in STATE_DICT_WRAPPERS if isinstance(obj.get(k), dict)), None)
+        if inner is None:
+            break
+        obj = inner
+    if not isinstance(obj, dict) or not obj:
+        raise WeightMismatchError("the file holds no state dict (a mapping of tensor names to tensors)")
+    state = dict(obj)
+    for prefix in STRIPPED_PREFIXES:
+        if all(k.startswith(prefix) for k in state):
+            state = {k[len(prefix):]: v for k, v in state.items()}
+    return state
+
+
+def _first_line(err):
+    """The first line of an exception's message (PyTorch's run to paragraphs), or its type's name."""
+    lines = str(err).strip().splitlines()
+    return lines[0] if lines else type(err).__name__
+
+
+def _unwrapped(path, obj):
+    try:
+        return unwrap_state_dict(obj)
+    except WeightMismatchError as err:
+        raise WeightFileError(f"{path}: {err}") from None
+
+
+def _load_torch_file(path):
+    try:
+        import torch  # only `.pth` files need PyTorch
+    except ImportError as err:
+        raise WeightFileError(f"{path}: reading a PyTorch file needs PyTorch (pip install torch), or "
+                              f"the same weights as {SAFETENSORS_SUFFIX}") from err
+    try:
+        state = torch.load(path, map_location='cpu', weights_only=True)
+    except (OSError, RuntimeError, EOFError, ValueError, pickle.UnpicklingError) as err:
+        raise WeightFileError(f"{path} cannot be read as PyTorch weights (truncated or corrupt, or it holds "
+                              f"objects other than tensors): {_first_line(err)}") from None
+    state = _unwrapped(path, state)
+    not_tensors = sorted(k for k, v in state.items() if not isinstance(v, torch.Tensor))
+    if not_tensors:
+        raise WeightFileError(f"{path}: entries that are not tensors: {', '.join(not_tensors[:10])}")
+    # `.float()` also for bfloat16/float16 tensors, which numpy cannot hold or our networks do not use.
+    return {k: (v.float() if v.is_floating_point() else v).numpy() for k, v in state.items()}
+
+
+def _load_safetensors_file(path):
+    from safetensors import SafetensorError
+    from safetensors.numpy import load_file
+    try:
+        state = load_file(path)
+    except SafetensorError as err:
+        raise WeightFileError(f"{path} cannot be read as safetensors (truncated or corrupt): "
+                              f"{_first_line(err)}") from None
+    return _unwrapped(path, state)
+
+
+def _suffix(path):
+    suffix = os.path.splitext(str(path))[1].lower()
+    if suffix not in WEIGHT_FILE_SUFFIXES:
+        raise WeightFileError(f"{path}: unknown weight file type {suffix or '(no extension)'!r}; "
+                              f"expected one of {', '.join(WEIGHT_FILE_SUFFIXES)}")
+    return suffix
+
+
+def _existing(path):
+    if not os.path.isfile(path):
+        raise MissingFileError(f"no weight file {path}")
+    return path
+
+
+def read_torch_weights(path):
+    """Name -> numpy array of a reference weight file, with the state dict's original (PyTorch) names.
+
+    `.pth`/`.pt`/`.bin` are read by `torch.load(weights_only=True)`, `.safetensors` without PyTorch.
+    Wrappers (`{'state_dict': ...}`, `{'model': ...}`) and `module.`-style prefixes are removed.
+    Raises `FileNotFoundError`, or `WeightFileError` for an unknown type or a truncated/corrupt file.
+    """
+    suffix = _suffix(path)
+    if suffix not in TORCH_SUFFIXES + (SAFETENSORS_SUFFIX,):
+        raise WeightFileError(f"{path}: not a PyTorch or safetensors file")
+    _existing(path)
+    return _load_torch_file(path) if suffix in TORCH_SUFFIXES else _load_safetensors_file(path)
+
+
+def network_weights_of(checkpoint):
+    """The network's tensors of a MindSpore checkpoint's name -> tensor mapping, without the training
+    state (`TRAINING_STATE_NAMES` and the optimizer's `<slot>.<parameter>` entries)."""
+    return {k: v for k, v in checkpoint.items()
+            if k not in TRAINING_STATE_NAMES and not k.startswith(GROUP_LEARNING_RATE_PREFIX)
+            and k.partition('.')[2] not in checkpoint}
+
+
+def read_mindspore_weights(path):
+    """Name -> numpy array of the network's tensors in a MindSpore `.ckpt` (training state left out)."""
+    try:
+        checkpoint = ms.load_checkpoint(str(_existing(path)))
+    except (ValueError, RuntimeError) as err:
+        raise WeightFileError(f"{path} cannot be read as a MindSpore checkpoint (truncated or corrupt): "
+                              f"{_first_line(err)}") from None
+    return {k: v.asnumpy() for k, v in network_weights_of(checkpoint).items()}
+
+
+def read_weights(path):
+    """Name -> numpy array, in our parameter names, of any weight file: a MindSpore `.ckpt`, or a
+    reference `.pth`/`.pt`/`.bin`/`.safetensors` file (renamed by `rename_torch_state_dict`, which leaves
+    a file already in our names unchanged)."""
+    if _suffix(path) == MINDSPORE_SUFFIX:
+        return read_mindspore_weights(path)
+    return rename_torch_state_dict(read_torch_weights(path))
