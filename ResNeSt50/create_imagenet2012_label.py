@@ -2,7 +2,10 @@
 
     python create_imagenet2012_label.py --img_path VAL_DIR [--output imagenet_label.json]
 """
+import sys
+
 from zoo_core.deploy.postprocess import label_main
+from zoo_resnest.family import FAMILY
 
 if __name__ == '__main__':
-    label_main()
+    sys.exit(label_main(FAMILY))

@@ -1,8 +1,11 @@
-"""Top-1/top-5 accuracy of offline inference results (Ascend 310 or `export.py --run_mindir`).
+"""Top-1/top-5 accuracy of ResNeSt offline inference results (Ascend 310 or `export.py --run_mindir`).
 
     python postprocess.py --result_path result_Files --label_path imagenet_label.json
 """
+import sys
+
 from zoo_core.deploy.postprocess import main
+from zoo_resnest.family import FAMILY
 
 if __name__ == '__main__':
-    main()
+    sys.exit(main(FAMILY))

@@ -5,8 +5,7 @@ With no --data_dir, trains on the built-in demo dataset. Launchers: scripts/run_
 import sys
 
 from zoo_core.engine.train import main
-from zoo_resnest.config import get_config
-from zoo_resnest.models import get_network
+from zoo_resnest.family import FAMILY
 
 if __name__ == '__main__':
-    sys.exit(main(get_config, get_network))
+    sys.exit(main(FAMILY))

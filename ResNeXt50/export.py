@@ -1,15 +1,11 @@
-"""Export a ResNeXt checkpoint to MINDIR, ONNX or AIR, or run an exported MINDIR over an image folder.
-
-    python export.py --ckpt_file CKPT [--net resnext50_32x4d] [--file_format MINDIR|ONNX|AIR] [--batch_size 1]
-                     [--dynamic_batch] [--image_size N] [--num_classes N] [--file_name NAME]
-    python export.py --run_mindir NAME.mindir --data_path VAL_DIR [--result_path result_Files]
-
-See `zoo_core.deploy.export` for the options and what each format allows.
+"""Export a ResNeXt checkpoint to MINDIR, ONNX or AIR (`--ckpt_file CKPT --file_format F`), run an exported MINDIR
+over an image folder (`--run_mindir M --data_path D`), or print a variant's eval preprocessing
+(`--preprocessing`). `--help` lists the options; `zoo_core.deploy.export` says what each format allows.
 """
-from zoo_core.deploy.export import main
-from zoo_resnext.models.resnext import REGISTRY
+import sys
 
-DEFAULT_NET = 'resnext50_32x4d'
+from zoo_core.deploy.export import main
+from zoo_resnext.family import FAMILY
 
 if __name__ == '__main__':
-    main(REGISTRY, DEFAULT_NET)
+    sys.exit(main(FAMILY))

@@ -103,17 +103,18 @@ def run_engine(out_dir, argv):
     """The engine's training of a ResNeSt with train.py's flags `argv`; save the trained network."""
     from mindspore.communication import get_group_size, get_rank
     from zoo_core.runtime.distributed import launched_distributed
-    from zoo_core.engine.train import train
-    from zoo_resnest.config import get_config
-    from zoo_resnest.models import get_network
+    import zoo_core.engine.train as engine
+    from zoo_resnest.family import FAMILY
 
     built = []
+    create_network = engine.create_network
 
-    def get_network_kept(*args, **kwargs):
-        built.append(get_network(*args, **kwargs))
+    def create_network_kept(*args, **kwargs):
+        built.append(create_network(*args, **kwargs))
         return built[-1]
 
-    train(get_config(argv), get_network_kept)
+    engine.create_network = create_network_kept
+    engine.train(FAMILY.get_config(argv), FAMILY)
     rank, group_size = (get_rank(), get_group_size()) if launched_distributed() else (0, 1)
     save_parameters(built[-1], result_path(out_dir, 'engine', rank, group_size))
 

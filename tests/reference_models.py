@@ -8,7 +8,7 @@ from mindspore import nn
 
 from conftest import require
 
-from zoo_core.weights.convert import load_weights, rename_torch_state_dict
+from zoo_core.weights.fit import load_weights, rename_torch_state_dict
 
 torch = require('torch')
 

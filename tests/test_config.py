@@ -3,8 +3,11 @@ import pytest
 import yaml
 
 from zoo_core.runtime.config import ConfigError, build_config, parse_bool, save_config
-from zoo_resnest.config import get_config as resnest_config
-from zoo_resnext.config import get_config as resnext_config
+from zoo_resnest.family import FAMILY as RESNEST
+from zoo_resnext.family import FAMILY as RESNEXT
+
+resnest_config = RESNEST.get_config
+resnext_config = RESNEXT.get_config
 
 
 @pytest.mark.parametrize('text, expected', [('False', False), ('false', False), ('0', False), ('no', False),

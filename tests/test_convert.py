@@ -18,11 +18,15 @@ from conftest import REPO_ROOT
 import reference_models
 from reference_models import (LAST_BN_GAMMA_RANGE, authors_resnest, logits_of_both, make_non_trivial,
                               numpy_state_dict, timm_model, torch, torchvision_model)
-from zoo_core.weights.convert import (WeightFileError, WeightMismatchError, convert_checkpoint, infer_variant,
-                              read_torch_weights, read_weights, rename_torch_state_dict)
-from zoo_core.weights.pretrained import WEIGHTS_HOME_ENV, download_pretrained, preprocessing_for
+from zoo_core.models.family import known_registries
 from zoo_core.models.registry import UnknownNetworkError
+from zoo_core.weights.convert import convert_checkpoint
+from zoo_core.weights.files import WeightFileError, read_torch_weights, read_weights
+from zoo_core.weights.fit import WeightMismatchError, rename_torch_state_dict
+from zoo_core.weights.identify import infer_variant, registry_of
+from zoo_core.weights.pretrained import WEIGHTS_HOME_ENV, download_pretrained
 from zoo_resnest.models import get_network as get_resnest
+from zoo_resnest.family import FAMILY as RESNEST
 from zoo_resnest.models.resnest import REGISTRY as RESNEST_REGISTRY
 from zoo_resnext.models import get_network as get_resnext
 
@@ -314,7 +318,7 @@ def test_download_fills_the_cache_from_the_variants_url(tmp_path, monkeypatch):
     served = tmp_path / 'served.safetensors'
     served.write_bytes(b'published weights')
     publish_resnest14d_at(served.as_uri(), monkeypatch)
-    path = download_pretrained('resnest14d', tmp_path / 'cache')
+    path = download_pretrained(RESNEST.preprocessing('resnest14d'), tmp_path / 'cache')
     assert path == tmp_path / 'cache' / preprocessing_for('resnest14d').file_names[0]
     assert path.read_bytes() == b'published weights'
 
@@ -322,8 +326,13 @@ def test_download_fills_the_cache_from_the_variants_url(tmp_path, monkeypatch):
 def test_a_failed_download_leaves_nothing_in_the_cache(tmp_path, monkeypatch):
     publish_resnest14d_at((tmp_path / 'absent').as_uri(), monkeypatch)
     with pytest.raises(OSError):
-        download_pretrained('resnest14d', tmp_path / 'cache')
+        download_pretrained(RESNEST.preprocessing('resnest14d'), tmp_path / 'cache')
     assert list((tmp_path / 'cache').iterdir()) == []
+
+
+def preprocessing_for(name):
+    """The published preprocessing of variant `name`, whichever family it belongs to."""
+    return registry_of(name, known_registries()).variant(name).pretrained
 
 
 def test_preprocessing_is_the_variants_published_one():

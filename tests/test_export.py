@@ -5,6 +5,7 @@ Networks run at 64x64 with random BatchNorm affines and statistics measured on r
 no reference framework), so that every layer's numerics reach the logits. Graph compilation is slow here, so each export is made once per
 module and shared by the tests that read it.
 """
+import re
 import subprocess
 import sys
 
@@ -17,7 +18,8 @@ from mindspore import nn
 from conftest import REPO_ROOT
 from zoo_core.deploy.export import ExportError, export_network, main, num_classes_of
 from zoo_resnest.models import get_network as get_resnest
-from zoo_resnest.models.resnest import REGISTRY as RESNEST_REGISTRY
+from zoo_resnest.family import FAMILY as RESNEST
+from zoo_resnext.family import FAMILY as RESNEXT
 from zoo_resnext.models import get_network as get_resnext
 
 IMAGE_SIZE = 64
@@ -187,15 +189,26 @@ def test_unknown_file_format_is_refused(exports, tmp_path):
         export_network(exports.network('resnest14d'), str(tmp_path / 'net'), 'TFLITE', IMAGE_SIZE)
 
 
-def test_export_cli_reports_an_unreadable_checkpoint_without_traceback(tmp_path):
+def test_export_cli_reports_an_unreadable_checkpoint_without_traceback(tmp_path, capsys):
     (tmp_path / 'broken.ckpt').write_bytes(bytes(range(256)) * 4)
-    with pytest.raises(SystemExit, match='error: cannot read checkpoint .*broken.ckpt'):
-        main(RESNEST_REGISTRY, 'resnest14d', ['--ckpt_file', str(tmp_path / 'broken.ckpt')])
+    assert main(RESNEST, ['--net', 'resnest14d', '--ckpt_file', str(tmp_path / 'broken.ckpt')]) == 2
+    assert re.match(r'error: cannot read checkpoint .*broken.ckpt', capsys.readouterr().err)
 
 
-def test_export_cli_reports_a_missing_checkpoint_without_traceback(tmp_path):
-    with pytest.raises(SystemExit, match='error: checkpoint not found: .*missing.ckpt'):
-        main(RESNEST_REGISTRY, 'resnest14d', ['--ckpt_file', str(tmp_path / 'missing.ckpt')])
+def test_export_cli_reports_a_missing_checkpoint_without_traceback(tmp_path, capsys):
+    assert main(RESNEST, ['--net', 'resnest14d', '--ckpt_file', str(tmp_path / 'missing.ckpt')]) == 2
+    assert re.match(r'error: checkpoint not found: .*missing.ckpt', capsys.readouterr().err)
+
+
+@pytest.mark.parametrize('family, net', [(RESNEST, 'resnest200'), (RESNEXT, 'resnext101_64x4d')])
+def test_export_cli_prints_a_variants_preprocessing_for_the_inference_scripts(family, net, capsys):
+    assert main(family, ['--preprocessing', '--net', net]) == 0
+    config = family.preprocessing(net)
+    assert capsys.readouterr().out == f'{config.input_size} {config.crop_pct} {config.interpolation}\n'
+    assert main(family, ['--preprocessing']) == 0
+    assert capsys.readouterr().out.split() == [str(family.preprocessing(family.default_net).input_size),
+                                               str(family.preprocessing(family.default_net).crop_pct),
+                                               family.preprocessing(family.default_net).interpolation]
 
 
 def test_number_of_classes_cannot_be_taken_from_a_checkpoint_without_classifier():

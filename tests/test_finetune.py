@@ -10,7 +10,7 @@ from PIL import Image
 
 from conftest import REPO_ROOT, require
 from reference_models import make_non_trivial, timm_model
-from zoo_core.weights.convert import rename_torch_state_dict
+from zoo_core.weights.fit import rename_torch_state_dict
 from zoo_core.data.demo_data import generate
 from zoo_core.models.registry import IMAGENET_MEAN, IMAGENET_STD
 

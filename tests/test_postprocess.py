@@ -2,6 +2,7 @@
 inference (`export.py --run_mindir`, `scripts/run_infer_cpu.sh`) that writes such results from a MINDIR.
 """
 import json
+import re
 import subprocess
 import sys
 
@@ -17,9 +18,11 @@ from test_export import make_non_trivial
 from zoo_core.deploy.export import export_network
 from zoo_core.data.dataset import eval_resize_size
 from zoo_core.deploy.infer import EvalTransform, mindir_input_shape, run_mindir
-from zoo_core.deploy.postprocess import (DeployDataError, Scores, create_label_file, load_labels, main,
+from zoo_core.engine.metrics import Accuracy as Scores
+from zoo_core.deploy.postprocess import (DeployDataError, create_label_file, load_labels, main, print_scores,
                                   score_results)
 from zoo_core.models.registry import IMAGENET_MEAN, IMAGENET_STD, PretrainedConfig
+from zoo_resnest.family import FAMILY
 from zoo_resnest.models import get_network
 
 NUM_CLASSES = 10
@@ -127,10 +130,12 @@ def test_postprocess_cli_prints_and_returns_the_accuracies(tmp_path, capsys):
     for stem, label, rank in (('a', 0, 0), ('b', 1, 2), ('c', 2, 7), ('d', 3, 0)):
         write_result(results, stem, ranked_logits(label, rank))
     (tmp_path / 'labels.json').write_text(json.dumps({'a.JPEG': 0, 'b.JPEG': 1, 'c.JPEG': 2, 'd.JPEG': 3}))
-    scores = main(['--result_path', str(results), '--label_path', str(tmp_path / 'labels.json')])
+    scores = print_scores(str(results), str(tmp_path / 'labels.json'))
     assert scores == Scores(total=4, top1_correct=2, top5_correct=3)
     out = capsys.readouterr().out
     assert 'top-1 accuracy: 0.5000 (2/4)' in out and 'top-5 accuracy: 0.7500 (3/4)' in out
+    assert main(FAMILY, ['--result_path', str(results), '--label_path', str(tmp_path / 'labels.json')]) == 0
+    assert capsys.readouterr().out == out
 
 
 @pytest.mark.parametrize('model_dir', ['ResNeSt50', 'ResNeXt50'])
@@ -179,10 +184,10 @@ def test_scoring_fails_for_a_label_outside_the_classes(tmp_path):
         score_results(str(tmp_path), {'a': NUM_CLASSES})
 
 
-def test_postprocess_cli_reports_a_missing_label_file_without_traceback(tmp_path):
+def test_postprocess_cli_reports_a_missing_label_file_without_traceback(tmp_path, capsys):
     write_result(tmp_path, 'a', ranked_logits(0, 0))
-    with pytest.raises(SystemExit, match='error: label file .* does not exist'):
-        main(['--result_path', str(tmp_path), '--label_path', str(tmp_path / 'missing.json')])
+    assert main(FAMILY, ['--result_path', str(tmp_path), '--label_path', str(tmp_path / 'missing.json')]) == 2
+    assert re.fullmatch(r'error: label file .* does not exist.*\n', capsys.readouterr().err)
 
 
 # --- CPU inference of a MINDIR -------------------------------------------------------------------

@@ -7,12 +7,16 @@ Every tensor is checked against the network; without `--net` the variant is told
 """
 import argparse
 
-from zoo_core.weights.convert import (MINDSPORE_SUFFIX, TORCH_SUFFIXES, SAFETENSORS_SUFFIX, WeightFileError,
-                              WeightMismatchError, convert_checkpoint)
-from zoo_core.models.registry import UnknownNetworkError
+from zoo_core.runtime.errors import ZooError
+from zoo_core.weights.convert import convert_checkpoint
+from zoo_core.weights.files import MINDSPORE_SUFFIX, SAFETENSORS_SUFFIX, TORCH_SUFFIXES
+from zoo_resnest.family import FAMILY as RESNEST
+from zoo_resnext.family import FAMILY as RESNEXT
 
+# The families whose variants the weights may be of.
+FAMILIES = (RESNEST, RESNEXT)
 # Failures that are the input's fault: reported in one line (exit code 2), without a traceback.
-INPUT_ERRORS = (OSError, WeightFileError, WeightMismatchError, UnknownNetworkError)
+INPUT_ERRORS = (OSError, ZooError)
 INPUT_ERROR_EXIT_CODE = 2
 
 
@@ -34,7 +38,8 @@ def main(argv=None):
     """Run the conversion; input errors exit with code 2 and a one-line message."""
     parser, args = parse_args(argv)
     try:
-        name = convert_checkpoint(args.src, args.dst, name=args.net)
+        name = convert_checkpoint(args.src, args.dst, name=args.net,
+                                  registries=tuple(family.registry for family in FAMILIES))
     except INPUT_ERRORS as err:
         parser.exit(INPUT_ERROR_EXIT_CODE, f"{parser.prog}: error: {err}\n")
     print(f"{args.src} -> {args.dst} ({name})")

@@ -1,1 +1,2 @@
-"""ResNeSt50 model folder: networks, recipes."""
+"""ResNeSt: networks, recipes and the family object that ResNeSt50's entry points hand to the shared engine
+(`zoo_core`). Installed as the package `zoo_resnest`."""

@@ -1,4 +1,11 @@
-"""ResNeXt networks."""
-from .utils import get_network, network_names, preprocessing_for
+"""ResNeXt networks: `get_network(name, num_classes=1000, pretrained=None, **options)` builds variant
+`name` (see `zoo_core.weights.pretrained.create_network`); `network_names()` lists them."""
+import functools
 
-__all__ = ['get_network', 'network_names', 'preprocessing_for']
+from zoo_core.weights.pretrained import create_network
+from .resnext import REGISTRY
+
+get_network = functools.partial(create_network, REGISTRY)
+network_names = REGISTRY.names
+
+__all__ = ['REGISTRY', 'get_network', 'network_names']

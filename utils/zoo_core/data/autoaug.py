@@ -1,6 +1,8 @@
 """Which automatic augmentation policy a recipe uses; the ops themselves are `mindspore.dataset.vision`'s."""
 import mindspore.dataset.vision as vision
 
+from zoo_core.runtime.config import ConfigError
+
 POLICIES = ('autoaugment', 'randaugment', 'trivialaugment', 'none')
 RANDAUGMENT_OPS = 2
 RANDAUGMENT_MAGNITUDE = 9
@@ -16,4 +18,4 @@ def augmentation_ops(policy):
         return [vision.TrivialAugmentWide()]
     if policy in ('none', '', None):
         return []
-    raise ValueError(f"unknown augmentation policy {policy!r}; choose from {', '.join(POLICIES)}")
+    raise ConfigError(f"unknown augmentation policy {policy!r}; choose from {', '.join(POLICIES)}")

@@ -11,8 +11,11 @@ import mindspore.dataset.transforms as transforms
 import mindspore.dataset.vision as vision
 
 from zoo_core.data.autoaug import augmentation_ops
+from zoo_core.data.images import extension_spellings
+from zoo_core.runtime.errors import ZooError
 
-IMAGE_EXTENSIONS = ['.jpg', '.jpeg', '.png', '.bmp', '.JPEG', '.JPG', '.PNG', '.BMP']
+# `ImageFolderDataset` compares extensions as written: give it every spelling of the zoo's image extensions.
+IMAGE_EXTENSIONS = extension_spellings()
 INTERPOLATIONS = {
     'bilinear': vision.Inter.LINEAR,
     'bicubic': vision.Inter.PILCUBIC,
@@ -22,7 +25,7 @@ RANDOM_RESIZED_CROP_RATIO = (3.0 / 4.0, 4.0 / 3.0)
 PIXEL_MAX = 255.0
 
 
-class DatasetError(ValueError):
+class DatasetError(ZooError):
     """A dataset folder that cannot be used as configured."""
 
 

@@ -25,6 +25,12 @@ BACKGROUND_NOISE = 24
 SQUARE_MAX_TILT = 0.3  # radians
 HUE_JITTER = 0.03  # fraction of the colour wheel; classes are 0.1 apart
 COMPLETE_MARKER = '.complete'
+# What a run on the demo dataset changes in a recipe: its 10 classes and 64-pixel images (no crop at
+# evaluation, a milder random crop), and a few minutes of training on 2 CPU cores.
+DEMO_RUN = dict(
+    num_classes=len(SHAPES), epochs=6, batch_size=32, base_lr=0.1, warmup_epochs=1, image_size=IMAGE_SIZE,
+    crop_pct=1.0, crop_scale_min=0.35, eval_batch_size=50, log_every=5,
+)
 # utils/zoo_core/data/demo_data.py -> the repository root, where `demo_data/` is git-ignored.
 REPO_ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), os.pardir, os.pardir, os.pardir, os.pardir))
 DEFAULT_DEMO_DIR = os.path.join(REPO_ROOT, 'demo_data', 'shapes10')

@@ -12,19 +12,20 @@ import os
 import numpy as np
 import mindspore as ms
 
-from zoo_core.weights.checkpoint import network_weights, read_checkpoint
-from zoo_core.weights.convert import WeightMismatchError, load_weights
 from zoo_core.deploy.infer import run_mindir
+from zoo_core.models.backbone import CLASSIFIER_WEIGHT
+from zoo_core.runtime.devices import DEVICE_TARGETS
+from zoo_core.runtime.errors import ZooError, run_command
+from zoo_core.weights.checkpoint import network_weights, read_checkpoint
+from zoo_core.weights.fit import WeightMismatchError, load_weights
 
 FILE_EXTENSIONS = {'MINDIR': '.mindir', 'ONNX': '.onnx', 'AIR': '.air'}
-DEVICE_TARGETS = ('CPU', 'GPU', 'Ascend')
 AIR_DEVICE_TARGET = 'Ascend'
 IMAGE_CHANNELS = 3
-CLASSIFIER_WEIGHT = 'fc.weight'
 DEFAULT_RESULT_PATH = 'result_Files'
 
 
-class ExportError(ValueError):
+class ExportError(ZooError):
     """An export that cannot be done as asked; the message says why and what to do instead."""
 
 
@@ -71,18 +72,23 @@ def num_classes_of(weights):
     return int(weights[CLASSIFIER_WEIGHT].shape[0])
 
 
-def parse_args(registry, default_net, argv):
-    """The export command line of a model family (`registry`), its default network `default_net`."""
+def parse_args(family, argv):
+    """The export command line of a model `family`."""
     parser = argparse.ArgumentParser(
-        description=f"Export a {registry.family} checkpoint to MINDIR/ONNX/AIR, or run an exported MINDIR "
-                    "on the CPU over an ImageFolder tree (--run_mindir).")
+        description=f"Export a {family.name} checkpoint to MINDIR/ONNX/AIR, run an exported MINDIR on the CPU "
+                    "over an ImageFolder tree (--run_mindir), or print a variant's eval preprocessing "
+                    "(--preprocessing).")
     source = parser.add_mutually_exclusive_group(required=True)
     source.add_argument('--ckpt_file', help="MindSpore checkpoint to export (a training checkpoint is fine: "
                                             "the optimizer state is left out)")
     source.add_argument('--run_mindir', metavar='MINDIR',
                         help="instead of exporting, run this MINDIR (on --device_target) over --data_path and "
                              "write <image stem>_0.bin logits into --result_path, for postprocess.py")
-    parser.add_argument('--net', default=default_net, choices=registry.names(), help="network variant")
+    source.add_argument('--preprocessing', action='store_true',
+                        help="print the eval preprocessing of --net's published weights as one line "
+                             "'INPUT_SIZE CROP_PCT INTERPOLATION' (for the inference scripts)")
+    parser.add_argument('--net', default=family.default_net, choices=family.registry.names(),
+                        help=f"network variant (default: {family.default_net})")
     parser.add_argument('--num_classes', type=int, default=None,
                         help="classifier outputs (default: from the checkpoint's fc.weight)")
     parser.add_argument('--file_name', default=None, help="output file (default: the network name)")
@@ -104,36 +110,40 @@ def parse_args(registry, default_net, argv):
     return args
 
 
-def main(registry, default_net, argv=None):
-    """Command line of a model's `export.py`; returns the file written (export) or the image count (run).
+def export_checkpoint(family, args):
+    """Export `args.ckpt_file`, a checkpoint of `family`'s `args.net`; returns the file written."""
+    try:
+        weights = network_weights(read_checkpoint(args.ckpt_file))  # without the optimizer state
+        num_classes = num_classes_of(weights) if args.num_classes is None else args.num_classes
+        net = family.registry.build(args.net, num_classes=num_classes)
+        load_weights(net, weights)
+    except WeightMismatchError as error:
+        raise ExportError(f"checkpoint {args.ckpt_file} does not fit {args.net}: {error}") from None
+    image_size = args.image_size or family.preprocessing(args.net).input_size
+    path = export_network(net, args.file_name or args.net, args.file_format, image_size,
+                          batch_size=args.batch_size, dynamic_batch=args.dynamic_batch)
+    print(f"exported {args.net} ({num_classes} classes, input {image_size}x{image_size}) -> {path}")
+    return path
 
-    Args:
-        registry: the family's `zoo_core.models.registry.Registry` (builds the networks and holds each variant's
-            input size and eval preprocessing).
-        default_net: the variant exported when `--net` is not given.
-    """
-    args = parse_args(registry, default_net, argv)
+
+def run_command_line(family, args):
+    """Do what the parsed command line `args` asks: print the preprocessing, run a MINDIR, or export."""
+    preprocessing = family.preprocessing(args.net)
+    if args.preprocessing:
+        print(preprocessing.input_size, preprocessing.crop_pct, preprocessing.interpolation)
+        return
     if args.device_target == 'CPU':
         ms.set_device(args.device_target)
     else:
         ms.set_device(args.device_target, args.device_id)
-    preprocessing = registry.variant(args.net).pretrained
-    try:
-        if args.run_mindir:
-            count = run_mindir(args.run_mindir, args.data_path, args.result_path, preprocessing,
-                               batch_size=args.batch_size)
-            print(f"{count} images -> {args.result_path}")
-            return count
-        weights = network_weights(read_checkpoint(args.ckpt_file))  # without the optimizer state
-        num_classes = num_classes_of(weights) if args.num_classes is None else args.num_classes
-        net = registry.build(args.net, num_classes=num_classes)
-        load_weights(net, weights)
-        image_size = args.image_size or preprocessing.input_size
-        path = export_network(net, args.file_name or args.net, args.file_format, image_size,
-                              batch_size=args.batch_size, dynamic_batch=args.dynamic_batch)
-    except WeightMismatchError as error:
-        raise SystemExit(f"error: checkpoint {args.ckpt_file} does not fit {args.net}: {error}") from None
-    except (FileNotFoundError, ValueError) as error:
-        raise SystemExit(f"error: {error}") from None
-    print(f"exported {args.net} ({num_classes} classes, input {image_size}x{image_size}) -> {path}")
-    return path
+    if args.run_mindir:
+        count = run_mindir(args.run_mindir, args.data_path, args.result_path, preprocessing,
+                           batch_size=args.batch_size)
+        print(f"{count} images -> {args.result_path}")
+        return
+    export_checkpoint(family, args)
+
+
+def main(family, argv=None):
+    """Command line of a model's `export.py` (see `parse_args`); returns the exit status."""
+    return run_command(run_command_line, family, parse_args(family, argv))

@@ -15,6 +15,7 @@ from mindspore import nn
 from mindspore.train import mind_ir_pb2
 
 from zoo_core.data.dataset import eval_transforms
+from zoo_core.runtime.errors import MissingFileError, ZooError
 from zoo_core.deploy.postprocess import RESULT_SUFFIX, image_stem, list_image_folder
 
 # Images per forward pass when the MINDIR was exported with a dynamic batch.
@@ -27,16 +28,16 @@ IMAGE_RANK = 4
 def mindir_input_shape(mindir_path):
     """Shape of the MINDIR's (single) input, `DYNAMIC_DIM` for a dimension left open, e.g. `(-1, 3, 224, 224)`."""
     if not os.path.isfile(mindir_path):
-        raise FileNotFoundError(f"MINDIR file {mindir_path!r} does not exist")
+        raise MissingFileError(f"MINDIR file {mindir_path!r} does not exist")
     model = mind_ir_pb2.ModelProto()
     with open(mindir_path, 'rb') as f:
         model.ParseFromString(f.read())
     inputs = model.graph.input
     if len(inputs) != 1 or not inputs[0].tensor:
-        raise ValueError(f"{mindir_path!r} has {len(inputs)} inputs; expected one image batch (N, 3, H, W)")
+        raise ZooError(f"{mindir_path!r} has {len(inputs)} inputs; expected one image batch (N, 3, H, W)")
     shape = tuple(int(d) for d in inputs[0].tensor[0].dims)
     if len(shape) != IMAGE_RANK or DYNAMIC_DIM in shape[1:] or shape[2] != shape[3]:
-        raise ValueError(f"{mindir_path!r} takes input of shape {shape}; expected (N, 3, S, S) with only "
+        raise ZooError(f"{mindir_path!r} takes input of shape {shape}; expected (N, 3, S, S) with only "
                          "the batch dimension N dynamic")
     return shape
 
@@ -69,7 +70,7 @@ def run_mindir(mindir_path, data_dir, result_dir, preprocessing, batch_size=DEFA
     if static_batch:
         batch_size = shape[0]
     elif batch_size < 1:
-        raise ValueError(f"batch_size must be at least 1, got {batch_size}")
+        raise ZooError(f"batch_size must be at least 1, got {batch_size}")
     images = [path for path, _ in list_image_folder(data_dir)]
     transform = EvalTransform(preprocessing, shape[2])
     network = nn.GraphCell(ms.load(mindir_path))

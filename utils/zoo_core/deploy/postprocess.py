@@ -11,41 +11,22 @@ Only numpy is needed here, so scoring starts fast and runs on a machine without 
 import argparse
 import json
 import os
-from dataclasses import dataclass
-
 import numpy as np
 
-# What counts as an image in a class folder (compared lower-case); other files are ignored.
-IMAGE_EXTENSIONS = ('.jpeg', '.jpg', '.png', '.bmp')
+from zoo_core.data.images import IMAGE_EXTENSIONS, is_image_file
+from zoo_core.engine.metrics import Accuracy, top_k_classes
+from zoo_core.runtime.errors import MissingFileError, ZooError, run_command
+
 # The network's first (and only) output for image `<stem>.<ext>` is written to `<stem>_0.bin`.
 RESULT_SUFFIX = '_0.bin'
 LOGIT_DTYPE = np.dtype(np.float32)
 LABEL_FILE_NAME = 'imagenet_label.json'
-TOP_K = 5
 # How many offending names an error message lists.
 LISTED_NAMES = 5
 
 
-class DeployDataError(ValueError):
+class DeployDataError(ZooError):
     """Inference inputs or results that cannot be scored: the message says which file and why."""
-
-
-@dataclass(frozen=True)
-class Scores:
-    """Hit counts over `total` scored images."""
-    total: int
-    top1_correct: int
-    top5_correct: int
-
-    @property
-    def top1(self):
-        """Top-1 accuracy."""
-        return self.top1_correct / self.total
-
-    @property
-    def top5(self):
-        """Top-5 accuracy."""
-        return self.top5_correct / self.total
 
 
 def _listing(names):
@@ -66,7 +47,7 @@ def list_image_folder(root):
     the same stem are an error: their results (`<stem>_0.bin`) would overwrite each other.
     """
     if not os.path.isdir(root):
-        raise FileNotFoundError(f"image folder {root!r} does not exist or is not a directory")
+        raise MissingFileError(f"image folder {root!r} does not exist or is not a directory")
     classes = sorted(entry.name for entry in os.scandir(root) if entry.is_dir())
     if not classes:
         raise DeployDataError(f"{root!r} holds no class folders; expected an ImageFolder tree "
@@ -76,7 +57,7 @@ def list_image_folder(root):
     for index, class_name in enumerate(classes):
         class_dir = os.path.join(root, class_name)
         for file_name in sorted(os.listdir(class_dir)):
-            if not file_name.lower().endswith(IMAGE_EXTENSIONS):
+            if not is_image_file(file_name):
                 continue
             relative = os.path.join(class_name, file_name)
             stem = image_stem(file_name)
@@ -102,7 +83,7 @@ def create_label_file(img_path, output=LABEL_FILE_NAME):
 def load_labels(label_path):
     """{image stem: class index} from a label file written by `create_label_file`."""
     if not os.path.isfile(label_path):
-        raise FileNotFoundError(f"label file {label_path!r} does not exist; "
+        raise MissingFileError(f"label file {label_path!r} does not exist; "
                                 "write it with create_imagenet2012_label.py --img_path VAL_DIR")
     with open(label_path, encoding='utf-8') as f:
         labels = json.load(f)
@@ -115,7 +96,7 @@ def load_labels(label_path):
 def list_results(result_path):
     """{image stem: path} of the `<stem>_0.bin` files in `result_path`."""
     if not os.path.isdir(result_path):
-        raise FileNotFoundError(f"result folder {result_path!r} does not exist or is not a directory")
+        raise MissingFileError(f"result folder {result_path!r} does not exist or is not a directory")
     results = {name[:-len(RESULT_SUFFIX)]: os.path.join(result_path, name)
                for name in sorted(os.listdir(result_path)) if name.endswith(RESULT_SUFFIX)}
     if not results:
@@ -161,44 +142,46 @@ def score_results(result_path, labels, num_classes=None):
         if not 0 <= label < num_classes:
             raise DeployDataError(f"label {label} of {stem} is outside the {num_classes} classes of the "
                                   "results; the label file does not belong to this model's classes")
-        best = np.argsort(-read_logits(path, num_classes), kind='stable')[:TOP_K]
+        best = top_k_classes(read_logits(path, num_classes))
         top1 += int(best[0] == label)
         top5 += int(label in best)
-    return Scores(total=len(results), top1_correct=top1, top5_correct=top5)
+    return Accuracy(top1_correct=top1, top5_correct=top5, total=len(results))
 
 
-def label_main(argv=None):
-    """Command line of `create_imagenet2012_label.py`."""
-    parser = argparse.ArgumentParser(description="Map each image file name of an ImageFolder tree to its "
-                                                 "class index (sorted class folders), as JSON.")
+def label_main(family, argv=None):
+    """Command line of `create_imagenet2012_label.py` for a model `family`; returns the exit status."""
+    parser = argparse.ArgumentParser(description=f"Map each image file name of an ImageFolder tree to its "
+                                                 f"class index (sorted class folders), as JSON, for scoring "
+                                                 f"{family.name} inference results.")
     parser.add_argument('--img_path', required=True, help="ImageFolder tree: <img_path>/<class>/<image>")
     parser.add_argument('--output', default=LABEL_FILE_NAME, help="label file to write")
     args = parser.parse_args(argv)
-    try:
+
+    def write_labels():
         labels = create_label_file(args.img_path, args.output)
-    except (DeployDataError, FileNotFoundError) as error:
-        raise SystemExit(f"error: {error}") from None
-    print(f"{len(labels)} images in {len(set(labels.values()))} classes -> {args.output}")
-    return labels
+        print(f"{len(labels)} images in {len(set(labels.values()))} classes -> {args.output}")
+    return run_command(write_labels)
 
 
-def main(argv=None):
-    """Command line of `postprocess.py`: print and return the `Scores` of a result folder."""
-    parser = argparse.ArgumentParser(description="Top-1/top-5 accuracy of offline inference results "
-                                                 f"(<image stem>{RESULT_SUFFIX}, float32 logits).")
-    parser.add_argument('--result_path', required=True, help="folder of the inference results")
-    parser.add_argument('--label_path', required=True, help="label file of create_imagenet2012_label.py")
-    parser.add_argument('--num_classes', type=int, default=None,
-                        help="logits per result (default: as many as the first result holds)")
-    args = parser.parse_args(argv)
-    try:
-        labels = load_labels(args.label_path)
-        scores = score_results(args.result_path, labels, args.num_classes)
-    except (DeployDataError, FileNotFoundError) as error:
-        raise SystemExit(f"error: {error}") from None
+def print_scores(result_path, label_path, num_classes=None):
+    """Score a result folder against a label file and print the accuracies; returns the `Accuracy`."""
+    labels = load_labels(label_path)
+    scores = score_results(result_path, labels, num_classes)
     if scores.total < len(labels):
         print(f"note: {len(labels) - scores.total} of the {len(labels)} labelled images have no result")
     print(f"images: {scores.total}")
     print(f"top-1 accuracy: {scores.top1:.4f} ({scores.top1_correct}/{scores.total})")
     print(f"top-5 accuracy: {scores.top5:.4f} ({scores.top5_correct}/{scores.total})")
     return scores
+
+
+def main(family, argv=None):
+    """Command line of a model's `postprocess.py`; returns the exit status."""
+    parser = argparse.ArgumentParser(description=f"Top-1/top-5 accuracy of {family.name} offline inference "
+                                                 f"results (<image stem>{RESULT_SUFFIX}, float32 logits).")
+    parser.add_argument('--result_path', required=True, help="folder of the inference results")
+    parser.add_argument('--label_path', required=True, help="label file of create_imagenet2012_label.py")
+    parser.add_argument('--num_classes', type=int, default=None,
+                        help="logits per result (default: as many as the first result holds)")
+    args = parser.parse_args(argv)
+    return run_command(print_scores, args.result_path, args.label_path, args.num_classes)

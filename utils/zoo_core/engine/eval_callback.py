@@ -10,7 +10,7 @@ BEST_RESULT = 'best.json'
 
 
 class EvalCallback(Callback):
-    """Runs `evaluate_fn()` (an `EvalResult`, summed over ranks) every `interval` epochs and after the
+    """Runs `evaluate_fn()` (an `Accuracy`, summed over ranks) every `interval` epochs and after the
     last one; rank 0 saves the network as `best.ckpt` whenever top-1 improves.
 
     `monitor.record` (the `TrainingMonitor`) receives the accuracies for the metrics log.

@@ -1,18 +1,37 @@
-"""The evaluation that every model's `eval.py` runs: checkpoint(s) or pretrained weights -> top-1/top-5
-over the whole validation set, img/s, and a JSON result."""
+"""Evaluation: the accuracy of a network over a whole validation set (summed over ranks), and the command
+that every model's `eval.py` runs: checkpoint(s) or pretrained weights -> top-1/top-5, img/s, a JSON result."""
 import json
 import os
-import sys
+import time
 
-from zoo_core.weights.checkpoint import checkpoint_files, load_network_checkpoint
+import numpy as np
+
 from zoo_core.data.dataset import create_eval_dataset
 from zoo_core.data.demo_data import ensure_demo_dataset
-from zoo_core.runtime.distributed import setup_device
-from zoo_core.engine.accuracy import evaluate
+from zoo_core.engine.metrics import Accuracy, count_correct
+from zoo_core.runtime.distributed import all_reduce_sum, setup_device
+from zoo_core.runtime.errors import ZooError, run_command
 from zoo_core.runtime.logging import get_logger
-from zoo_core.engine.train import EXIT_USAGE_ERROR, USAGE_ERRORS
+from zoo_core.weights.checkpoint import checkpoint_files, load_network_checkpoint
+from zoo_core.weights.pretrained import create_network
 
 RESULT_FILE = 'eval_result.json'
+
+
+def evaluate(net, dataset, group_size=1):
+    """`Accuracy` of `net` (put in eval mode) on `dataset` (this rank's share; None for no image),
+    summed over the `group_size` ranks: every rank must call it."""
+    net.set_train(False)
+    counts = np.zeros(3, dtype=np.int64)
+    start = time.perf_counter()
+    if dataset is not None:
+        for images, labels in dataset.create_tuple_iterator(num_epochs=1):
+            logits = net(images).asnumpy()
+            top1, top5 = count_correct(logits, labels.asnumpy())
+            counts += (top1, top5, labels.shape[0])
+    seconds = time.perf_counter() - start
+    counts = all_reduce_sum(counts, group_size)
+    return Accuracy(int(counts[0]), int(counts[1]), int(counts[2]), seconds)
 
 
 def apply_pretrained_preprocessing(cfg, preprocessing):
@@ -24,26 +43,26 @@ def apply_pretrained_preprocessing(cfg, preprocessing):
     return cfg
 
 
-def run_eval(cfg, get_network, preprocessing_for=None):
-    """Evaluate `cfg.ckpt_path` (a file, or every checkpoint in a folder) or `cfg.pretrained`; returns the
-    list of result dicts, also written to `<output_dir>/eval_result.json` by rank 0."""
+def run_eval(cfg, family):
+    """Evaluate `cfg.ckpt_path` (a file, or every checkpoint in a folder) or `cfg.pretrained`, a network of
+    `family`; returns the list of result dicts, also written to `<output_dir>/eval_result.json` by rank 0."""
     rank, group_size = setup_device(cfg.device_target, cfg.mode, cfg.device_id)
     if not cfg.ckpt_path and not cfg.pretrained:
-        raise ValueError("nothing to evaluate: pass --ckpt_path FILE_OR_DIR or --pretrained WEIGHTS")
+        raise ZooError("nothing to evaluate: pass --ckpt_path FILE_OR_DIR or --pretrained WEIGHTS")
     cfg.data_dir = os.path.abspath(cfg.data_dir or ensure_demo_dataset())
     cfg.output_dir = os.path.abspath(cfg.output_dir or os.path.join('output', cfg.net, 'eval'))
     logger = get_logger(cfg.output_dir, rank)
-    if cfg.pretrained and preprocessing_for is not None and not cfg.ckpt_path:
-        cfg = apply_pretrained_preprocessing(cfg, preprocessing_for(cfg.net))
+    if cfg.pretrained and not cfg.ckpt_path:
+        cfg = apply_pretrained_preprocessing(cfg, family.preprocessing(cfg.net))
     dataset = create_eval_dataset(cfg, rank, group_size)
     sources = checkpoint_files(cfg.ckpt_path) if cfg.ckpt_path else [cfg.pretrained]
     results = []
     for source in sources:
         if cfg.ckpt_path:
-            net = get_network(cfg.net, num_classes=cfg.num_classes)
+            net = create_network(family.registry, cfg.net, num_classes=cfg.num_classes)
             load_network_checkpoint(net, source)
         else:
-            net = get_network(cfg.net, num_classes=cfg.num_classes, pretrained=source)
+            net = create_network(family.registry, cfg.net, num_classes=cfg.num_classes, pretrained=source)
         result = evaluate(net, dataset, group_size)
         logger.info(f"{source}: top-1 {result.top1:.4%} top-5 {result.top5:.4%} "
                     f"({result.top1_correct}/{result.total} images, {result.images_per_second:.1f} img/s "
@@ -59,11 +78,6 @@ def run_eval(cfg, get_network, preprocessing_for=None):
     return results
 
 
-def main(get_config, get_network, preprocessing_for=None, argv=None):
-    """Entry point of a model's `eval.py`: errors exit with a message, not a traceback."""
-    try:
-        run_eval(get_config(argv), get_network, preprocessing_for)
-    except USAGE_ERRORS as error:
-        print(f"error: {error}", file=sys.stderr)
-        return EXIT_USAGE_ERROR
-    return 0
+def main(family, argv=None):
+    """Entry point of a model's `eval.py`; returns the exit status (user errors: one line, status 2)."""
+    return run_command(lambda: run_eval(family.get_config(argv), family))

@@ -7,6 +7,8 @@ import time
 import numpy as np
 from mindspore.train import Callback
 
+from zoo_core.runtime.errors import RunFailedError
+
 METRICS_FILE = 'metrics.jsonl'
 
 
@@ -27,7 +29,7 @@ def format_duration(seconds):
     return f'{minutes}m{secs:02d}s' if minutes else f'{secs}s'
 
 
-class NonFiniteLossError(FloatingPointError):
+class NonFiniteLossError(RunFailedError, FloatingPointError):
     """The training loss became NaN or infinite."""
 
 

@@ -1,34 +1,30 @@
 """The training engine that every model's `train.py` calls: config -> data -> network -> loss ->
 optimizer -> AMP and loss scale -> `mindspore.train.Model` with callbacks -> checkpoints."""
 import os
-import sys
 
 import mindspore as ms
 import mindspore.dataset as ds
 from mindspore.amp import DynamicLossScaleManager, FixedLossScaleManager
 from mindspore.train import CheckpointConfig, Model, ModelCheckpoint
 
-from zoo_core.engine.monitor import NonFiniteLossError, TrainingMonitor
+from zoo_core.engine.monitor import TrainingMonitor
 from zoo_core.weights.checkpoint import CheckpointError, load_network_checkpoint
 from zoo_core.runtime.config import ConfigError, format_config, save_config
-from zoo_core.weights.convert import WeightMismatchError
 from zoo_core.engine.crossentropy import CrossEntropySmooth
-from zoo_core.data.dataset import DatasetError, create_eval_dataset, create_train_dataset
+from zoo_core.data.dataset import create_eval_dataset, create_train_dataset
 from zoo_core.data.demo_data import ensure_demo_dataset
 from zoo_core.runtime.distributed import setup_device
 from zoo_core.engine.eval_callback import EvalCallback
-from zoo_core.engine.accuracy import evaluate
+from zoo_core.engine.evaluate import evaluate
 from zoo_core.runtime.logging import get_logger
 from zoo_core.optim.lr_schedule import build_lr_schedule, scaled_lr
 from zoo_core.optim.optimizer import build_optimizer
-from zoo_core.models.registry import UnknownNetworkError
+from zoo_core.runtime.errors import run_command
+from zoo_core.weights.pretrained import create_network
 
 CHECKPOINT_DIR = 'checkpoints'
 # The optimizer's state restored on resume: momentum buffers and the step counter (lr position).
 OPTIMIZER_STATE_PREFIXES = ('moments.', 'global_step')
-USAGE_ERRORS = (ConfigError, DatasetError, CheckpointError, UnknownNetworkError, WeightMismatchError)
-EXIT_USAGE_ERROR = 2
-EXIT_TRAINING_FAILED = 1
 
 
 def resolve_amp_level(cfg):
@@ -57,11 +53,11 @@ def prepare_paths(cfg):
     return cfg
 
 
-def build_network(cfg, get_network, logger):
+def build_network(cfg, family, logger):
     """The network of the config, from pretrained weights when asked."""
     options = dict(drop_rate=cfg.drop_rate, drop_path_rate=cfg.drop_path_rate,
                    drop_block_rate=cfg.drop_block_rate, zero_init_last=cfg.zero_init_last)
-    net = get_network(cfg.net, num_classes=cfg.num_classes, pretrained=cfg.pretrained or None, **options)
+    net = create_network(family.registry, cfg.net, num_classes=cfg.num_classes, pretrained=cfg.pretrained or None, **options)
     if cfg.pretrained:
         logger.info(f"initialised from pretrained weights {cfg.pretrained}")
     return net
@@ -106,8 +102,8 @@ def make_callbacks(cfg, net, rank, group_size, steps_per_epoch, lr, logger):
     return callbacks
 
 
-def train(cfg, get_network):
-    """Run the training that `cfg` describes with networks from `get_network`; returns the EvalCallback's
+def train(cfg, family):
+    """Run the training that `cfg` describes with a network of `family`; returns the EvalCallback's
     last result (or None without evaluation)."""
     rank, group_size = setup_device(cfg.device_target, cfg.mode, cfg.device_id)
     ms.set_seed(cfg.seed)
@@ -126,7 +122,7 @@ def train(cfg, get_network):
                            cfg.min_lr, cfg.milestones, cfg.lr_decay_rate)
     logger.info(f"{steps_per_epoch} steps per epoch, global batch {global_batch}, peak lr {peak_lr:.5f}")
 
-    net = build_network(cfg, get_network, logger)
+    net = build_network(cfg, family, logger)
     amp_level = resolve_amp_level(cfg)
     scale_manager = loss_scale_manager(cfg, amp_level)
     optimizer_loss_scale = cfg.loss_scale if isinstance(scale_manager, FixedLossScaleManager) else 1.0
@@ -149,15 +145,7 @@ def train(cfg, get_network):
     return None
 
 
-def main(get_config, get_network, argv=None):
-    """Entry point of a model's `train.py`: configuration errors exit with a message, not a traceback."""
-    try:
-        train(get_config(argv), get_network)
-    except USAGE_ERRORS as error:
-        print(f"error: {error}", file=sys.stderr)
-        return EXIT_USAGE_ERROR
-    except NonFiniteLossError as error:
-        print(f"error: {error}", file=sys.stderr)
-        return EXIT_TRAINING_FAILED
-    return 0
-
+def main(family, argv=None):
+    """Entry point of a model's `train.py`; returns the exit status (user errors: one line, status 2;
+    a diverging run: status 1)."""
+    return run_command(lambda: train(family.get_config(argv), family))

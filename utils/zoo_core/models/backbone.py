@@ -13,27 +13,35 @@ import mindspore as ms
 from mindspore import nn
 from mindspore.common.initializer import HeNormal, Normal, Zero, One, initializer
 
-from zoo_core.models.layers import AvgPoolCeil, DropBlock, GlobalAvgPool, MaxPool3x3, batch_norm, conv2d
+from zoo_core.models.layers import AvgPoolCeil, DropBlock, DropPath, GlobalAvgPool, MaxPool3x3, batch_norm, conv2d
 
 STAGE_PLANES = (64, 128, 256, 512)
 STAGE_STRIDES = (1, 2, 2, 2)
 STAGE_NAMES = ('layer1', 'layer2', 'layer3', 'layer4')
 # DropBlock as timm applies it to a ResNet: (block size, seed-rate scale) for stages 3 and 4 only.
 DROP_BLOCK_SETTINGS = {'layer3': (5, 0.25), 'layer4': (3, 1.0)}
+# The classifier, the only part whose shape depends on the number of classes.
+CLASSIFIER_PREFIX = 'fc.'
+CLASSIFIER_WEIGHT = 'fc.weight'
+CLASSIFIER_BIAS = 'fc.bias'
+# Stems: one 7x7 convolution (the original ResNet), or three 3x3 convolutions ("deep", ResNet-C).
+STEM_7X7 = '7x7'
+STEM_DEEP_3X3 = 'deep_3x3'
+STEM_TYPES = (STEM_7X7, STEM_DEEP_3X3)
 
 
 def make_stem(stem_type, stem_width, in_chans):
     """The stem convolution(s) before `bn1`; returns (cell, output channels)."""
-    if stem_type == 'deep':
+    if stem_type == STEM_DEEP_3X3:
         stem = nn.SequentialCell([
             conv2d(in_chans, stem_width, 3, stride=2), batch_norm(stem_width), nn.ReLU(),
             conv2d(stem_width, stem_width, 3), batch_norm(stem_width), nn.ReLU(),
             conv2d(stem_width, stem_width * 2, 3),
         ])
         return stem, stem_width * 2
-    if stem_type == '':
+    if stem_type == STEM_7X7:
         return conv2d(in_chans, stem_width, 7, stride=2), stem_width
-    raise ValueError(f"unknown stem_type {stem_type!r}: expected '' (7x7) or 'deep' (3x3 x3)")
+    raise ValueError(f"unknown stem_type {stem_type!r}: expected one of {', '.join(STEM_TYPES)}")
 
 
 def make_downsample(in_channels, out_channels, stride, avg_down):
@@ -48,6 +56,73 @@ def make_downsample(in_channels, out_channels, stride, avg_down):
     return nn.SequentialCell([conv2d(in_channels, out_channels, 1, stride=stride), batch_norm(out_channels)])
 
 
+def drop_block_for(stage_name, drop_block_rate):
+    """A new DropBlock for one block of `stage_name`, or None (stages 1-2, or a zero rate)."""
+    if drop_block_rate <= 0.0 or stage_name not in DROP_BLOCK_SETTINGS:
+        return None
+    block_size, gamma_scale = DROP_BLOCK_SETTINGS[stage_name]
+    return DropBlock(drop_block_rate, block_size, gamma_scale)
+
+
+def make_stage(block, in_channels, planes, depth, stride, avg_down, drop_paths, stage_name,
+               drop_block_rate=0.0, block_args=None):
+    """One stage of `depth` residual blocks (torchvision's `_make_layer`, timm's `make_blocks`).
+
+    The first block strides and, when the shape changes, gets the projection shortcut; `drop_paths`
+    holds each block's stochastic-depth rate. Returns (the stage, its output channels).
+    """
+    out_channels = planes * block.expansion
+    blocks = []
+    for index in range(depth):
+        block_stride = stride if index == 0 else 1
+        downsample = None
+        if index == 0 and (block_stride != 1 or in_channels != out_channels):
+            downsample = make_downsample(in_channels, out_channels, block_stride, avg_down)
+        blocks.append(block(in_channels, planes, block_stride, downsample,
+                            drop_block=drop_block_for(stage_name, drop_block_rate),
+                            drop_path=drop_paths[index], **(block_args or {})))
+        in_channels = out_channels
+    return nn.SequentialCell(blocks), out_channels
+
+
+def drop_path_rates(layers, drop_path_rate):
+    """Per stage, the stochastic-depth rate of each block: rising linearly from 0 to `drop_path_rate`."""
+    total = sum(layers)
+    rates = [drop_path_rate * index / max(total - 1, 1) for index in range(total)]
+    starts = np.cumsum((0,) + tuple(layers))
+    return [rates[start:start + depth] for start, depth in zip(starts, layers)]
+
+
+class Bottleneck(nn.Cell):
+    """What the zoo's bottlenecks share: `1x1 reduce -> (the block's own 3x3) -> 1x1 expand`, plus the
+    shortcut, and `zero_init_last`. A subclass calls `add_reduce` first and `add_expand` last in its
+    `__init__`, so that parameters keep the references' order, and defines `construct`."""
+
+    expansion = 4
+
+    def add_reduce(self, in_channels, width):
+        """conv1 / bn1 / act1: the 1x1 convolution to the block's width."""
+        self.conv1 = conv2d(in_channels, width, 1)
+        self.bn1 = batch_norm(width)
+        self.act1 = nn.ReLU()
+
+    def add_expand(self, width, planes, downsample, drop_path):
+        """conv3 / bn3, stochastic depth, the shortcut and act3."""
+        self.conv3 = conv2d(width, planes * self.expansion, 1)
+        self.bn3 = batch_norm(planes * self.expansion)
+        self.drop_path = DropPath(drop_path) if drop_path > 0.0 else nn.Identity()
+        self.downsample = downsample if downsample is not None else nn.Identity()
+        self.act3 = nn.ReLU()
+
+    def zero_init_last(self):
+        """Zero the last BN's gamma so that the block starts as its shortcut."""
+        self.bn3.gamma.set_data(initializer(Zero(), self.bn3.gamma.shape, self.bn3.gamma.dtype))
+
+    def residual(self, out, shortcut):
+        """The block's output: `act3(drop_path(bn3(conv3(out))) + shortcut)`."""
+        return self.act3(self.drop_path(self.bn3(self.conv3(out))) + shortcut)
+
+
 class ResNet(nn.Cell):
     """ResNet backbone + classifier head.
 
@@ -55,7 +130,7 @@ class ResNet(nn.Cell):
         block: residual block class; called as `block(in_channels, planes, stride, downsample,
             drop_block=..., drop_path=..., **block_args)`; has an `expansion` and `zero_init_last()`.
         layers: number of blocks in each of the four stages.
-        stem_type / stem_width: '' (7x7, `stem_width` out) or 'deep' (3x3 x3, `2 * stem_width` out).
+        stem_type / stem_width: '7x7' (`stem_width` out) or 'deep_3x3' (3x3 x3, `2 * stem_width` out).
         avg_down: average-pool the projection shortcut instead of striding its 1x1 conv.
         drop_rate: dropout before the classifier.
         drop_path_rate: stochastic-depth rate, rising linearly over the blocks to this value.
@@ -63,7 +138,7 @@ class ResNet(nn.Cell):
         zero_init_last: start each residual branch at zero (gamma of its last BN = 0).
     """
 
-    def __init__(self, block, layers, num_classes=1000, in_chans=3, stem_type='', stem_width=64,
+    def __init__(self, block, layers, num_classes=1000, in_chans=3, stem_type=STEM_7X7, stem_width=64,
                  avg_down=False, drop_rate=0.0, drop_path_rate=0.0, drop_block_rate=0.0,
                  zero_init_last=True, block_args=None):
         super().__init__()
@@ -71,7 +146,6 @@ class ResNet(nn.Cell):
             raise ValueError(f"layers must give {len(STAGE_NAMES)} stage depths, got {layers}")
         if not 0.0 <= drop_rate < 1.0:
             raise ValueError(f"drop_rate must be in [0, 1), got {drop_rate}")
-        block_args = block_args or {}
         self.num_classes = num_classes
         self.conv1, channels = make_stem(stem_type, stem_width, in_chans)
         self.bn1 = batch_norm(channels)
@@ -79,27 +153,12 @@ class ResNet(nn.Cell):
         self.maxpool = MaxPool3x3(stride=2)
         self.feature_info = [dict(num_chs=channels, reduction=2, module='act1')]
 
-        total_blocks = sum(layers)
-        block_index = 0
-        for name, planes, stride, depth in zip(STAGE_NAMES, STAGE_PLANES, STAGE_STRIDES, layers):
-            out_channels = planes * block.expansion
-            drop_block = None
-            if drop_block_rate > 0.0 and name in DROP_BLOCK_SETTINGS:
-                block_size, gamma_scale = DROP_BLOCK_SETTINGS[name]
-                drop_block = (drop_block_rate, block_size, gamma_scale)
-            blocks = []
-            for i in range(depth):
-                block_stride = stride if i == 0 else 1
-                downsample = None
-                if i == 0 and (block_stride != 1 or channels != out_channels):
-                    downsample = make_downsample(channels, out_channels, block_stride, avg_down)
-                drop_path = drop_path_rate * block_index / max(total_blocks - 1, 1)
-                blocks.append(block(channels, planes, block_stride, downsample,
-                                    drop_block=DropBlock(*drop_block) if drop_block else None,
-                                    drop_path=drop_path, **block_args))
-                channels = out_channels
-                block_index += 1
-            setattr(self, name, nn.SequentialCell(blocks))
+        stage_drop_paths = drop_path_rates(layers, drop_path_rate)
+        for name, planes, stride, depth, drop_paths in zip(STAGE_NAMES, STAGE_PLANES, STAGE_STRIDES, layers,
+                                                           stage_drop_paths):
+            stage, channels = make_stage(block, channels, planes, depth, stride, avg_down, drop_paths, name,
+                                         drop_block_rate, block_args)
+            setattr(self, name, stage)
             reduction = self.feature_info[-1]['reduction'] * (2 if name == 'layer1' else stride)
             self.feature_info.append(dict(num_chs=channels, reduction=reduction, module=name))
 

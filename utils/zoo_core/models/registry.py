@@ -1,6 +1,10 @@
-"""Named network variants: what each one is built from, and the preprocessing of its pretrained weights."""
+"""Named network variants: what each one is built from, and the preprocessing of its pretrained weights.
+
+The registry only builds; loading weights is `zoo_core.weights`' job, so nothing here imports it."""
 from dataclasses import dataclass, field
-from typing import Callable, Dict, Optional, Tuple
+from typing import Callable, Dict, Tuple
+
+from zoo_core.runtime.errors import ZooError
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
@@ -26,7 +30,7 @@ class Variant:
     pretrained: PretrainedConfig = PretrainedConfig()
 
 
-class UnknownNetworkError(ValueError):
+class UnknownNetworkError(ZooError):
     """Raised for a network name that no registry knows."""
 
 
@@ -48,11 +52,8 @@ class Registry:
                 f"unknown {self.family} network {name!r}; valid names: {', '.join(self.names())}")
         return self.variants[name]
 
-    def build(self, name, num_classes=1000, pretrained: Optional[str] = None, **options):
-        """Build network `name`; `pretrained` is a checkpoint path or a file name in the weight cache."""
+    def build(self, name, num_classes=1000, **options):
+        """Build network `name` with freshly initialised weights (`zoo_core.weights.pretrained.create_network`
+        builds and loads pretrained ones)."""
         variant = self.variant(name)
-        if pretrained:
-            from zoo_core.weights.pretrained import load_pretrained  # torch-free, but only needed when asked
-            net = variant.builder(**variant.arch, num_classes=1000, **options)
-            return load_pretrained(net, name, pretrained, num_classes=num_classes)
         return variant.builder(**variant.arch, num_classes=num_classes, **options)

@@ -3,6 +3,8 @@ import math
 
 import numpy as np
 
+from zoo_core.runtime.config import ConfigError
+
 SCHEDULES = ('cosine', 'step')
 
 
@@ -24,9 +26,9 @@ def build_lr_schedule(peak_lr, steps_per_epoch, epochs, warmup_epochs=0, schedul
         schedule: 'cosine' (to `min_lr` at the last step) or 'step' (x `gamma` at each milestone epoch).
     """
     if schedule not in SCHEDULES:
-        raise ValueError(f"unknown lr schedule {schedule!r}; choose from {', '.join(SCHEDULES)}")
+        raise ConfigError(f"unknown lr schedule {schedule!r}; choose from {', '.join(SCHEDULES)}")
     if steps_per_epoch < 1 or epochs < 1:
-        raise ValueError(f"need at least one step and one epoch, got {steps_per_epoch} steps x {epochs} epochs")
+        raise ConfigError(f"need at least one step and one epoch, got {steps_per_epoch} steps x {epochs} epochs")
     total = steps_per_epoch * epochs
     warmup = min(int(warmup_epochs * steps_per_epoch), total)
     rates = np.empty(total, dtype=np.float32)

@@ -4,7 +4,9 @@ import numpy as np
 import mindspore as ms
 from mindspore import nn
 
-CLASSIFIER_PREFIX = 'fc.'
+from zoo_core.models.backbone import CLASSIFIER_PREFIX
+from zoo_core.runtime.errors import ZooError
+
 NO_DECAY_SUFFIXES = ('.gamma', '.beta', '.bias')
 
 
@@ -28,7 +30,7 @@ def parameter_groups(net, lr, cfg):
         decay = not (cfg.no_decay_bn_bias and is_no_decay(param.name))
         groups.setdefault((in_head, decay), []).append(param)
     if not groups:
-        raise ValueError("no trainable parameters: the network has no 'fc' classifier to fine-tune")
+        raise ZooError("no trainable parameters: the network has no 'fc' classifier to fine-tune")
     result = []
     for (in_head, decay), params in sorted(groups.items()):
         scale = 1.0 if in_head else cfg.backbone_lr_scale

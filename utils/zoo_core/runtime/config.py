@@ -11,12 +11,14 @@ import sys
 import yaml
 from easydict import EasyDict
 
+from zoo_core.runtime.errors import ZooError
+
 TRUE_WORDS = ('true', '1', 'yes', 'y', 'on')
 FALSE_WORDS = ('false', '0', 'no', 'n', 'off')
 EFFECTIVE_CONFIG_NAME = 'config.yaml'
 
 
-class ConfigError(ValueError):
+class ConfigError(ZooError):
     """A configuration value or file that cannot be used."""
 
 
@@ -120,6 +122,14 @@ def build_config(defaults, select_presets=None, argv=None):
     return apply_explicit(config, defaults, from_file, flags)
 
 
+def make_recipe(*layers, **settings):
+    """A recipe: the `layers` (mappings) merged in order, then `settings`; later values win."""
+    recipe = EasyDict()
+    for layer in layers + (settings,):
+        recipe.update(layer)
+    return recipe
+
+
 def save_config(config, directory):
     """Write the effective config as YAML next to the run's checkpoints; returns the file path."""
     os.makedirs(directory, exist_ok=True)
@@ -161,12 +171,20 @@ RUN_DEFAULTS = dict(
 )
 
 
-def preset_selector(network_presets, demo_preset):
-    """`select_presets` for `build_config`: the network's preset, then `demo_preset` when no dataset is
-    given (the run then uses the built-in demo dataset)."""
-    def select(explicit):
-        presets = [network_presets.get(explicit.net, {})]
-        if not explicit.data_dir:
-            presets.append(demo_preset)
-        return presets
-    return select
+# The hyper-parameters that both families' ImageNet recipes share (SGD with momentum, cosine decay, label
+# smoothing, no weight decay on BN and biases); a model folder's `src/config.py` states what it changes.
+TRAIN_DEFAULTS = dict(
+    num_classes=1000,
+    lr_schedule='cosine',       # cosine | step
+    min_lr=0.0,
+    milestones=[30, 60, 90],    # step schedule only
+    lr_decay_rate=0.1,          # step schedule only
+    momentum=0.9,
+    weight_decay=1e-4,
+    no_decay_bn_bias=True,      # no weight decay on BN parameters and biases
+    label_smoothing=0.1,
+    drop_rate=0.0,              # dropout before the classifier
+    drop_path_rate=0.0,
+    drop_block_rate=0.0,
+    zero_init_last=True,        # zero gamma of each block's last BN
+)

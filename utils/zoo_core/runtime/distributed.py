@@ -6,7 +6,9 @@ import mindspore as ms
 from mindspore import ops
 from mindspore.communication import get_group_size, get_rank, init
 
-DEVICE_TARGETS = ('CPU', 'GPU', 'Ascend')
+from zoo_core.runtime.config import ConfigError
+from zoo_core.runtime.devices import DEVICE_TARGETS
+
 RUN_MODES = {'graph': ms.GRAPH_MODE, 'pynative': ms.PYNATIVE_MODE}
 
 
@@ -57,9 +59,9 @@ def setup_device(device_target, mode='graph', device_id=0):
     one host share its cores: each gets `cpu_threads_per_process` kernel threads.
     """
     if device_target not in DEVICE_TARGETS:
-        raise ValueError(f"unknown device_target {device_target!r}; choose from {', '.join(DEVICE_TARGETS)}")
+        raise ConfigError(f"unknown device_target {device_target!r}; choose from {', '.join(DEVICE_TARGETS)}")
     if mode not in RUN_MODES:
-        raise ValueError(f"unknown mode {mode!r}; choose from {', '.join(RUN_MODES)}")
+        raise ConfigError(f"unknown mode {mode!r}; choose from {', '.join(RUN_MODES)}")
     ms.set_context(mode=RUN_MODES[mode])
     if device_target == 'CPU':
         ms.set_device('CPU')

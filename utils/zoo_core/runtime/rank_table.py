@@ -16,11 +16,13 @@ import sys
 from dataclasses import dataclass
 from typing import List, Tuple
 
+from zoo_core.runtime.errors import ZooError
+
 EXIT_INVALID = 2
 DEVICE_KEYS = ('device_id', 'device_ip', 'rank_id')
 
 
-class RankTableError(ValueError):
+class RankTableError(ZooError):
     """A rank table that cannot be used: unreadable, not JSON, or not a consistent list of ranks."""
 
 

@@ -3,10 +3,12 @@ import os
 
 import mindspore as ms
 
-from zoo_core.weights.convert import MINDSPORE_SUFFIX, WeightMismatchError, load_weights, network_weights_of
+from zoo_core.runtime.errors import ZooError
+from zoo_core.weights.files import MINDSPORE_SUFFIX, network_weights_of
+from zoo_core.weights.fit import WeightMismatchError, load_weights
 
 
-class CheckpointError(ValueError):
+class CheckpointError(ZooError):
     """A checkpoint file that cannot be read or used."""
 
 
@@ -22,7 +24,7 @@ def read_checkpoint(path):
 
 def network_weights(params):
     """name -> numpy array of the network's own tensors in a checkpoint's parameter dict (the optimizer
-    slots and the training position left out, see `convert.network_weights_of`)."""
+    slots and the training position left out, see `files.network_weights_of`)."""
     return {k: v.asnumpy() for k, v in network_weights_of(params).items()}
 
 

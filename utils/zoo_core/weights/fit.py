@@ -17,6 +17,7 @@ BN_RENAMES = {
     'bias': 'beta',
     'running_mean': 'moving_mean',
     'running_var': 'moving_variance',
+}
 DROPPED_SUFFIXES = ('num_batches_tracked',)
 
 

@@ -13,6 +13,7 @@ from zoo_core.models.registry import UnknownNetworkError
 from zoo_core.weights.fit import (WeightMismatchError, classifier_classes, compare_shapes, describe_mismatch,
                                   network_shapes, rename_torch_state_dict, shapes_of)
 
+
 def registry_of(name, registries=None):
     """The registry that knows variant `name`; `UnknownNetworkError` (listing every name) otherwise."""
     registries = registries or known_registries()

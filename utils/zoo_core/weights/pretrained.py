@@ -1,9 +1,10 @@
-"""Pretrained weights for a built network: finding the file (a path, or the local weight cache), reading
-it (MindSpore checkpoint, or a reference PyTorch/safetensors file converted on the fly) and loading it,
+"""Networks with pretrained weights: finding the file (a path, or the local weight cache), reading it
+(MindSpore checkpoint, or a reference PyTorch/safetensors file converted on the fly) and loading it,
 with a new classifier when the number of classes differs.
 
-The cache is the folder `$ZOO_WEIGHTS_HOME` (default `~/.cache/zoo_weights`); `download_pretrained`
-fills it from a variant's published URL.
+`create_network` is the one factory that builds a variant and then loads its weights; the registry
+itself only builds. The cache is the folder `$ZOO_WEIGHTS_HOME` (default `~/.cache/zoo_weights`);
+`download_pretrained` fills it from a variant's published URL.
 """
 import logging
 import os
@@ -11,8 +12,12 @@ import shutil
 import urllib.request
 from pathlib import Path
 
-from zoo_core.weights.convert import (CLASSIFIER_PREFIX, WeightMismatchError, classifier_classes, load_weights,
-                      mismatch_error, read_weights, registry_of)
+from zoo_core.models.backbone import CLASSIFIER_PREFIX
+from zoo_core.models.registry import PretrainedConfig, Registry
+from zoo_core.runtime.errors import MissingFileError, ZooError
+from zoo_core.weights.files import read_weights
+from zoo_core.weights.fit import WeightMismatchError, classifier_classes, load_weights
+from zoo_core.weights.identify import mismatch_error
 
 WEIGHTS_HOME_ENV = 'ZOO_WEIGHTS_HOME'
 DEFAULT_WEIGHTS_HOME = '~/.cache/zoo_weights'
@@ -20,6 +25,8 @@ DEFAULT_WEIGHTS_HOME = '~/.cache/zoo_weights'
 DEFAULT_WEIGHTS = 'default'
 DOWNLOAD_TIMEOUT_S = 60
 PARTIAL_DOWNLOAD_SUFFIX = '.part'
+# The reference weights are ImageNet's: a network is built with their classifier, then fitted.
+PRETRAINED_CLASSES = 1000
 
 logger = logging.getLogger('zoo_core')  # the zoo's logger, configured by `zoo_core.runtime.logging`
 
@@ -29,47 +36,39 @@ def weights_home():
     return Path(os.environ.get(WEIGHTS_HOME_ENV) or DEFAULT_WEIGHTS_HOME).expanduser()
 
 
-def preprocessing_for(name):
-    """The `PretrainedConfig` of variant `name`: its weight files and URL, and the eval preprocessing
-    (input size, crop ratio, interpolation, mean, std) that goes with them."""
-    return registry_of(name).variant(name).pretrained
-
-
-def find_weights_file(name, pretrained):
-    """The weight file that `pretrained` means for variant `name`.
+def find_weights_file(name, config: PretrainedConfig, pretrained):
+    """The weight file that `pretrained` means for variant `name` (published weights: `config`).
 
     `pretrained` is a path; or a bare file name, looked up in the current folder, then in the cache
     (`weights_home()`); or `True`/`'default'`: the variant's published file names, in the cache.
-    Raises `FileNotFoundError` saying where it looked.
+    Raises `MissingFileError` (a `FileNotFoundError`) saying where it looked.
     """
     home = weights_home()
     if pretrained is True or pretrained == DEFAULT_WEIGHTS:
-        config = preprocessing_for(name)
         if not config.file_names:
-            raise FileNotFoundError(f"{name} has no published pretrained weights")
+            raise MissingFileError(f"{name} has no published pretrained weights")
         candidates = [home / file_name for file_name in config.file_names]
         for candidate in candidates:
             if candidate.is_file():
                 return candidate
-        raise FileNotFoundError(
+        raise MissingFileError(
             f"no pretrained weights for {name} in {home} (${WEIGHTS_HOME_ENV}): expected "
             f"{' or '.join(config.file_names)}; download {config.url} there (`download_pretrained`)")
     path = Path(pretrained).expanduser()
     if path.is_file():
         return path
     if len(path.parts) > 1:
-        raise FileNotFoundError(f"no weight file {pretrained}")
+        raise MissingFileError(f"no weight file {pretrained}")
     if (home / path).is_file():
         return home / path
-    raise FileNotFoundError(f"no weight file {pretrained}, neither here nor in {home} (${WEIGHTS_HOME_ENV})")
+    raise MissingFileError(f"no weight file {pretrained}, neither here nor in {home} (${WEIGHTS_HOME_ENV})")
 
 
-def download_pretrained(name, cache_dir=None):
-    """Download variant `name`'s published weights into `cache_dir` (default `weights_home()`) unless
+def download_pretrained(config: PretrainedConfig, cache_dir=None):
+    """Download the published weights of `config` into `cache_dir` (default `weights_home()`) unless
     already there; returns the file's path. The file appears only once it is complete."""
-    config = preprocessing_for(name)
     if not config.url or not config.file_names:
-        raise ValueError(f"{name} has no published pretrained weights to download")
+        raise ZooError("this variant has no published pretrained weights to download")
     cache = Path(cache_dir).expanduser() if cache_dir else weights_home()
     target = cache / config.file_names[0]
     if target.is_file():
@@ -86,16 +85,16 @@ def download_pretrained(name, cache_dir=None):
     return target
 
 
-def load_pretrained(net, name, pretrained, num_classes):
+def load_pretrained(net, name, config: PretrainedConfig, pretrained, num_classes):
     """Load the weights that `pretrained` means (see `find_weights_file`) into `net`, variant `name`;
     returns `net` with a `num_classes` classifier.
 
     A MindSpore `.ckpt` (converted, or saved by training: its optimizer state is ignored) is loaded
     as is; a `.pth`/`.pt`/`.bin`/`.safetensors` reference file is converted on the fly. When the file's
     classifier has another number of classes, its `fc.*` is dropped and a new classifier initialised.
-    Every other tensor must fit (`WeightMismatchError` otherwise).
+    Every other tensor must fit (`WeightMismatchError` otherwise, naming the variant the file holds).
     """
-    path = find_weights_file(name, pretrained)
+    path = find_weights_file(name, config, pretrained)
     weights = read_weights(path)
     file_classes = classifier_classes(weights)
     keep_classifier = file_classes == num_classes
@@ -109,3 +108,19 @@ def load_pretrained(net, name, pretrained, num_classes):
     except WeightMismatchError as err:
         raise mismatch_error(path, name, weights, err) from None
     return net
+
+
+def create_network(registry: Registry, name, num_classes=1000, pretrained=None, **options):
+    """Build variant `name` of `registry`, from pretrained weights when `pretrained` is given.
+
+    Args:
+        num_classes: classifier outputs (0 for a headless feature extractor).
+        pretrained: a MindSpore checkpoint, a PyTorch/safetensors file of the reference weights, a file
+            name looked up in the weight cache (`ZOO_WEIGHTS_HOME`), or True/'default' for the variant's
+            published file there.
+        options: `drop_rate`, `drop_path_rate`, `drop_block_rate`, `zero_init_last`, `in_chans`.
+    """
+    if not pretrained:
+        return registry.build(name, num_classes=num_classes, **options)
+    net = registry.build(name, num_classes=PRETRAINED_CLASSES, **options)
+    return load_pretrained(net, name, registry.variant(name).pretrained, pretrained, num_classes)
