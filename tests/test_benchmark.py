@@ -2,12 +2,10 @@
 import importlib.util
 import json
 import os
-import subprocess
-import sys
 
 import pytest
 
-from conftest import REPO_ROOT, require
+from helpers import REPO_ROOT, require, run_script
 
 SCRIPT = REPO_ROOT / 'benchmarks' / 'benchmark.py'
 spec = importlib.util.spec_from_file_location('benchmark', SCRIPT)
@@ -54,9 +52,8 @@ def test_a_tiny_run_measures_every_implementation(tmp_path):
     for module_name in ('mindcv', 'timm'):
         require(module_name)
     out = tmp_path / 'bench.json'
-    command = [sys.executable, str(SCRIPT), '--networks', 'resnext50_32x4d', '--image-size', '32',
-               '--batch-forward', '2', '--batch-train', '2', '--iters', '1', '--warmup', '0', '--json', str(out)]
-    proc = subprocess.run(command, capture_output=True, text=True, cwd=tmp_path, env=dict(os.environ), check=False)
+    proc = run_script(SCRIPT, '--networks', 'resnext50_32x4d', '--image-size', '32', '--batch-forward', '2',
+                      '--batch-train', '2', '--iters', '1', '--warmup', '0', '--json', out, cwd=tmp_path)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     report = json.loads(out.read_text())
     rows = {row['label']: row for row in report['pooled']}

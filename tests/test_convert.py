@@ -6,17 +6,15 @@ import functools
 import logging
 import re
 import runpy
-import subprocess
-import sys
 
 import numpy as np
 import mindspore as ms
 import pytest
 from safetensors.numpy import save_file as save_safetensors
 
-from conftest import REPO_ROOT
-import reference_models
-from reference_models import (LAST_BN_GAMMA_RANGE, authors_resnest, logits_of_both, make_non_trivial,
+from helpers import REPO_ROOT, run_script
+from helpers import reference_models
+from helpers.reference_models import (LAST_BN_GAMMA_RANGE, authors_resnest, logits_of_both, make_non_trivial,
                               numpy_state_dict, timm_model, torch, torchvision_model)
 from zoo_core.models.family import known_registries
 from zoo_core.models.registry import UnknownNetworkError
@@ -153,8 +151,7 @@ def test_safetensors_converts_without_pytorch(resnest14d_state, tmp_path):
     argv = ['convert_weights.py', str(src), str(dst), '--net', 'resnest14d']
     block_torch_and_run_cli = (f"import runpy, sys; sys.modules['torch'] = None; sys.argv = {argv!r}; "
                                f"runpy.run_path({str(CLI)!r}, run_name='__main__')")
-    run = subprocess.run([sys.executable, '-c', block_torch_and_run_cli], capture_output=True, text=True,
-                         check=False)
+    run = run_script('-c', block_torch_and_run_cli)
     assert run.returncode == 0, run.stderr
     expected = rename_torch_state_dict(resnest14d_state)
     written = {k: v.asnumpy() for k, v in ms.load_checkpoint(str(dst)).items()}
@@ -245,8 +242,7 @@ def test_the_cli_reports_a_missing_file_in_one_line(tmp_path, capsys):
 def test_the_cli_reports_a_truncated_file_without_a_traceback(resnest14d_state, tmp_path):
     src = tmp_path / 'truncated.pth'
     src.write_bytes(save_state_dict(resnest14d_state, tmp_path / 'whole.pth').read_bytes()[:4096])
-    run = subprocess.run([sys.executable, str(CLI), str(src), str(tmp_path / 'out.ckpt')],
-                         capture_output=True, text=True, check=False)
+    run = run_script(CLI, src, tmp_path / 'out.ckpt')
     assert run.returncode == CLI_ERROR_EXIT_CODE
     errors = [line for line in run.stderr.splitlines() if 'error' in line.lower()]
     assert 'Traceback' not in run.stderr

@@ -1,21 +1,20 @@
 """Distributed training and evaluation on the CPU with 2 processes on this host, end to end.
 
 The slow tests start real clusters: the model folder's launchers (msrun), or the launchers' own
-`run_cluster` (utils/scripts/common.sh) with the probe `tests/dist_probe.py`, on a tiny ImageFolder
+`run_cluster` (utils/scripts/common.sh) with the probe `tests/helpers/dist_probe.py`, on a tiny ImageFolder
 dataset written here (3 classes, 32x32 crops, 16 training and 7 validation images: an odd count, so
 that the two ranks get unequal shares and partial batches).
 """
 import json
 import os
 import shutil
-import subprocess
 import sys
 
 import numpy as np
 import pytest
 from PIL import Image
 
-from conftest import REPO_ROOT
+from helpers import REPO_ROOT, run_script
 from zoo_core.runtime.distributed import cpu_threads_per_process, local_process_count
 
 RANKS = 2
@@ -26,7 +25,7 @@ STORED_IMAGE_SIZE = 40
 IMAGE_SIZE = 32
 CLASS_COLOURS = np.array([(200, 40, 40), (40, 200, 40), (40, 40, 200)])
 MODEL_DIR = REPO_ROOT / 'ResNeSt50'
-PROBE = REPO_ROOT / 'tests' / 'dist_probe.py'
+PROBE = REPO_ROOT / 'tests' / 'helpers' / 'dist_probe.py'
 COMMON_SH = REPO_ROOT / 'utils' / 'scripts' / 'common.sh'
 RUN_TIMEOUT_SECONDS = 300
 # Seconds the scheduler waits for a silent (killed) worker before failing the job; MindSpore's default
@@ -55,8 +54,7 @@ def run_env(**extra):
 
 def run(command, cwd, **extra_env):
     """Run `command`, stdout and stderr together in the result's `.stdout`."""
-    return subprocess.run([str(c) for c in command], cwd=cwd, env=run_env(**extra_env), stdout=subprocess.PIPE,
-                          stderr=subprocess.STDOUT, text=True, timeout=RUN_TIMEOUT_SECONDS, check=False)
+    return run_script(*command, cwd=cwd, env=run_env(**extra_env), merge_output=True, timeout=RUN_TIMEOUT_SECONDS)
 
 
 def run_cluster(launcher, log_dir, script, *args, **extra_env):

@@ -6,8 +6,6 @@ no reference framework), so that every layer's numerics reach the logits. Graph 
 module and shared by the tests that read it.
 """
 import re
-import subprocess
-import sys
 
 import numpy as np
 import mindspore as ms
@@ -15,7 +13,7 @@ import onnxruntime
 import pytest
 from mindspore import nn
 
-from conftest import REPO_ROOT
+from helpers import REPO_ROOT, run_script
 from zoo_core.deploy.export import ExportError, export_network, main, num_classes_of
 from zoo_resnest.models import get_network as get_resnest
 from zoo_resnest.family import FAMILY as RESNEST
@@ -97,8 +95,7 @@ def save_training_checkpoint(net, path):
 
 def run_export_cli(model_dir, *args):
     """`python <model_dir>/export.py args...` in a subprocess; returns the completed process."""
-    return subprocess.run([sys.executable, str(REPO_ROOT / model_dir / 'export.py'), *map(str, args)],
-                          capture_output=True, text=True, cwd=REPO_ROOT, check=False)
+    return run_script(REPO_ROOT / model_dir / 'export.py', *args, cwd=REPO_ROOT)
 
 
 class Exports:

@@ -1,15 +1,14 @@
 """Fine-tuning from reference weights and evaluating them with `eval.py --pretrained`, through the scripts."""
 import json
 import os
-import subprocess
 
 import numpy as np
 import mindspore as ms
 import pytest
 from PIL import Image
 
-from conftest import REPO_ROOT, require
-from reference_models import make_non_trivial, timm_model
+from helpers import REPO_ROOT, require, run_script
+from helpers.reference_models import make_non_trivial, timm_model
 from zoo_core.weights.fit import rename_torch_state_dict
 from zoo_core.data.demo_data import generate
 from zoo_core.models.registry import IMAGENET_MEAN, IMAGENET_STD
@@ -25,8 +24,7 @@ IMAGES_PER_CLASS = 3
 
 def run(script, *args, output_dir):
     env = dict(os.environ, OUTPUT_DIR=str(output_dir))
-    return subprocess.run(['bash', str(REPO_ROOT / 'ResNeSt50' / 'scripts' / script), *map(str, args)],
-                          capture_output=True, text=True, env=env, timeout=900)
+    return run_script(REPO_ROOT / 'ResNeSt50' / 'scripts' / script, *args, env=env, timeout=900)
 
 
 @pytest.fixture(scope='module')
@@ -70,10 +68,9 @@ def test_eval_with_pretrained_reference_weights_gives_the_references_predictions
     expected_top5 = int((order[:, :5] == np.array(labels)[:, None]).any(axis=1).sum())
     assert 0 < expected_top1 < len(labels), "a degenerate reference would not test the predictions"
 
-    result = subprocess.run(['python', str(REPO_ROOT / 'ResNeSt50' / 'eval.py'), '--net', 'resnest14d',
-                             '--pretrained', str(path), '--num_classes', str(REFERENCE_CLASSES),
-                             '--data_dir', str(tmp_path / 'data'), '--output_dir', str(tmp_path / 'out')],
-                            capture_output=True, text=True, timeout=600, cwd=tmp_path)
+    result = run_script(REPO_ROOT / 'ResNeSt50' / 'eval.py', '--net', 'resnest14d', '--pretrained', path,
+                        '--num_classes', REFERENCE_CLASSES, '--data_dir', tmp_path / 'data',
+                        '--output_dir', tmp_path / 'out', timeout=600, cwd=tmp_path)
     assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
     [ours] = json.loads((tmp_path / 'out' / 'eval_result.json').read_text())
     assert (ours['top1_correct'], ours['top5_correct'], ours['total']) == (expected_top1, expected_top5, 9)

@@ -5,7 +5,7 @@ import subprocess
 
 import pytest
 
-from conftest import REPO_ROOT
+from helpers import REPO_ROOT
 
 MODEL_DIRS = ('ResNeSt50', 'ResNeXt50')
 USAGE_ERROR_STATUS = 2

@@ -17,7 +17,7 @@ import time
 
 import pytest
 
-from conftest import REPO_ROOT
+from helpers import REPO_ROOT
 
 MODEL_FOLDERS = ('ResNeSt50', 'ResNeXt50')
 SCRIPTS = ('run_train_cpu.sh', 'run_train_gpu.sh', 'run_train.sh', 'run_eval.sh', 'run_eval_gpu.sh',

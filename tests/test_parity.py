@@ -7,9 +7,9 @@ pooling differ most easily from a port.
 import numpy as np
 import pytest
 
-from conftest import require
+from helpers import require
 
-from reference_models import (authors_resnest, block_inputs, copy_reference_weights, logits_of_both,
+from helpers.reference_models import (authors_resnest, block_inputs, copy_reference_weights, logits_of_both,
                               make_non_trivial, our_block_gradients, our_gradients, reference_block_gradients,
                               reference_gradients, timm_model, torchvision_model, training_batch)
 from zoo_resnest.models import get_network as get_resnest

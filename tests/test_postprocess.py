@@ -3,8 +3,6 @@ inference (`export.py --run_mindir`, `scripts/run_infer_cpu.sh`) that writes suc
 """
 import json
 import re
-import subprocess
-import sys
 
 import cv2
 import numpy as np
@@ -13,7 +11,7 @@ import mindspore.dataset as ds
 import pytest
 from PIL import Image
 
-from conftest import REPO_ROOT
+from helpers import REPO_ROOT, run_script
 from test_export import make_non_trivial
 from zoo_core.deploy.export import export_network
 from zoo_core.data.dataset import eval_resize_size
@@ -63,10 +61,6 @@ def ranked_logits(label, rank, num_classes=NUM_CLASSES):
     logits = np.empty(num_classes, dtype=np.float32)
     logits[order] = np.arange(num_classes, 0, -1)
     return logits
-
-
-def run_script(*args, cwd):
-    return subprocess.run(['bash', *map(str, args)], capture_output=True, text=True, cwd=cwd, check=False)
 
 
 # --- the label file --------------------------------------------------------------------------------
@@ -144,11 +138,10 @@ def test_label_and_postprocess_entry_points_score_results(tmp_path, model_dir):
     results = tmp_path / 'results'
     for name, label in EXPECTED_LABELS.items():
         write_result(results, name.split('.')[0], ranked_logits(label, 0 if name.startswith('cat') else 6))
-    subprocess.run([sys.executable, str(REPO_ROOT / model_dir / 'create_imagenet2012_label.py'),
-                    '--img_path', str(root)], cwd=tmp_path, check=True, capture_output=True)
-    scored = subprocess.run([sys.executable, str(REPO_ROOT / model_dir / 'postprocess.py'), '--result_path',
-                             str(results), '--label_path', 'imagenet_label.json'],
-                            cwd=tmp_path, check=True, capture_output=True, text=True)
+    run_script(REPO_ROOT / model_dir / 'create_imagenet2012_label.py', '--img_path', root, cwd=tmp_path,
+               check=True)
+    scored = run_script(REPO_ROOT / model_dir / 'postprocess.py', '--result_path', results,
+                        '--label_path', 'imagenet_label.json', cwd=tmp_path, check=True)
     assert 'top-1 accuracy: 0.6000 (3/5)' in scored.stdout
     assert 'top-5 accuracy: 0.6000 (3/5)' in scored.stdout
 

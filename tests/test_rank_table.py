@@ -1,11 +1,9 @@
 """Ascend rank tables: zoo_core.runtime.rank_table validates them (library and CLI), utils/hccl_tools.py writes them."""
 import json
-import subprocess
-import sys
 
 import pytest
 
-from conftest import REPO_ROOT
+from helpers import REPO_ROOT, run_script
 from zoo_core.runtime.rank_table import RankTableError, load_rank_table, parse_rank_table
 
 HCCL_TOOLS = REPO_ROOT / 'utils' / 'hccl_tools.py'
@@ -32,8 +30,7 @@ def write_json(path, document):
 
 
 def run_validator(path, *extra):
-    return subprocess.run([sys.executable, '-m', 'zoo_core.runtime.rank_table', 'validate', str(path), *extra],
-                          capture_output=True, text=True, check=False)
+    return run_script('-m', 'zoo_core.runtime.rank_table', 'validate', path, *extra)
 
 
 def test_valid_table_lists_its_ranks_in_rank_order(tmp_path):
@@ -140,8 +137,7 @@ def test_cli_exits_2_with_the_reason_for_an_invalid_table(tmp_path):
 
 
 def run_hccl_tools(tmp_path, *args):
-    return subprocess.run([sys.executable, str(HCCL_TOOLS), *args], capture_output=True, text=True,
-                          cwd=tmp_path, check=False)
+    return run_script(HCCL_TOOLS, *args, cwd=tmp_path)
 
 
 @pytest.mark.parametrize('device_range, expected_devices', [('[0,8)', list(range(8))), ('[4,8)', [4, 5, 6, 7]),

@@ -8,7 +8,7 @@ import subprocess
 import pytest
 import yaml
 
-from conftest import REPO_ROOT
+from helpers import REPO_ROOT
 from zoo_core.data.demo_data import generate
 
 pytestmark = pytest.mark.slow

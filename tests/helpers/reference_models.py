@@ -6,7 +6,7 @@ import numpy as np
 import mindspore as ms
 from mindspore import nn
 
-from conftest import require
+from helpers import require
 
 from zoo_core.weights.fit import load_weights, rename_torch_state_dict
 
