@@ -1,7 +1,8 @@
 #!/bin/bash
 # Data-parallel training on the Ascend devices of an HCCL rank table, one process per device: the
 # implementation behind a model folder's scripts/run_distribute_train.sh, which calls
-#   bash utils/scripts/run_distribute_train_rank_table.sh MODEL_DIR RANK_TABLE_FILE [DATA_DIR] [--key value ...]
+#   bash utils/scripts/run_distribute_train_rank_table.sh MODEL_DIR SCRIPT_NAME ARGUMENTS RANK_TABLE_FILE [DATA_DIR] [--key value ...]
+# (common.sh describes SCRIPT_NAME and ARGUMENTS: the wrapper's name and usage.)
 #
 # The table is validated (python -m zoo_core.runtime.rank_table) before anything starts. On this server the script
 # starts the table's ranks of this server (SERVER_ID; needed only when the table lists several servers),
@@ -10,12 +11,11 @@
 set -euo pipefail
 source "$(dirname "$(realpath "${BASH_SOURCE[0]}")")/common.sh"
 
-MODEL_NAME="<model folder>"
 # Seconds the other ranks get to exit after SIGTERM before SIGKILL.
 STOP_GRACE_SECONDS=10
 
 usage() {
-    echo "usage: bash $MODEL_NAME/scripts/run_distribute_train.sh RANK_TABLE_FILE [DATA_DIR] [--key value ...]"
+    usage_line
     cat << EOF
   RANK_TABLE_FILE  HCCL rank table JSON (make one with: python utils/hccl_tools.py --device_num "[0,8)")
   DATA_DIR         ImageFolder dataset with train/ and val/ ("" or omitted: the built-in demo dataset)
@@ -25,13 +25,7 @@ Environment: SERVER_ID (this server's server_id, for a table of several servers)
 EOF
 }
 
-(($# >= 1)) || usage_error "expects MODEL_DIR first (it is called by a model folder's scripts)"
-MODEL_DIR="$(model_dir_arg "$1")"
-MODEL_NAME="$(basename "$MODEL_DIR")"
-shift
-exit_if_help "$@"
-split_positional_and_extra "$@"
-expect_positional_count 1 2
+parse_script_args "$@"
 DATA_DIR="${POSITIONAL[1]:-}"
 [[ -z "$DATA_DIR" ]] || DATA_DIR="$(existing_dir_arg "$DATA_DIR" DATA_DIR)"
 require_command python "activate the Python environment that has MindSpore"
