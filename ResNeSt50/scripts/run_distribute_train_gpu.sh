@@ -5,4 +5,4 @@
 set -euo pipefail
 ARGUMENTS="N [DATA_DIR] [--key value ...]"
 MODEL_DIR="$(realpath "$(dirname "$(realpath "${BASH_SOURCE[0]}")")/..")"
-exec bash "$MODEL_DIR/../utils/scripts/run_distribute_train.sh" "$MODEL_DIR" "$(basename "$0")" "$ARGUMENTS" GPU "$@"
+exec bash "$MODEL_DIR/../utils/scripts/run_distribute_train.sh" "$MODEL_DIR" --as "$(basename "$0")" "$ARGUMENTS" GPU "$@"

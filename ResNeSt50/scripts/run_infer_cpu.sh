@@ -5,4 +5,4 @@
 set -euo pipefail
 ARGUMENTS="MINDIR_PATH DATA_PATH [NET]"
 MODEL_DIR="$(realpath "$(dirname "$(realpath "${BASH_SOURCE[0]}")")/..")"
-exec bash "$MODEL_DIR/../utils/scripts/run_infer_cpu.sh" "$MODEL_DIR" "$(basename "$0")" "$ARGUMENTS" "$@"
+exec bash "$MODEL_DIR/../utils/scripts/run_infer_cpu.sh" "$MODEL_DIR" --as "$(basename "$0")" "$ARGUMENTS" "$@"

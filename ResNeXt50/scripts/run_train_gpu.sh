@@ -5,4 +5,4 @@
 set -euo pipefail
 ARGUMENTS="[DATA_DIR] [DEVICE_ID] [--key value ...]"
 MODEL_DIR="$(realpath "$(dirname "$(realpath "${BASH_SOURCE[0]}")")/..")"
-exec bash "$MODEL_DIR/../utils/scripts/run_train.sh" "$MODEL_DIR" "$(basename "$0")" "$ARGUMENTS" GPU "$@"
+exec bash "$MODEL_DIR/../utils/scripts/run_train.sh" "$MODEL_DIR" --as "$(basename "$0")" "$ARGUMENTS" GPU "$@"

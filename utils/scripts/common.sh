@@ -4,11 +4,12 @@
 # usage_line) and parses its arguments with parse_script_args.
 #
 # How a model folder's script (the wrapper) calls the shared script that implements it:
-#   bash utils/scripts/X.sh MODEL_DIR SCRIPT_NAME ARGUMENTS [DEVICE_TARGET] ARGS...
-# MODEL_DIR is the model folder, SCRIPT_NAME the wrapper's file name and ARGUMENTS the wrapper's usage after
-# its name, e.g. "DATA_DIR [DEVICE_ID] [--key value ...]": a plain word is a required positional argument,
-# a [WORD] an optional one (after the required ones), and a final "[--key value ...]" lets the wrapper take
-# --key value options for the Python entry point. DEVICE_TARGET follows for a shared script parsed with --target.
+#   bash utils/scripts/X.sh MODEL_DIR --as SCRIPT_NAME ARGUMENTS [DEVICE_TARGET] ARGS...
+# SCRIPT_NAME is the wrapper's file name and ARGUMENTS its usage after its name, e.g.
+# "DATA_DIR [DEVICE_ID] [--key value ...]": a plain word is a required positional argument, a [WORD] an
+# optional one (after the required ones), and a final "[--key value ...]" lets the wrapper take --key value
+# options for the Python entry point. Without --as (a shared script run directly) the shared script's own
+# ARGUMENTS apply. DEVICE_TARGET follows for a shared script parsed with --target.
 #
 # Environment read here:
 #   OUTPUT_DIR        output folder of a run (default: <model folder>/output/<kind of run>)
@@ -22,10 +23,6 @@ CLUSTER_TIME_OUT="${CLUSTER_TIME_OUT:-600}"
 LOG_TAIL_LINES="${LOG_TAIL_LINES:-40}"
 # Variables by which the Python side (zoo_core.runtime.distributed) recognises a distributed launch.
 DISTRIBUTED_ENV_VARS="MS_ROLE MS_WORKER_NUM MS_SCHED_HOST MS_SCHED_PORT MS_NODE_ID RANK_TABLE_FILE RANK_SIZE RANK_ID"
-# Set by parse_script_args; these stand in while the arguments that name them are not parsed yet.
-MODEL_NAME="<model folder>"
-SCRIPT_NAME="<script>.sh"
-SCRIPT_ARGUMENTS="ARGUMENTS"
 
 # usage_error MESSAGE: the message and the usage on stderr, exit status 2 (nothing has been started).
 usage_error() {
@@ -50,29 +47,38 @@ exit_if_help() {
 is_non_negative_int() { [[ "$1" =~ ^[0-9]+$ ]]; }
 is_positive_int() { [[ "$1" =~ ^[1-9][0-9]*$ ]]; }
 
-# usage_line: the first line of the usage, the wrapper's name and ARGUMENTS.
+# usage_line: the first line of the usage: the command (the wrapper's, with --as) and its ARGUMENTS.
 usage_line() {
-    echo "usage: bash $MODEL_NAME/scripts/$SCRIPT_NAME $SCRIPT_ARGUMENTS"
+    echo "usage: $USAGE_COMMAND $SCRIPT_ARGUMENTS"
 }
 
-# parse_script_args [--target] MODEL_DIR SCRIPT_NAME ARGUMENTS [DEVICE_TARGET] ARGS...: the arguments a
-# wrapper passes (see the top of this file), checked against its ARGUMENTS; sets MODEL_DIR, MODEL_NAME,
-# SCRIPT_NAME, SCRIPT_ARGUMENTS, TARGET (with --target), POSITIONAL and EXTRA (the --key value options).
-# -h/--help as the first of ARGS prints the usage and exits 0.
+# parse_script_args [--target] ARGUMENTS MODEL_DIR [--as SCRIPT_NAME ARGUMENTS] [DEVICE_TARGET] ARGS...: the
+# arguments of a shared script (see the top of this file; the first ARGUMENTS are its own, for a direct run),
+# checked against the ARGUMENTS that apply; sets MODEL_DIR, MODEL_NAME, USAGE_COMMAND, SCRIPT_ARGUMENTS,
+# TARGET (with --target), POSITIONAL and EXTRA (the --key value options). -h/--help as the first of ARGS
+# prints the usage and exits 0.
 parse_script_args() {
     local with_target=0
-    if [[ "${1:-}" == --target ]]; then
+    if [[ "$1" == --target ]]; then
         with_target=1
         shift
     fi
-    (($# >= 3 + with_target)) || usage_error "expects MODEL_DIR, SCRIPT_NAME and ARGUMENTS first" \
-        "(it is called by a model folder's scripts)"
+    SCRIPT_ARGUMENTS="$1"
+    shift
+    USAGE_COMMAND="bash utils/scripts/$(basename "$0") MODEL_DIR"
+    ((with_target == 0)) || USAGE_COMMAND+=" CPU|GPU|Ascend"
+    (($#)) || usage_error "expects MODEL_DIR first (it is called by a model folder's scripts)"
     MODEL_DIR="$(model_dir_arg "$1")"
     MODEL_NAME="$(basename "$MODEL_DIR")"
-    SCRIPT_NAME="$2"
-    SCRIPT_ARGUMENTS="$3"
-    shift 3
+    shift
+    if [[ "${1:-}" == --as ]]; then
+        (($# >= 3)) || usage_error "--as needs the script's name and its ARGUMENTS"
+        USAGE_COMMAND="bash $MODEL_NAME/scripts/$2"
+        SCRIPT_ARGUMENTS="$3"
+        shift 3
+    fi
     if ((with_target)); then
+        (($#)) || usage_error "expects DEVICE_TARGET after MODEL_DIR"
         TARGET="$(device_target_arg "$1")"
         shift
     fi
@@ -84,7 +90,7 @@ parse_script_args() {
             "[--"*) takes_options=1; break ;;
             \[*\]) optional=$((optional + 1)) ;;
             *)
-                ((optional == 0)) || fail "$SCRIPT_NAME: required argument $word after an optional one in ARGUMENTS"
+                ((optional == 0)) || fail "required argument $word after an optional one in '$SCRIPT_ARGUMENTS'"
                 required=$((required + 1)) ;;
         esac
     done

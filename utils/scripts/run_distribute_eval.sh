@@ -1,8 +1,8 @@
 #!/bin/bash
 # Evaluation sharded over N processes on this host (msrun by default): the implementation behind a model
 # folder's scripts/run_distribute_eval.sh, which calls
-#   bash utils/scripts/run_distribute_eval.sh MODEL_DIR SCRIPT_NAME ARGUMENTS DEVICE_TARGET N CKPT [DATA_DIR] [--key value ...]
-# (common.sh describes SCRIPT_NAME and ARGUMENTS: the wrapper's name and usage.)
+#   bash utils/scripts/run_distribute_eval.sh MODEL_DIR --as SCRIPT_NAME ARGUMENTS DEVICE_TARGET N CKPT [DATA_DIR] [--key value ...]
+# (common.sh describes --as; run directly, it takes the same without --as SCRIPT_NAME ARGUMENTS.)
 # Each process scores its shard of the validation set; eval.py sums the counts over the ranks.
 set -euo pipefail
 source "$(dirname "$(realpath "${BASH_SOURCE[0]}")")/common.sh"
@@ -20,7 +20,7 @@ OUTPUT_DIR (default <model folder>/output/distribute_eval_<target>; logs in its 
 EOF
 }
 
-parse_script_args "$@"
+parse_script_args "DEVICE_TARGET N CKPT [DATA_DIR] [--key value ...]" "$@"
 
 TARGET="$(device_target_arg "${POSITIONAL[0]}")"
 COUNT="$(process_count_arg "${POSITIONAL[1]}")"

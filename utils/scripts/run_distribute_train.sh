@@ -2,8 +2,8 @@
 # Data-parallel training with N processes on this host, started by msrun or by mpirun: the implementation
 # behind a model folder's scripts/run_distribute_train_gpu.sh (mpirun by default) and
 # scripts/run_distribute_train_cpu.sh (msrun), which call
-#   bash utils/scripts/run_distribute_train.sh MODEL_DIR SCRIPT_NAME ARGUMENTS CPU|GPU|Ascend N [DATA_DIR] [--key value ...]
-# (common.sh describes SCRIPT_NAME and ARGUMENTS: the wrapper's name and usage.)
+#   bash utils/scripts/run_distribute_train.sh MODEL_DIR --as SCRIPT_NAME ARGUMENTS CPU|GPU|Ascend N [DATA_DIR] [--key value ...]
+# (common.sh describes --as; run directly, it takes the same without --as SCRIPT_NAME ARGUMENTS.)
 # (Ascend with a rank table: run_distribute_train_rank_table.sh.)
 set -euo pipefail
 source "$(dirname "$(realpath "${BASH_SOURCE[0]}")")/common.sh"
@@ -20,7 +20,7 @@ OUTPUT_DIR (default <model folder>/output/distribute_train_<target>; logs in its
 EOF
 }
 
-parse_script_args --target "$@"
+parse_script_args --target "N [DATA_DIR] [--key value ...]" "$@"
 
 COUNT="$(process_count_arg "${POSITIONAL[0]}")"
 DATA_DIR="${POSITIONAL[1]:-}"

@@ -1,8 +1,8 @@
 #!/bin/bash
 # Data-parallel training on the Ascend devices of an HCCL rank table, one process per device: the
 # implementation behind a model folder's scripts/run_distribute_train.sh, which calls
-#   bash utils/scripts/run_distribute_train_rank_table.sh MODEL_DIR SCRIPT_NAME ARGUMENTS RANK_TABLE_FILE [DATA_DIR] [--key value ...]
-# (common.sh describes SCRIPT_NAME and ARGUMENTS: the wrapper's name and usage.)
+#   bash utils/scripts/run_distribute_train_rank_table.sh MODEL_DIR --as SCRIPT_NAME ARGUMENTS RANK_TABLE_FILE [DATA_DIR] [--key value ...]
+# (common.sh describes --as; run directly, it takes the same without --as SCRIPT_NAME ARGUMENTS.)
 #
 # python -m zoo_core.runtime.rank_table_launch validates the table before anything starts, then starts the
 # table's ranks of this server (SERVER_ID; needed only when the table lists several servers), each in
@@ -22,7 +22,7 @@ Environment: SERVER_ID (this server's server_id, for a table of several servers)
 EOF
 }
 
-parse_script_args "$@"
+parse_script_args "RANK_TABLE_FILE [DATA_DIR] [--key value ...]" "$@"
 DATA_DIR="${POSITIONAL[1]:-}"
 [[ -z "$DATA_DIR" ]] || DATA_DIR="$(existing_dir_arg "$DATA_DIR" DATA_DIR)"
 require_command python "activate the Python environment that has MindSpore"

@@ -1,8 +1,8 @@
 #!/bin/bash
 # Evaluation on one device, in the foreground: the implementation behind a model folder's
 # scripts/run_eval.sh (Ascend), scripts/run_eval_gpu.sh and scripts/run_eval_cpu.sh, which call
-#   bash utils/scripts/run_eval.sh MODEL_DIR SCRIPT_NAME ARGUMENTS CPU|GPU|Ascend OUT_DIR CKPT [DATA_DIR] [--key value ...]
-# (common.sh describes SCRIPT_NAME and ARGUMENTS: the wrapper's name and usage.)
+#   bash utils/scripts/run_eval.sh MODEL_DIR --as SCRIPT_NAME ARGUMENTS CPU|GPU|Ascend OUT_DIR CKPT [DATA_DIR] [--key value ...]
+# (common.sh describes --as; run directly, it takes the same without --as SCRIPT_NAME ARGUMENTS.)
 set -euo pipefail
 source "$(dirname "$(realpath "${BASH_SOURCE[0]}")")/common.sh"
 
@@ -17,7 +17,7 @@ The device is \$DEVICE_ID (default 0) on GPU and Ascend.
 EOF
 }
 
-parse_script_args --target "$@"
+parse_script_args --target "OUT_DIR CKPT [DATA_DIR] [--key value ...]" "$@"
 
 [[ -n "${POSITIONAL[0]}" ]] || usage_error "OUT_DIR is empty"
 [[ ! -e "${POSITIONAL[0]}" || -d "${POSITIONAL[0]}" ]] || usage_error "OUT_DIR exists and is not a folder: '${POSITIONAL[0]}'"

@@ -1,8 +1,8 @@
 #!/bin/bash
 # Ascend 310 inference of an exported MINDIR over an ImageFolder tree, then top-1/top-5 accuracy: the
 # implementation behind a model folder's scripts/run_infer_310.sh, which calls
-#   bash utils/scripts/run_infer_310.sh MODEL_DIR SCRIPT_NAME ARGUMENTS MINDIR_PATH DATA_PATH DEVICE_ID [NET]
-# (common.sh describes SCRIPT_NAME and ARGUMENTS: the wrapper's name and usage.)
+#   bash utils/scripts/run_infer_310.sh MODEL_DIR --as SCRIPT_NAME ARGUMENTS MINDIR_PATH DATA_PATH DEVICE_ID [NET]
+# (common.sh describes --as; run directly, it takes the same without --as SCRIPT_NAME ARGUMENTS.)
 # It builds the model folder's ascend310_infer/ (the shared C++ of utils/ascend310_infer/), runs it, and
 # scores the results with the model folder's create_imagenet2012_label.py and postprocess.py.
 set -euo pipefail
@@ -25,7 +25,7 @@ Writes into the current folder: result_Files/, time_Result/, infer.log, imagenet
 EOF
 }
 
-parse_script_args "$@"
+parse_script_args "MINDIR_PATH DATA_PATH DEVICE_ID [NET]" "$@"
 MINDIR_PATH="$(existing_file_arg "${POSITIONAL[0]}" MINDIR_PATH)"
 DATA_PATH="$(existing_dir_arg "${POSITIONAL[1]}" DATA_PATH)"
 DEVICE_ID="$(device_id_arg "${POSITIONAL[2]}")"

@@ -2,8 +2,8 @@
 # CPU inference of an exported MINDIR over an ImageFolder tree, then top-1/top-5 accuracy: the same result
 # files and scoring as the Ascend 310 path, runnable anywhere. The implementation behind a model folder's
 # scripts/run_infer_cpu.sh, which calls
-#   bash utils/scripts/run_infer_cpu.sh MODEL_DIR SCRIPT_NAME ARGUMENTS MINDIR_PATH DATA_PATH [NET]
-# (common.sh describes SCRIPT_NAME and ARGUMENTS: the wrapper's name and usage.)
+#   bash utils/scripts/run_infer_cpu.sh MODEL_DIR --as SCRIPT_NAME ARGUMENTS MINDIR_PATH DATA_PATH [NET]
+# (common.sh describes --as; run directly, it takes the same without --as SCRIPT_NAME ARGUMENTS.)
 set -euo pipefail
 source "$(dirname "$(realpath "${BASH_SOURCE[0]}")")/common.sh"
 
@@ -18,7 +18,7 @@ Writes into the current folder: result_Files/, imagenet_label.json, acc.log.
 EOF
 }
 
-parse_script_args "$@"
+parse_script_args "MINDIR_PATH DATA_PATH [NET]" "$@"
 MINDIR_PATH="$(existing_file_arg "${POSITIONAL[0]}" MINDIR_PATH)"
 DATA_PATH="$(existing_dir_arg "${POSITIONAL[1]}" DATA_PATH)"
 NET="${POSITIONAL[2]:-}"

@@ -1,8 +1,8 @@
 #!/bin/bash
 # Training on one device, in the foreground: the implementation behind a model folder's
 # scripts/run_train_cpu.sh, scripts/run_train_gpu.sh and scripts/run_train.sh (Ascend), which call
-#   bash utils/scripts/run_train.sh MODEL_DIR SCRIPT_NAME ARGUMENTS CPU|GPU|Ascend [DATA_DIR] [DEVICE_ID] [--key value ...]
-# (common.sh describes SCRIPT_NAME and ARGUMENTS: the wrapper's name and usage.)
+#   bash utils/scripts/run_train.sh MODEL_DIR --as SCRIPT_NAME ARGUMENTS CPU|GPU|Ascend [DATA_DIR] [DEVICE_ID] [--key value ...]
+# (common.sh describes --as; run directly, it takes the same without --as SCRIPT_NAME ARGUMENTS.)
 set -euo pipefail
 source "$(dirname "$(realpath "${BASH_SOURCE[0]}")")/common.sh"
 
@@ -16,7 +16,7 @@ Output (checkpoints, logs, console.log): \$OUTPUT_DIR, default <model folder>/ou
 EOF
 }
 
-parse_script_args --target "$@"
+parse_script_args --target "[DATA_DIR] [DEVICE_ID] [--key value ...]" "$@"
 DATA_DIR="${POSITIONAL[0]:-}"
 [[ -z "$DATA_DIR" ]] || DATA_DIR="$(existing_dir_arg "$DATA_DIR" DATA_DIR)"
 if ((${#POSITIONAL[@]} > 1)); then
