@@ -249,6 +249,21 @@ def test_the_model_folders_share_one_implementation_of_each_script(script):
     assert 'set -euo pipefail' in wrappers[0]
 
 
+def test_a_shared_script_runs_directly_with_its_own_arguments(launch, tmp_path):
+    def run_shared(script, *args):
+        return subprocess.run(['bash', str(REPO_ROOT / 'utils' / 'scripts' / script), *map(str, args)],
+                              capture_output=True, text=True, cwd=tmp_path, env=launch.env,
+                              timeout=SCRIPT_TIMEOUT_SECONDS, check=False)
+
+    result = run_shared('run_distribute_train.sh', REPO_ROOT / 'ResNeSt50', 'Ascend', '-h')
+    assert result.returncode == 0
+    assert result.stdout.startswith('usage: bash utils/scripts/run_distribute_train.sh MODEL_DIR CPU|GPU|Ascend N ')
+    result = run_shared('run_train.sh', REPO_ROOT / 'ResNeSt50', 'CPU', '--epochs', '1')
+    assert result.returncode == 0, result.stderr
+    assert launch.calls == [f"single {REPO_ROOT / 'ResNeSt50' / 'train.py'} --device_target CPU --output_dir "
+                            f"{launch.output_dir} --epochs 1"]
+
+
 # --- Ascend rank table: validated before anything starts ---
 
 @pytest.mark.parametrize('content, message', [

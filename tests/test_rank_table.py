@@ -1,9 +1,15 @@
-"""Ascend rank tables: zoo_core.runtime.rank_table validates them (library and CLI), utils/hccl_tools.py writes them."""
+"""Ascend rank tables: zoo_core.runtime.rank_table validates them (library and CLI), utils/hccl_tools.py writes them,
+zoo_core.runtime.rank_table_launch starts and supervises their ranks."""
 import json
+import os
+import sys
+import time
 
 import pytest
 
 from helpers import REPO_ROOT, run_script
+from zoo_core.runtime import rank_table_launch
+from zoo_core.runtime.errors import ZooError
 from zoo_core.runtime.rank_table import RankTableError, load_rank_table, parse_rank_table
 
 HCCL_TOOLS = REPO_ROOT / 'utils' / 'hccl_tools.py'
@@ -181,3 +187,82 @@ def test_hccl_tools_rejects_an_impossible_device_range(tmp_path, device_range):
                             '--hccn_conf', str(hccn_conf))
     assert result.returncode == 2
     assert '--device_num' in result.stderr
+
+
+# --- the launcher (the scripts' use of it is tested in test_launch_scripts.py) ---
+
+def launch_ranks(tmp_path, rank_table_path, code, *options):
+    """rank_table_launch.main running `python -c code` per rank into tmp_path/out; its exit status."""
+    return rank_table_launch.main(['--rank_table', str(rank_table_path), '--output_dir', str(tmp_path / 'out'),
+                                   *options, '--', sys.executable, '-c', code])
+
+
+def test_cpu_shares_are_equal_runs_of_the_allowed_cpus():
+    assert rank_table_launch.cpu_shares({5, 2, 3, 4, 7}, 2) == [[2, 3], [4, 5]]
+    assert rank_table_launch.cpu_shares({0}, 2) is None
+    assert [rank_table_launch.cpu_list_text(cpus) for cpus in ([4], [4, 5, 6], [1, 3])] == ['4', '4-6', '1,3']
+
+
+def test_the_launcher_needs_a_server_for_a_table_of_several_servers():
+    rank_table = parse_rank_table(table(('10.0.0.1', [device(0, 0)]), ('10.0.0.2', [device(0, 1)])))
+    with pytest.raises(ZooError, match='lists 2 servers .*set SERVER_ID'):
+        rank_table_launch.local_ranks(rank_table, None)
+    assert [r.rank_id for r in rank_table_launch.local_ranks(rank_table, '10.0.0.2')] == [1]
+
+
+@pytest.mark.parametrize('argv_tail, message', [((), "expected '-- COMMAND"), (('--',), "no command after '--'"),
+                                                (('--log_tail_lines', '0', '--', 'true'), 'must be positive'),
+                                                (('--no_such_option', '1', '--', 'true'), 'unrecognized')])
+def test_launcher_mistakes_are_one_line_and_exit_2(tmp_path, capsys, argv_tail, message):
+    status = rank_table_launch.main(['--rank_table', str(tmp_path / 'rt.json'), '--output_dir', str(tmp_path / 'out'),
+                                     *argv_tail])
+    assert status == 2
+    lines = capsys.readouterr().err.splitlines()
+    assert len(lines) == 1 and lines[0].startswith('error: ') and message in lines[0]
+
+
+def test_an_invalid_table_starts_nothing(tmp_path, capsys):
+    path = write_json(tmp_path / 'rt.json', table(('10.0.0.1', [device(0, 1)])))
+    assert launch_ranks(tmp_path, path, 'pass') == 2
+    lines = capsys.readouterr().err.splitlines()
+    assert len(lines) == 1 and 'error: invalid rank table' in lines[0] and 'nothing was started' in lines[0]
+    assert not (tmp_path / 'out').exists()
+
+
+def test_each_rank_runs_in_its_folder_with_the_table_environment(tmp_path, monkeypatch):
+    monkeypatch.setenv('MS_ROLE', 'MS_WORKER')  # left by another launcher: must not reach the ranks
+    path = write_json(tmp_path / 'rt.json', table(('10.0.0.1', [device(6, 0), device(7, 1)])))
+    code = ('import json, os; print(json.dumps({"cwd": os.getcwd(), "env": {k: os.environ.get(k) for k in '
+            '("RANK_TABLE_FILE", "RANK_SIZE", "RANK_ID", "DEVICE_ID", "MS_ROLE")}}))')
+    assert launch_ranks(tmp_path, path, code) == 0
+    for rank, device_id in enumerate((6, 7)):
+        rank_dir = tmp_path / 'out' / f'train_parallel{rank}'
+        seen = json.loads((rank_dir / 'log').read_text())
+        assert seen == {'cwd': str(rank_dir), 'env': {'RANK_TABLE_FILE': str(path), 'RANK_SIZE': '2',
+                                                      'RANK_ID': str(rank), 'DEVICE_ID': str(device_id),
+                                                      'MS_ROLE': None}}
+
+
+def test_a_failing_rank_stops_the_others_even_one_that_ignores_sigterm(tmp_path, capsys, monkeypatch):
+    grace_seconds = 0.5
+    monkeypatch.setattr(rank_table_launch, 'STOP_GRACE_SECONDS', grace_seconds)
+    path = write_json(tmp_path / 'rt.json', table(('10.0.0.1', [device(0, 0), device(1, 1)])))
+    ready = tmp_path / 'ready'
+    # Rank 0 ignores SIGTERM, then says it is ready; rank 1 fails once rank 0 is ready.
+    code = (f'import os, pathlib, signal, sys, time\n'
+            f'ready = pathlib.Path({str(ready)!r})\n'
+            f'if os.environ["RANK_ID"] == "0":\n'
+            f'    signal.signal(signal.SIGTERM, signal.SIG_IGN); ready.write_text(str(os.getpid())); time.sleep(60)\n'
+            f'deadline = time.monotonic() + 30\n'
+            f'while not ready.exists() and time.monotonic() < deadline: time.sleep(0.05)\n'
+            f'print("Traceback (most recent call last):\\nRuntimeError: rank 1 gives up"); sys.exit(3)\n')
+    started = time.monotonic()
+    assert launch_ranks(tmp_path, path, code) == 1
+    elapsed = time.monotonic() - started
+    assert grace_seconds <= elapsed < 30  # rank 0 was killed after the grace period, not waited for
+    err = capsys.readouterr().err
+    assert 'rank 1 failed (exit status 3): stopping the other ranks' in err
+    assert 'RuntimeError: rank 1 gives up' in err and str(tmp_path / 'out' / 'train_parallel1' / 'log') in err
+    assert 'error: rank 1 (device 1) failed with exit status 3' in err
+    with pytest.raises(ProcessLookupError):
+        os.kill(int(ready.read_text()), 0)

@@ -1,7 +1,8 @@
 #!/bin/bash
 # Data-parallel training with N CPU processes on this host, started by msrun.
-#   bash scripts/run_distribute_train_cpu.sh N [DATA_DIR] [--key value ...]
-# Implemented once for all model folders in utils/scripts/run_distribute_train.sh; -h prints the usage.
+# Implemented once for all model folders in utils/scripts/run_distribute_train.sh, which checks the arguments
+# against this script's ARGUMENTS and prints them as its usage (-h).
 set -euo pipefail
+ARGUMENTS="N [DATA_DIR] [--key value ...]"
 MODEL_DIR="$(realpath "$(dirname "$(realpath "${BASH_SOURCE[0]}")")/..")"
-exec bash "$MODEL_DIR/../utils/scripts/run_distribute_train.sh" "$MODEL_DIR" CPU "$@"
+exec bash "$MODEL_DIR/../utils/scripts/run_distribute_train.sh" "$MODEL_DIR" --as "$(basename "$0")" "$ARGUMENTS" CPU "$@"

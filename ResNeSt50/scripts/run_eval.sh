@@ -1,7 +1,8 @@
 #!/bin/bash
 # Evaluation on one Ascend device ($DEVICE_ID, default 0).
-#   bash scripts/run_eval.sh OUT_DIR CKPT [DATA_DIR] [--key value ...]
-# Implemented once for all model folders in utils/scripts/run_eval.sh; -h prints the usage.
+# Implemented once for all model folders in utils/scripts/run_eval.sh, which checks the arguments
+# against this script's ARGUMENTS and prints them as its usage (-h).
 set -euo pipefail
+ARGUMENTS="OUT_DIR CKPT [DATA_DIR] [--key value ...]"
 MODEL_DIR="$(realpath "$(dirname "$(realpath "${BASH_SOURCE[0]}")")/..")"
-exec bash "$MODEL_DIR/../utils/scripts/run_eval.sh" "$MODEL_DIR" Ascend "$@"
+exec bash "$MODEL_DIR/../utils/scripts/run_eval.sh" "$MODEL_DIR" --as "$(basename "$0")" "$ARGUMENTS" Ascend "$@"

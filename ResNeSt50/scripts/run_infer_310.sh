@@ -1,7 +1,8 @@
 #!/bin/bash
-# Ascend 310 inference of an exported ResNeSt MINDIR over an ImageFolder tree, then top-1/top-5 accuracy.
-#   bash scripts/run_infer_310.sh MINDIR_PATH DATA_PATH DEVICE_ID
-# Implemented once for all model folders in utils/scripts/run_infer_310.sh; -h prints the usage.
+# Ascend 310 inference of an exported MINDIR over an ImageFolder tree, then top-1/top-5 accuracy.
+# Implemented once for all model folders in utils/scripts/run_infer_310.sh, which checks the arguments
+# against this script's ARGUMENTS and prints them as its usage (-h).
 set -euo pipefail
+ARGUMENTS="MINDIR_PATH DATA_PATH DEVICE_ID [NET]"
 MODEL_DIR="$(realpath "$(dirname "$(realpath "${BASH_SOURCE[0]}")")/..")"
-exec bash "$MODEL_DIR/../utils/scripts/run_infer_310.sh" "$MODEL_DIR" "$@"
+exec bash "$MODEL_DIR/../utils/scripts/run_infer_310.sh" "$MODEL_DIR" --as "$(basename "$0")" "$ARGUMENTS" "$@"

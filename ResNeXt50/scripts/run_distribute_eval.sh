@@ -1,7 +1,8 @@
 #!/bin/bash
 # Evaluation sharded over N processes on this host, started by msrun.
-#   bash scripts/run_distribute_eval.sh DEVICE_TARGET N CKPT [DATA_DIR] [--key value ...]
-# Implemented once for all model folders in utils/scripts/run_distribute_eval.sh; -h prints the usage.
+# Implemented once for all model folders in utils/scripts/run_distribute_eval.sh, which checks the arguments
+# against this script's ARGUMENTS and prints them as its usage (-h).
 set -euo pipefail
+ARGUMENTS="DEVICE_TARGET N CKPT [DATA_DIR] [--key value ...]"
 MODEL_DIR="$(realpath "$(dirname "$(realpath "${BASH_SOURCE[0]}")")/..")"
-exec bash "$MODEL_DIR/../utils/scripts/run_distribute_eval.sh" "$MODEL_DIR" "$@"
+exec bash "$MODEL_DIR/../utils/scripts/run_distribute_eval.sh" "$MODEL_DIR" --as "$(basename "$0")" "$ARGUMENTS" "$@"

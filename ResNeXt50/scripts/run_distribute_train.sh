@@ -1,7 +1,8 @@
 #!/bin/bash
 # Data-parallel training on the Ascend devices of an HCCL rank table (utils/hccl_tools.py writes one).
-#   bash scripts/run_distribute_train.sh RANK_TABLE_FILE [DATA_DIR] [--key value ...]
-# Implemented once for all model folders in utils/scripts/run_distribute_train_rank_table.sh; -h prints the usage.
+# Implemented once for all model folders in utils/scripts/run_distribute_train_rank_table.sh, which checks the arguments
+# against this script's ARGUMENTS and prints them as its usage (-h).
 set -euo pipefail
+ARGUMENTS="RANK_TABLE_FILE [DATA_DIR] [--key value ...]"
 MODEL_DIR="$(realpath "$(dirname "$(realpath "${BASH_SOURCE[0]}")")/..")"
-exec bash "$MODEL_DIR/../utils/scripts/run_distribute_train_rank_table.sh" "$MODEL_DIR" "$@"
+exec bash "$MODEL_DIR/../utils/scripts/run_distribute_train_rank_table.sh" "$MODEL_DIR" --as "$(basename "$0")" "$ARGUMENTS" "$@"

@@ -1,7 +1,8 @@
 #!/bin/bash
 # Training on the CPU, one process.
-#   bash scripts/run_train_cpu.sh [DATA_DIR] [--key value ...]
-# Implemented once for all model folders in utils/scripts/run_train.sh; -h prints the usage.
+# Implemented once for all model folders in utils/scripts/run_train.sh, which checks the arguments
+# against this script's ARGUMENTS and prints them as its usage (-h).
 set -euo pipefail
+ARGUMENTS="[DATA_DIR] [--key value ...]"
 MODEL_DIR="$(realpath "$(dirname "$(realpath "${BASH_SOURCE[0]}")")/..")"
-exec bash "$MODEL_DIR/../utils/scripts/run_train.sh" "$MODEL_DIR" CPU "$@"
+exec bash "$MODEL_DIR/../utils/scripts/run_train.sh" "$MODEL_DIR" --as "$(basename "$0")" "$ARGUMENTS" CPU "$@"

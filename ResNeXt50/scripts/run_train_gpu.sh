@@ -1,7 +1,8 @@
 #!/bin/bash
 # Training on one GPU.
-#   bash scripts/run_train_gpu.sh [DATA_DIR] [DEVICE_ID] [--key value ...]
-# Implemented once for all model folders in utils/scripts/run_train.sh; -h prints the usage.
+# Implemented once for all model folders in utils/scripts/run_train.sh, which checks the arguments
+# against this script's ARGUMENTS and prints them as its usage (-h).
 set -euo pipefail
+ARGUMENTS="[DATA_DIR] [DEVICE_ID] [--key value ...]"
 MODEL_DIR="$(realpath "$(dirname "$(realpath "${BASH_SOURCE[0]}")")/..")"
-exec bash "$MODEL_DIR/../utils/scripts/run_train.sh" "$MODEL_DIR" GPU "$@"
+exec bash "$MODEL_DIR/../utils/scripts/run_train.sh" "$MODEL_DIR" --as "$(basename "$0")" "$ARGUMENTS" GPU "$@"

@@ -1,6 +1,15 @@
 # shellcheck shell=bash
-# Helpers shared by the launch scripts of utils/scripts/: sourced, never run.
-# A script that sources this defines usage() (the text printed for a wrong argument) before parsing arguments.
+# Helpers shared by the scripts of utils/scripts/: sourced, never run.
+# A script that sources this defines usage() (the text printed for a wrong argument, starting with
+# usage_line) and parses its arguments with parse_script_args.
+#
+# How a model folder's script (the wrapper) calls the shared script that implements it:
+#   bash utils/scripts/X.sh MODEL_DIR --as SCRIPT_NAME ARGUMENTS [DEVICE_TARGET] ARGS...
+# SCRIPT_NAME is the wrapper's file name and ARGUMENTS its usage after its name, e.g.
+# "DATA_DIR [DEVICE_ID] [--key value ...]": a plain word is a required positional argument, a [WORD] an
+# optional one (after the required ones), and a final "[--key value ...]" lets the wrapper take --key value
+# options for the Python entry point. Without --as (a shared script run directly) the shared script's own
+# ARGUMENTS apply. DEVICE_TARGET follows for a shared script parsed with --target.
 #
 # Environment read here:
 #   OUTPUT_DIR        output folder of a run (default: <model folder>/output/<kind of run>)
@@ -38,6 +47,62 @@ exit_if_help() {
 is_non_negative_int() { [[ "$1" =~ ^[0-9]+$ ]]; }
 is_positive_int() { [[ "$1" =~ ^[1-9][0-9]*$ ]]; }
 
+# usage_line: the first line of the usage: the command (the wrapper's, with --as) and its ARGUMENTS.
+usage_line() {
+    echo "usage: $USAGE_COMMAND $SCRIPT_ARGUMENTS"
+}
+
+# parse_script_args [--target] ARGUMENTS MODEL_DIR [--as SCRIPT_NAME ARGUMENTS] [DEVICE_TARGET] ARGS...: the
+# arguments of a shared script (see the top of this file; the first ARGUMENTS are its own, for a direct run),
+# checked against the ARGUMENTS that apply; sets MODEL_DIR, MODEL_NAME, USAGE_COMMAND, SCRIPT_ARGUMENTS,
+# TARGET (with --target), POSITIONAL and EXTRA (the --key value options). -h/--help as the first of ARGS
+# prints the usage and exits 0.
+parse_script_args() {
+    local with_target=0
+    if [[ "$1" == --target ]]; then
+        with_target=1
+        shift
+    fi
+    SCRIPT_ARGUMENTS="$1"
+    shift
+    USAGE_COMMAND="bash utils/scripts/$(basename "$0") MODEL_DIR"
+    ((with_target == 0)) || USAGE_COMMAND+=" CPU|GPU|Ascend"
+    (($#)) || usage_error "expects MODEL_DIR first (it is called by a model folder's scripts)"
+    MODEL_DIR="$(model_dir_arg "$1")"
+    MODEL_NAME="$(basename "$MODEL_DIR")"
+    shift
+    if [[ "${1:-}" == --as ]]; then
+        (($# >= 3)) || usage_error "--as needs the script's name and its ARGUMENTS"
+        USAGE_COMMAND="bash $MODEL_NAME/scripts/$2"
+        SCRIPT_ARGUMENTS="$3"
+        shift 3
+    fi
+    if ((with_target)); then
+        (($#)) || usage_error "expects DEVICE_TARGET after MODEL_DIR"
+        TARGET="$(device_target_arg "$1")"
+        shift
+    fi
+    exit_if_help "$@"
+    local words word required=0 optional=0 takes_options=0
+    read -r -a words <<< "$SCRIPT_ARGUMENTS"
+    for word in ${words[@]+"${words[@]}"}; do
+        case "$word" in
+            "[--"*) takes_options=1; break ;;
+            \[*\]) optional=$((optional + 1)) ;;
+            *)
+                ((optional == 0)) || fail "required argument $word after an optional one in '$SCRIPT_ARGUMENTS'"
+                required=$((required + 1)) ;;
+        esac
+    done
+    if ((takes_options)); then
+        split_positional_and_extra "$@"
+    else
+        POSITIONAL=("$@")
+        EXTRA=()
+    fi
+    expect_positional_count "$required" $((required + optional))
+}
+
 # split_positional_and_extra ARGS...: POSITIONAL=the leading arguments, EXTRA=the rest from the first "-..." on,
 # which must be --key value options (passed through to the Python entry point).
 split_positional_and_extra() {
@@ -49,18 +114,22 @@ split_positional_and_extra() {
     if (($#)) && [[ "$1" != --* ]]; then
         usage_error "unexpected argument '$1' (options for the Python entry point are written --key value)"
     fi
-    # shellcheck disable=SC2034  # read by the script that sources this file
     EXTRA=("$@")
 }
 
 # expect_positional_count MIN MAX: usage error unless MIN <= ${#POSITIONAL[@]} <= MAX.
 expect_positional_count() {
-    local count=${#POSITIONAL[@]}
+    local count=${#POSITIONAL[@]} expected="$1 to $2"
+    if (($1 == $2)); then
+        expected="$1"
+    elif (($1 + 1 == $2)); then
+        expected="$1 or $2"
+    fi
     if ((count < $1)); then
-        usage_error "missing argument(s): got $count, need at least $1"
+        usage_error "missing argument(s): expected $expected arguments, got $count"
     fi
     if ((count > $2)); then
-        usage_error "too many arguments before the --key value options: got $count (${POSITIONAL[*]}), at most $2"
+        usage_error "too many arguments: expected $expected arguments, got $count (${POSITIONAL[*]})"
     fi
 }
 
@@ -81,6 +150,12 @@ device_target_arg() {
 # existing_dir_arg PATH WHAT: PATH resolved, a usage error unless it is a folder.
 existing_dir_arg() {
     [[ -d "$1" ]] || usage_error "$2 is not a folder: '$1'"
+    realpath "$1"
+}
+
+# existing_file_arg PATH WHAT: PATH resolved, a usage error unless it is a file.
+existing_file_arg() {
+    [[ -f "$1" ]] || usage_error "$2 is not a file: '$1'"
     realpath "$1"
 }
 

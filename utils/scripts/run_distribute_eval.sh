@@ -1,15 +1,14 @@
 #!/bin/bash
 # Evaluation sharded over N processes on this host (msrun by default): the implementation behind a model
 # folder's scripts/run_distribute_eval.sh, which calls
-#   bash utils/scripts/run_distribute_eval.sh MODEL_DIR DEVICE_TARGET N CKPT [DATA_DIR] [--key value ...]
+#   bash utils/scripts/run_distribute_eval.sh MODEL_DIR --as SCRIPT_NAME ARGUMENTS DEVICE_TARGET N CKPT [DATA_DIR] [--key value ...]
+# (common.sh describes --as; run directly, it takes the same without --as SCRIPT_NAME ARGUMENTS.)
 # Each process scores its shard of the validation set; eval.py sums the counts over the ranks.
 set -euo pipefail
 source "$(dirname "$(realpath "${BASH_SOURCE[0]}")")/common.sh"
 
-MODEL_NAME="<model folder>"
-
 usage() {
-    echo "usage: bash $MODEL_NAME/scripts/run_distribute_eval.sh DEVICE_TARGET N CKPT [DATA_DIR] [--key value ...]"
+    usage_line
     cat << EOF
   DEVICE_TARGET CPU, GPU or Ascend
   N             number of processes (GPU/Ascend: one per device, devices 0..N-1)
@@ -21,13 +20,7 @@ OUTPUT_DIR (default <model folder>/output/distribute_eval_<target>; logs in its 
 EOF
 }
 
-(($# >= 1)) || usage_error "expects MODEL_DIR first (it is called by a model folder's scripts)"
-MODEL_DIR="$(model_dir_arg "$1")"
-MODEL_NAME="$(basename "$MODEL_DIR")"
-shift
-exit_if_help "$@"
-split_positional_and_extra "$@"
-expect_positional_count 3 4
+parse_script_args "DEVICE_TARGET N CKPT [DATA_DIR] [--key value ...]" "$@"
 
 TARGET="$(device_target_arg "${POSITIONAL[0]}")"
 COUNT="$(process_count_arg "${POSITIONAL[1]}")"

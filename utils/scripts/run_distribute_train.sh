@@ -2,21 +2,14 @@
 # Data-parallel training with N processes on this host, started by msrun or by mpirun: the implementation
 # behind a model folder's scripts/run_distribute_train_gpu.sh (mpirun by default) and
 # scripts/run_distribute_train_cpu.sh (msrun), which call
-#   bash utils/scripts/run_distribute_train.sh MODEL_DIR CPU|GPU|Ascend N [DATA_DIR] [--key value ...]
+#   bash utils/scripts/run_distribute_train.sh MODEL_DIR --as SCRIPT_NAME ARGUMENTS CPU|GPU|Ascend N [DATA_DIR] [--key value ...]
+# (common.sh describes --as; run directly, it takes the same without --as SCRIPT_NAME ARGUMENTS.)
 # (Ascend with a rank table: run_distribute_train_rank_table.sh.)
 set -euo pipefail
 source "$(dirname "$(realpath "${BASH_SOURCE[0]}")")/common.sh"
 
-MODEL_NAME="<model folder>"
-TARGET=""
-
 usage() {
-    case "$TARGET" in
-        CPU | GPU)
-            echo "usage: bash $MODEL_NAME/scripts/run_distribute_train_${TARGET,,}.sh N [DATA_DIR] [--key value ...]" ;;
-        *)
-            echo "usage: bash utils/scripts/run_distribute_train.sh MODEL_DIR CPU|GPU|Ascend N [DATA_DIR] [--key value ...]" ;;
-    esac
+    usage_line
     cat << EOF
   N             number of processes (GPU: one per device, devices 0..N-1)
   DATA_DIR      ImageFolder dataset with train/ and val/ ("" or omitted: the built-in demo dataset)
@@ -27,14 +20,7 @@ OUTPUT_DIR (default <model folder>/output/distribute_train_<target>; logs in its
 EOF
 }
 
-(($# >= 2)) || usage_error "expects MODEL_DIR and DEVICE_TARGET first (it is called by a model folder's scripts)"
-MODEL_DIR="$(model_dir_arg "$1")"
-MODEL_NAME="$(basename "$MODEL_DIR")"
-TARGET="$(device_target_arg "$2")"
-shift 2
-exit_if_help "$@"
-split_positional_and_extra "$@"
-expect_positional_count 1 2
+parse_script_args --target "N [DATA_DIR] [--key value ...]" "$@"
 
 COUNT="$(process_count_arg "${POSITIONAL[0]}")"
 DATA_DIR="${POSITIONAL[1]:-}"

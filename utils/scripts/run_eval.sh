@@ -1,21 +1,13 @@
 #!/bin/bash
 # Evaluation on one device, in the foreground: the implementation behind a model folder's
 # scripts/run_eval.sh (Ascend), scripts/run_eval_gpu.sh and scripts/run_eval_cpu.sh, which call
-#   bash utils/scripts/run_eval.sh MODEL_DIR CPU|GPU|Ascend OUT_DIR CKPT [DATA_DIR] [--key value ...]
+#   bash utils/scripts/run_eval.sh MODEL_DIR --as SCRIPT_NAME ARGUMENTS CPU|GPU|Ascend OUT_DIR CKPT [DATA_DIR] [--key value ...]
+# (common.sh describes --as; run directly, it takes the same without --as SCRIPT_NAME ARGUMENTS.)
 set -euo pipefail
 source "$(dirname "$(realpath "${BASH_SOURCE[0]}")")/common.sh"
 
-MODEL_NAME="<model folder>"
-TARGET=""
-
 usage() {
-    local script="$MODEL_NAME/scripts"
-    case "$TARGET" in
-        CPU) echo "usage: bash $script/run_eval_cpu.sh OUT_DIR CKPT [DATA_DIR] [--key value ...]" ;;
-        GPU) echo "usage: bash $script/run_eval_gpu.sh OUT_DIR CKPT [DATA_DIR] [--key value ...]" ;;
-        Ascend) echo "usage: bash $script/run_eval.sh OUT_DIR CKPT [DATA_DIR] [--key value ...]" ;;
-        *) echo "usage: bash utils/scripts/run_eval.sh MODEL_DIR CPU|GPU|Ascend OUT_DIR CKPT [DATA_DIR] [--key value ...]" ;;
-    esac
+    usage_line
     cat << EOF
   OUT_DIR       folder for eval.py's results (JSON, log) and console.log; created if missing
   CKPT          checkpoint file, or a folder of checkpoints
@@ -25,14 +17,7 @@ The device is \$DEVICE_ID (default 0) on GPU and Ascend.
 EOF
 }
 
-(($# >= 2)) || usage_error "expects MODEL_DIR and DEVICE_TARGET first (it is called by a model folder's scripts)"
-MODEL_DIR="$(model_dir_arg "$1")"
-MODEL_NAME="$(basename "$MODEL_DIR")"
-TARGET="$(device_target_arg "$2")"
-shift 2
-exit_if_help "$@"
-split_positional_and_extra "$@"
-expect_positional_count 2 3
+parse_script_args --target "OUT_DIR CKPT [DATA_DIR] [--key value ...]" "$@"
 
 [[ -n "${POSITIONAL[0]}" ]] || usage_error "OUT_DIR is empty"
 [[ ! -e "${POSITIONAL[0]}" || -d "${POSITIONAL[0]}" ]] || usage_error "OUT_DIR exists and is not a folder: '${POSITIONAL[0]}'"

@@ -1,52 +1,45 @@
 #!/bin/bash
 # Ascend 310 inference of an exported MINDIR over an ImageFolder tree, then top-1/top-5 accuracy: the
 # implementation behind a model folder's scripts/run_infer_310.sh, which calls
-#   bash utils/scripts/run_infer_310.sh MODEL_DIR MINDIR_PATH DATA_PATH DEVICE_ID
+#   bash utils/scripts/run_infer_310.sh MODEL_DIR --as SCRIPT_NAME ARGUMENTS MINDIR_PATH DATA_PATH DEVICE_ID [NET]
+# (common.sh describes --as; run directly, it takes the same without --as SCRIPT_NAME ARGUMENTS.)
 # It builds the model folder's ascend310_infer/ (the shared C++ of utils/ascend310_infer/), runs it, and
 # scores the results with the model folder's create_imagenet2012_label.py and postprocess.py.
 set -euo pipefail
-
-MODEL_NAME="<model folder>"
+source "$(dirname "$(realpath "${BASH_SOURCE[0]}")")/common.sh"
 
 usage() {
-    cat <<USAGE
-usage: bash $MODEL_NAME/scripts/run_infer_310.sh MINDIR_PATH DATA_PATH DEVICE_ID
+    usage_line
+    cat << EOF
   MINDIR_PATH  network exported for one image: python export.py --ckpt_file CKPT --file_format MINDIR --batch_size 1
   DATA_PATH    ImageFolder tree DATA_PATH/<class>/<image>, e.g. the ImageNet val/ folder
   DEVICE_ID    Ascend device index, a non-negative integer
+  NET          the exported variant (default: the model's default network, the one export.py exports without
+               --net); its eval preprocessing comes from the model's registry (export.py --preprocessing)
 Environment (optional):
-  CROP_PCT       center-crop fraction of the variant (default 0.875; resnest200: 0.909, resnest269: 0.928)
-  INTERPOLATION  bilinear (default) or bicubic (resnest200, resnest269)
+  CROP_PCT       center-crop fraction, overriding the variant's
+  INTERPOLATION  resize interpolation, bilinear or bicubic, overriding the variant's
   ASCEND_HOME    Ascend software folder (default /usr/local/Ascend), set up when it exists
   MS_LITE_HOME   MindSpore Lite folder to build against (default: the installed mindspore package)
 Writes into the current folder: result_Files/, time_Result/, infer.log, imagenet_label.json, acc.log.
-USAGE
+EOF
 }
 
-# usage_error MESSAGE: the message and the usage on stderr, exit status 2 (nothing has been started).
-usage_error() {
-    echo "error: $*" >&2
-    usage >&2
-    exit 2
-}
+parse_script_args "MINDIR_PATH DATA_PATH DEVICE_ID [NET]" "$@"
+MINDIR_PATH="$(existing_file_arg "${POSITIONAL[0]}" MINDIR_PATH)"
+DATA_PATH="$(existing_dir_arg "${POSITIONAL[1]}" DATA_PATH)"
+DEVICE_ID="$(device_id_arg "${POSITIONAL[2]}")"
+NET="${POSITIONAL[3]:-}"
+require_command python "activate the Python environment that has MindSpore"
 
-(($# >= 1)) && [ -d "$1" ] || usage_error "expects MODEL_DIR first (it is called by a model folder's scripts/run_infer_310.sh)"
-MODEL_DIR=$(realpath "$1")
-MODEL_NAME=$(basename "$MODEL_DIR")
-shift
-case "${1:-}" in
-    -h | --help) usage; exit 0 ;;
-esac
-[ $# -eq 3 ] || usage_error "expected 3 arguments, got $#"
-[ -f "$1" ] || usage_error "MINDIR_PATH is not a file: '$1'"
-[ -d "$2" ] || usage_error "DATA_PATH is not a folder: '$2'"
-[[ "$3" =~ ^[0-9]+$ ]] || usage_error "DEVICE_ID must be a non-negative integer, got '$3'"
-
-MINDIR_PATH=$(realpath "$1")
-DATA_PATH=$(realpath "$2")
-DEVICE_ID=$3
-CROP_PCT=${CROP_PCT:-0.875}
-INTERPOLATION=${INTERPOLATION:-bilinear}
+# The variant's eval preprocessing, one line "INPUT_SIZE CROP_PCT INTERPOLATION" (e.g. "224 0.875 bilinear").
+preprocessing="$(python "$MODEL_DIR/export.py" --preprocessing ${NET:+--net "$NET"})" ||
+    fail "python $MODEL_DIR/export.py --preprocessing${NET:+ --net $NET} failed; nothing was started"
+read -r INPUT_SIZE NET_CROP_PCT NET_INTERPOLATION <<< "$preprocessing"
+[[ -n "$NET_INTERPOLATION" ]] ||
+    fail "export.py --preprocessing printed '$preprocessing', not INPUT_SIZE CROP_PCT INTERPOLATION"
+CROP_PCT="${CROP_PCT:-$NET_CROP_PCT}"
+INTERPOLATION="${INTERPOLATION:-$NET_INTERPOLATION}"
 ASCEND_HOME=${ASCEND_HOME:-/usr/local/Ascend}
 
 if [ -f "$ASCEND_HOME/ascend-toolkit/set_env.sh" ]; then
@@ -67,14 +60,14 @@ fi
 echo "building the inference program"
 bash "$MODEL_DIR/ascend310_infer/build.sh"
 
-echo "inference of $MINDIR_PATH over $DATA_PATH on device $DEVICE_ID (log: infer.log)"
+echo "inference of $MINDIR_PATH (${NET:-the default network}: input $INPUT_SIZE, crop_pct $CROP_PCT," \
+    "$INTERPOLATION) over $DATA_PATH on device $DEVICE_ID (log: infer.log)"
 rm -rf result_Files time_Result
 mkdir -p result_Files time_Result
 if ! "$MODEL_DIR/ascend310_infer/out/main" --mindir_path="$MINDIR_PATH" --dataset_path="$DATA_PATH" \
         --device_id="$DEVICE_ID" --crop_pct="$CROP_PCT" --interpolation="$INTERPOLATION" \
         --result_dir=result_Files --time_dir=time_Result &> infer.log; then
-    echo "error: inference failed, see infer.log" >&2
-    exit 1
+    fail "inference failed, see infer.log"
 fi
 cat time_Result/test_perform_static.txt
 

@@ -1,21 +1,13 @@
 #!/bin/bash
 # Training on one device, in the foreground: the implementation behind a model folder's
 # scripts/run_train_cpu.sh, scripts/run_train_gpu.sh and scripts/run_train.sh (Ascend), which call
-#   bash utils/scripts/run_train.sh MODEL_DIR CPU|GPU|Ascend [their arguments]
+#   bash utils/scripts/run_train.sh MODEL_DIR --as SCRIPT_NAME ARGUMENTS CPU|GPU|Ascend [DATA_DIR] [DEVICE_ID] [--key value ...]
+# (common.sh describes --as; run directly, it takes the same without --as SCRIPT_NAME ARGUMENTS.)
 set -euo pipefail
 source "$(dirname "$(realpath "${BASH_SOURCE[0]}")")/common.sh"
 
-MODEL_NAME="<model folder>"
-TARGET=""
-
 usage() {
-    local script="$MODEL_NAME/scripts"
-    case "$TARGET" in
-        CPU) echo "usage: bash $script/run_train_cpu.sh [DATA_DIR] [--key value ...]" ;;
-        GPU) echo "usage: bash $script/run_train_gpu.sh [DATA_DIR] [DEVICE_ID] [--key value ...]" ;;
-        Ascend) echo "usage: bash $script/run_train.sh DATA_DIR [DEVICE_ID] [--key value ...]" ;;
-        *) echo "usage: bash utils/scripts/run_train.sh MODEL_DIR CPU|GPU|Ascend [DATA_DIR] [DEVICE_ID] [--key value ...]" ;;
-    esac
+    usage_line
     cat << EOF
   DATA_DIR      ImageFolder dataset with train/ and val/ ("" or omitted where optional: the built-in demo dataset)
   DEVICE_ID     device to train on (default: \$DEVICE_ID, else 0)
@@ -24,19 +16,7 @@ Output (checkpoints, logs, console.log): \$OUTPUT_DIR, default <model folder>/ou
 EOF
 }
 
-(($# >= 2)) || usage_error "expects MODEL_DIR and DEVICE_TARGET first (it is called by a model folder's scripts)"
-MODEL_DIR="$(model_dir_arg "$1")"
-MODEL_NAME="$(basename "$MODEL_DIR")"
-TARGET="$(device_target_arg "$2")"
-shift 2
-exit_if_help "$@"
-split_positional_and_extra "$@"
-case "$TARGET" in
-    CPU) expect_positional_count 0 1 ;;
-    GPU) expect_positional_count 0 2 ;;
-    Ascend) expect_positional_count 1 2 ;;
-esac
-
+parse_script_args --target "[DATA_DIR] [DEVICE_ID] [--key value ...]" "$@"
 DATA_DIR="${POSITIONAL[0]:-}"
 [[ -z "$DATA_DIR" ]] || DATA_DIR="$(existing_dir_arg "$DATA_DIR" DATA_DIR)"
 if ((${#POSITIONAL[@]} > 1)); then
