@@ -9,9 +9,9 @@ from PIL import Image
 
 from helpers import REPO_ROOT, require, run_script
 from helpers.reference_models import make_non_trivial, timm_model
-from zoo_core.weights.fit import rename_torch_state_dict
 from zoo_core.data.demo_data import generate
 from zoo_core.models.registry import IMAGENET_MEAN, IMAGENET_STD
+from zoo_core.weights.fit import rename_torch_state_dict
 
 torch = require('torch')
 pytestmark = pytest.mark.slow

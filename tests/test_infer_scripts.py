@@ -5,11 +5,10 @@ stand-in program in a copy of a model folder."""
 import os
 import shutil
 import stat
-import subprocess
 
 import pytest
 
-from helpers import REPO_ROOT
+from helpers import REPO_ROOT, run_script
 
 MODEL_DIRS = ('ResNeSt50', 'ResNeXt50')
 USAGE_ERROR_STATUS = 2
@@ -29,11 +28,6 @@ STUB_MAIN = r'''#!/bin/bash
 echo "$*" > "$STUB_MAIN_ARGS"
 echo "stub timing" > time_Result/test_perform_static.txt
 '''
-
-
-def run_script(script, *args, cwd, env=None):
-    return subprocess.run(['bash', str(script), *map(str, args)], capture_output=True, text=True, cwd=cwd,
-                          env=env, check=False)
 
 
 def write_executable(path, text):

@@ -17,7 +17,7 @@ import time
 
 import pytest
 
-from helpers import REPO_ROOT
+from helpers import REPO_ROOT, run_script
 
 MODEL_FOLDERS = ('ResNeSt50', 'ResNeXt50')
 SCRIPTS = ('run_train_cpu.sh', 'run_train_gpu.sh', 'run_train.sh', 'run_eval.sh', 'run_eval_gpu.sh',
@@ -114,9 +114,8 @@ class Launch:
                         OUTPUT_DIR=str(self.output_dir), CLUSTER_TIME_OUT='60')
 
     def __call__(self, script, *args, model='ResNeSt50', **env):
-        return subprocess.run(['bash', str(REPO_ROOT / model / 'scripts' / script), *map(str, args)],
-                              capture_output=True, text=True, cwd=self.tmp_path, env={**self.env, **env},
-                              timeout=SCRIPT_TIMEOUT_SECONDS, check=False)
+        return run_script(REPO_ROOT / model / 'scripts' / script, *args, cwd=self.tmp_path, env={**self.env, **env},
+                          timeout=SCRIPT_TIMEOUT_SECONDS)
 
     def interrupted(self, script, *args, workers, **env):
         """Start a script whose workers sleep, SIGTERM it once `workers` run; (exit status, worker pids alive)."""

@@ -13,8 +13,8 @@ from PIL import Image
 
 from helpers import REPO_ROOT, run_script
 from test_export import make_non_trivial
-from zoo_core.deploy.export import export_network
 from zoo_core.data.dataset import eval_resize_size
+from zoo_core.deploy.export import export_network
 from zoo_core.deploy.infer import EvalTransform, mindir_input_shape, run_mindir
 from zoo_core.engine.metrics import Accuracy as Scores
 from zoo_core.deploy.postprocess import (DeployDataError, create_label_file, load_labels, main, print_scores,

@@ -6,8 +6,8 @@ import mindspore as ms
 import pytest
 from easydict import EasyDict
 
-from zoo_core.engine.crossentropy import CrossEntropySmooth
 from zoo_core.data.demo_data import SHAPES, generate
+from zoo_core.engine.crossentropy import CrossEntropySmooth
 from zoo_core.engine.metrics import count_correct
 from zoo_core.optim.lr_schedule import build_lr_schedule, scaled_lr
 from zoo_core.optim.optimizer import parameter_groups

@@ -13,6 +13,7 @@ import re
 import socket
 import sys
 
+from zoo_core.runtime.errors import ZooError
 from zoo_core.runtime.rank_table import RankTableError, parse_rank_table
 
 DEFAULT_HCCN_CONF = '/etc/hccn.conf'
@@ -23,7 +24,7 @@ DEVICE_RANGE = re.compile(r'^\s*\[\s*(\d+)\s*,\s*(\d+)\s*\)\s*$')
 HCCN_ADDRESS = re.compile(r'^\s*address_(\d+)\s*=\s*(\S+)\s*$')
 
 
-class HcclToolsError(ValueError):
+class HcclToolsError(ZooError):
     """An argument or system file that does not allow writing a rank table."""
 
 

@@ -15,7 +15,7 @@ from zoo_core.data.images import extension_spellings
 from zoo_core.runtime.errors import ZooError
 
 # `ImageFolderDataset` compares extensions as written: give it every spelling of the zoo's image extensions.
-IMAGE_EXTENSIONS = extension_spellings()
+IMAGE_EXTENSION_SPELLINGS = extension_spellings()
 INTERPOLATIONS = {
     'bilinear': vision.Inter.LINEAR,
     'bicubic': vision.Inter.PILCUBIC,
@@ -104,7 +104,8 @@ def create_train_dataset(cfg, rank=0, group_size=1):
     indexing = class_indexing(cfg.data_dir)
     check_num_classes(indexing, cfg.num_classes, split_dir)
     workers = clamp_workers(cfg.num_parallel_workers)
-    data = ds.ImageFolderDataset(split_dir, shuffle=True, class_indexing=indexing, extensions=IMAGE_EXTENSIONS,
+    data = ds.ImageFolderDataset(split_dir, shuffle=True, class_indexing=indexing,
+                                 extensions=IMAGE_EXTENSION_SPELLINGS,
                                  num_shards=group_size if group_size > 1 else None,
                                  shard_id=rank if group_size > 1 else None, num_parallel_workers=workers)
     data = data.map(operations=train_transforms(cfg), input_columns='image', num_parallel_workers=workers)
@@ -142,14 +143,14 @@ def create_eval_dataset(cfg, rank=0, group_size=1, split='val'):
     check_num_classes(indexing, cfg.num_classes, split_dir)
     workers = clamp_workers(cfg.num_parallel_workers)
     total = ds.ImageFolderDataset(split_dir, shuffle=False, class_indexing=indexing,
-                                  extensions=IMAGE_EXTENSIONS).get_dataset_size()
+                                  extensions=IMAGE_EXTENSION_SPELLINGS).get_dataset_size()
     if total == 0:
         raise DatasetError(f"no images in {split_dir}")
     indices = list(range(rank, total, group_size))
     if not indices:
         return None
     data = ds.ImageFolderDataset(split_dir, sampler=ds.SubsetSampler(indices), class_indexing=indexing,
-                                 extensions=IMAGE_EXTENSIONS, num_parallel_workers=workers)
+                                 extensions=IMAGE_EXTENSION_SPELLINGS, num_parallel_workers=workers)
     data = data.map(operations=eval_transforms(cfg), input_columns='image', num_parallel_workers=workers)
     data = data.map(operations=transforms.TypeCast(ms.int32), input_columns='label',
                     num_parallel_workers=workers)

@@ -15,8 +15,8 @@ from mindspore import nn
 from mindspore.train import mind_ir_pb2
 
 from zoo_core.data.dataset import eval_transforms
-from zoo_core.runtime.errors import MissingFileError, ZooError
 from zoo_core.deploy.postprocess import RESULT_SUFFIX, image_stem, list_image_folder
+from zoo_core.runtime.errors import MissingFileError, ZooError
 
 # Images per forward pass when the MINDIR was exported with a dynamic batch.
 DEFAULT_BATCH_SIZE = 8

@@ -7,19 +7,19 @@ import mindspore.dataset as ds
 from mindspore.amp import DynamicLossScaleManager, FixedLossScaleManager
 from mindspore.train import CheckpointConfig, Model, ModelCheckpoint
 
-from zoo_core.engine.monitor import TrainingMonitor
-from zoo_core.weights.checkpoint import CheckpointError, load_network_checkpoint
-from zoo_core.runtime.config import ConfigError, format_config, save_config
-from zoo_core.engine.crossentropy import CrossEntropySmooth
 from zoo_core.data.dataset import create_eval_dataset, create_train_dataset
 from zoo_core.data.demo_data import ensure_demo_dataset
-from zoo_core.runtime.distributed import setup_device
+from zoo_core.engine.crossentropy import CrossEntropySmooth
 from zoo_core.engine.eval_callback import EvalCallback
 from zoo_core.engine.evaluate import evaluate
-from zoo_core.runtime.logging import get_logger
+from zoo_core.engine.monitor import TrainingMonitor
 from zoo_core.optim.lr_schedule import build_lr_schedule, scaled_lr
 from zoo_core.optim.optimizer import build_optimizer
+from zoo_core.runtime.config import ConfigError, format_config, save_config
+from zoo_core.runtime.distributed import setup_device
 from zoo_core.runtime.errors import run_command
+from zoo_core.runtime.logging import get_logger
+from zoo_core.weights.checkpoint import CheckpointError, load_network_checkpoint
 from zoo_core.weights.pretrained import create_network
 
 CHECKPOINT_DIR = 'checkpoints'
@@ -57,7 +57,8 @@ def build_network(cfg, family, logger):
     """The network of the config, from pretrained weights when asked."""
     options = dict(drop_rate=cfg.drop_rate, drop_path_rate=cfg.drop_path_rate,
                    drop_block_rate=cfg.drop_block_rate, zero_init_last=cfg.zero_init_last)
-    net = create_network(family.registry, cfg.net, num_classes=cfg.num_classes, pretrained=cfg.pretrained or None, **options)
+    net = create_network(family.registry, cfg.net, num_classes=cfg.num_classes, pretrained=cfg.pretrained or None,
+                         **options)
     if cfg.pretrained:
         logger.info(f"initialised from pretrained weights {cfg.pretrained}")
     return net

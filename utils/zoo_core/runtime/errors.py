@@ -33,14 +33,15 @@ def run_command(command, *args, **kwargs):
     """Call `command(*args, **kwargs)`; returns the process exit status.
 
     `ZooError` -> its line and `EXIT_USAGE_ERROR`; `RunFailedError` -> its line and `EXIT_RUN_FAILED`;
-    success -> `EXIT_OK`. Other exceptions propagate with their traceback: they are bugs.
+    success -> the command's own exit status when it returns an `int`, else `EXIT_OK`. Other exceptions
+    propagate with their traceback: they are bugs.
     """
     try:
-        command(*args, **kwargs)
+        status = command(*args, **kwargs)
     except ZooError as error:
         report(error)
         return EXIT_USAGE_ERROR
     except RunFailedError as error:
         report(error)
         return EXIT_RUN_FAILED
-    return EXIT_OK
+    return status if isinstance(status, int) and not isinstance(status, bool) else EXIT_OK

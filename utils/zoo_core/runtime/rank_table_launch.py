@@ -30,7 +30,7 @@ import sys
 import time
 from dataclasses import dataclass
 
-from zoo_core.runtime.errors import EXIT_OK, EXIT_RUN_FAILED, EXIT_USAGE_ERROR, RunFailedError, ZooError, report
+from zoo_core.runtime.errors import EXIT_OK, RunFailedError, ZooError, report, run_command
 from zoo_core.runtime.rank_table import RankTableError, load_rank_table
 
 EXIT_INTERRUPTED = 130
@@ -271,14 +271,7 @@ def launch(argv):
 
 def main(argv=None):
     """Command line entry point; returns the exit status."""
-    try:
-        return launch(sys.argv[1:] if argv is None else list(argv))
-    except ZooError as error:
-        report(error)
-        return EXIT_USAGE_ERROR
-    except RunFailedError as error:
-        report(error)
-        return EXIT_RUN_FAILED
+    return run_command(launch, sys.argv[1:] if argv is None else list(argv))
 
 
 if __name__ == '__main__':
