@@ -29,7 +29,7 @@ def data_cfg(root, **overrides):
     return EasyDict(dict(data_dir=str(root), num_classes=3, image_size=16, crop_pct=0.875, interpolation='bilinear',
                          mean=list(IMAGENET_MEAN), std=list(IMAGENET_STD), batch_size=4, eval_batch_size=4,
                          num_parallel_workers=2, color_jitter=0.4, autoaugment='autoaugment', crop_scale_min=0.08,
-                         mixup=0.0, cutmix=0.0), **overrides)
+                         mixup=0.0, cutmix=0.0, seed=1), **overrides)
 
 
 @pytest.fixture

@@ -1,9 +1,16 @@
 """ImageFolder input pipelines (`DATA_DIR/train/<class>/*`, `DATA_DIR/val/<class>/*`) with C++ vision ops.
 
+The images are checked first (`zoo_core.data.index`): a bad file is named and left out, never decoded.
+The pipelines read the checked list through `ManifestDataset`; a file that passes the check but still
+fails to decode is replaced by another sample (MindSpore's error-samples mode REPLACE, which keeps every
+rank's step count; SKIP could leave ranks with different counts), unless `strict_data` is set.
 Training data is sharded by rank. Evaluation data is split by index (image i goes to rank i mod N), so
 that every image is evaluated exactly once whatever the number of ranks: no padding, no dropped tail.
 """
+import atexit
 import os
+import shutil
+import tempfile
 
 import mindspore as ms
 import mindspore.dataset as ds
@@ -11,11 +18,9 @@ import mindspore.dataset.transforms as transforms
 import mindspore.dataset.vision as vision
 
 from zoo_core.data.autoaug import augmentation_ops
-from zoo_core.data.images import extension_spellings
-from zoo_core.runtime.errors import ZooError
+from zoo_core.data.index import DatasetError, class_names, index_split, write_manifest
+from zoo_core.data.mixing import MixupCutmix, mixing_enabled
 
-# `ImageFolderDataset` compares extensions as written: give it every spelling of the zoo's image extensions.
-IMAGE_EXTENSION_SPELLINGS = extension_spellings()
 INTERPOLATIONS = {
     'bilinear': vision.Inter.LINEAR,
     'bicubic': vision.Inter.PILCUBIC,
@@ -25,27 +30,40 @@ RANDOM_RESIZED_CROP_RATIO = (3.0 / 4.0, 4.0 / 3.0)
 PIXEL_MAX = 255.0
 
 
-class DatasetError(ZooError):
-    """A dataset folder that cannot be used as configured."""
-
-
-def class_names(split_dir):
-    """Sorted class folder names of an ImageFolder split."""
-    if not os.path.isdir(split_dir):
-        raise DatasetError(f"dataset folder not found: {split_dir} (expected <data_dir>/train/<class>/"
-                           f"<image> and <data_dir>/val/<class>/<image>)")
-    names = sorted(d for d in os.listdir(split_dir) if os.path.isdir(os.path.join(split_dir, d)))
-    if not names:
-        raise DatasetError(f"no class folders in {split_dir}")
-    return names
-
-
 def class_indexing(data_dir):
     """Class name -> label, from `train/` when it exists (so that a val split with a missing class keeps
     the training labels), else from `val/`."""
     train_dir = os.path.join(data_dir, 'train')
     names = class_names(train_dir if os.path.isdir(train_dir) else os.path.join(data_dir, 'val'))
     return {name: index for index, name in enumerate(names)}
+
+
+_MANIFEST_DIR = []
+
+
+def manifest_path(split):
+    """A fresh manifest file name in this process's temporary folder (removed at exit)."""
+    if not _MANIFEST_DIR:
+        _MANIFEST_DIR.append(tempfile.mkdtemp(prefix='zoo_manifests_'))
+        atexit.register(shutil.rmtree, _MANIFEST_DIR[0], True)
+    return os.path.join(_MANIFEST_DIR[0], f'{split}_{len(os.listdir(_MANIFEST_DIR[0]))}.manifest')
+
+
+def set_error_samples_mode(strict):
+    """Decode errors of files that passed the check: an error with `strict`, else the sample is replaced."""
+    mode = ds.config.ErrorSamplesMode.RETURN if strict else ds.config.ErrorSamplesMode.REPLACE
+    ds.config.set_error_samples_mode(mode)
+
+
+def checked_split(cfg, split, indexing, index=None):
+    """(`SplitIndex`, manifest path) of split `split` of `cfg.data_dir`: `index` when given, else a new check."""
+    split_dir = os.path.join(cfg.data_dir, split)
+    if index is None:
+        index = index_split(split_dir, list(indexing), strict=cfg.get('strict_data', False))
+    if not index.samples:
+        raise DatasetError(f"no usable images in {split_dir}")
+    set_error_samples_mode(cfg.get('strict_data', False))
+    return index, write_manifest(index, manifest_path(split))
 
 
 def interpolation_mode(name):
@@ -98,59 +116,53 @@ def check_num_classes(indexing, num_classes, split_dir):
                            f"{num_classes}; pass --num_classes {len(indexing)}")
 
 
-def create_train_dataset(cfg, rank=0, group_size=1):
-    """Shuffled, augmented, batched training data of this rank's shard (last partial batch dropped)."""
+def create_train_dataset(cfg, rank=0, group_size=1, index=None):
+    """Shuffled, augmented, batched training data of this rank's shard (last partial batch dropped).
+
+    `index` is the checked train split (`index_split`), made here when not given. With mixup or CutMix
+    the labels are one-hot and batches are mixed by `MixupCutmix`, seeded by the run's seed and the rank.
+    """
     split_dir = os.path.join(cfg.data_dir, 'train')
     indexing = class_indexing(cfg.data_dir)
     check_num_classes(indexing, cfg.num_classes, split_dir)
+    _, manifest = checked_split(cfg, 'train', indexing, index)
     workers = clamp_workers(cfg.num_parallel_workers)
-    data = ds.ImageFolderDataset(split_dir, shuffle=True, class_indexing=indexing,
-                                 extensions=IMAGE_EXTENSION_SPELLINGS,
-                                 num_shards=group_size if group_size > 1 else None,
-                                 shard_id=rank if group_size > 1 else None, num_parallel_workers=workers)
+    data = ds.ManifestDataset(manifest, usage='train', shuffle=True, class_indexing=indexing,
+                              num_shards=group_size if group_size > 1 else None,
+                              shard_id=rank if group_size > 1 else None, num_parallel_workers=workers)
     data = data.map(operations=train_transforms(cfg), input_columns='image', num_parallel_workers=workers)
     data = data.map(operations=transforms.TypeCast(ms.int32), input_columns='label',
                     num_parallel_workers=workers)
-    mixing = cfg.mixup > 0 or cfg.cutmix > 0
+    mixing = mixing_enabled(cfg)
     if mixing:
         data = data.map(operations=transforms.OneHot(cfg.num_classes), input_columns='label')
     data = data.batch(cfg.batch_size, drop_remainder=True)
     if mixing:
-        data = data.map(operations=transforms.RandomChoice(mixing_ops(cfg)), input_columns=['image', 'label'])
+        # One worker: the mixing generator's draws follow the batch order, so a seeded run repeats.
+        data = data.map(operations=MixupCutmix(cfg.mixup, cfg.cutmix, seed=(cfg.seed, rank)),
+                        input_columns=['image', 'label'], num_parallel_workers=1)
     if data.get_dataset_size() == 0:
         raise DatasetError(f"{split_dir} has fewer images per rank than one batch of {cfg.batch_size}; "
                            f"lower --batch_size")
     return data
 
 
-def mixing_ops(cfg):
-    """Batch-level MixUp and/or CutMix (labels must be one-hot)."""
-    ops = []
-    if cfg.mixup > 0:
-        ops.append(vision.MixUpBatch(alpha=cfg.mixup))
-    if cfg.cutmix > 0:
-        ops.append(vision.CutMixBatch(vision.ImageBatchFormat.NCHW, alpha=cfg.cutmix))
-    return ops
-
-
-def create_eval_dataset(cfg, rank=0, group_size=1, split='val'):
+def create_eval_dataset(cfg, rank=0, group_size=1, split='val', index=None):
     """Unshuffled eval data; rank r gets images r, r+N, r+2N, ... and the last batch is kept whole.
 
-    None when this rank has no image (more ranks than images).
+    `index` is the checked split (`index_split`), made here when not given. None when this rank has no
+    image (more ranks than images).
     """
     split_dir = os.path.join(cfg.data_dir, split)
     indexing = class_indexing(cfg.data_dir)
     check_num_classes(indexing, cfg.num_classes, split_dir)
-    workers = clamp_workers(cfg.num_parallel_workers)
-    total = ds.ImageFolderDataset(split_dir, shuffle=False, class_indexing=indexing,
-                                  extensions=IMAGE_EXTENSION_SPELLINGS).get_dataset_size()
-    if total == 0:
-        raise DatasetError(f"no images in {split_dir}")
-    indices = list(range(rank, total, group_size))
+    index, manifest = checked_split(cfg, split, indexing, index)
+    indices = list(range(rank, len(index.samples), group_size))
     if not indices:
         return None
-    data = ds.ImageFolderDataset(split_dir, sampler=ds.SubsetSampler(indices), class_indexing=indexing,
-                                 extensions=IMAGE_EXTENSION_SPELLINGS, num_parallel_workers=workers)
+    workers = clamp_workers(cfg.num_parallel_workers)
+    data = ds.ManifestDataset(manifest, usage='train', sampler=ds.SubsetSampler(indices),
+                              class_indexing=indexing, num_parallel_workers=workers)
     data = data.map(operations=eval_transforms(cfg), input_columns='image', num_parallel_workers=workers)
     data = data.map(operations=transforms.TypeCast(ms.int32), input_columns='label',
                     num_parallel_workers=workers)

@@ -6,7 +6,8 @@ import time
 
 import numpy as np
 
-from zoo_core.data.dataset import create_eval_dataset
+from zoo_core.data.dataset import class_indexing, create_eval_dataset
+from zoo_core.data.index import index_split
 from zoo_core.data.demo_data import ensure_demo_dataset
 from zoo_core.engine.metrics import Accuracy, count_correct
 from zoo_core.runtime.distributed import all_reduce_sum, setup_device
@@ -54,7 +55,9 @@ def run_eval(cfg, family):
     logger = get_logger(cfg.output_dir, rank)
     if cfg.pretrained and not cfg.ckpt_path:
         cfg = apply_pretrained_preprocessing(cfg, family.preprocessing(cfg.net))
-    dataset = create_eval_dataset(cfg, rank, group_size)
+    val_index = index_split(os.path.join(cfg.data_dir, 'val'), list(class_indexing(cfg.data_dir)),
+                            strict=cfg.strict_data)
+    dataset = create_eval_dataset(cfg, rank, group_size, index=val_index)
     sources = checkpoint_files(cfg.ckpt_path) if cfg.ckpt_path else [cfg.pretrained]
     results = []
     for source in sources:
@@ -66,9 +69,10 @@ def run_eval(cfg, family):
         result = evaluate(net, dataset, group_size)
         logger.info(f"{source}: top-1 {result.top1:.4%} top-5 {result.top5:.4%} "
                     f"({result.top1_correct}/{result.total} images, {result.images_per_second:.1f} img/s "
-                    f"on rank {rank})")
+                    f"on rank {rank}; {len(val_index.bad_files)} bad image file(s) skipped)")
         results.append(dict(checkpoint=source, net=cfg.net, data_dir=cfg.data_dir, ranks=group_size,
-                            **result.as_dict()))
+                            **result.as_dict(), skipped=len(val_index.bad_files),
+                            skipped_files=val_index.as_json()))
     if rank == 0:
         os.makedirs(cfg.output_dir, exist_ok=True)
         path = os.path.join(cfg.output_dir, RESULT_FILE)

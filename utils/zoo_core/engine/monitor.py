@@ -41,8 +41,10 @@ class TrainingMonitor(Callback):
     so this callback must come after them in the list.
     """
 
-    def __init__(self, logger, lr_schedule, global_batch, steps_per_epoch, log_every, output_dir=None):
+    def __init__(self, logger, lr_schedule, global_batch, steps_per_epoch, log_every, output_dir=None,
+                 skipped_files=0):
         super().__init__()
+        self.skipped_files = skipped_files
         self.logger = logger
         self.lr_schedule = lr_schedule
         self.global_batch = global_batch
@@ -95,9 +97,12 @@ class TrainingMonitor(Callback):
                       else float('nan'), lr=self.current_lr(epoch * self.steps_per_epoch), seconds=round(seconds, 3),
                       images_per_second=round(self.steps_per_epoch * self.global_batch / max(seconds, 1e-9), 2))
         record.update(self.record)
+        if self.skipped_files:
+            record['skipped_files'] = self.skipped_files
         self.logger.info(f"epoch {record['epoch']} done in {format_duration(seconds)}: mean loss "
                          f"{record['loss']:.4f}, {record['images_per_second']:.1f} img/s, "
-                         f"{seconds / self.steps_per_epoch * 1000:.1f} ms/step")
+                         f"{seconds / self.steps_per_epoch * 1000:.1f} ms/step"
+                         + (f", {self.skipped_files} bad image file(s) skipped" if self.skipped_files else ""))
         if self.metrics_path:
             with open(self.metrics_path, 'a', encoding='utf-8') as handle:
                 handle.write(json.dumps(record) + '\n')

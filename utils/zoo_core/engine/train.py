@@ -7,8 +7,10 @@ import mindspore.dataset as ds
 from mindspore.amp import DynamicLossScaleManager, FixedLossScaleManager
 from mindspore.train import CheckpointConfig, Model, ModelCheckpoint
 
-from zoo_core.data.dataset import create_eval_dataset, create_train_dataset
+from zoo_core.data.dataset import class_indexing, create_eval_dataset, create_train_dataset
+from zoo_core.data.index import index_split
 from zoo_core.data.demo_data import ensure_demo_dataset
+from zoo_core.data.mixing import mixing_enabled
 from zoo_core.engine.crossentropy import CrossEntropySmooth
 from zoo_core.engine.eval_callback import EvalCallback
 from zoo_core.engine.evaluate import evaluate
@@ -85,10 +87,10 @@ def resume_from(cfg, net, optimizer, logger):
     return epoch
 
 
-def make_callbacks(cfg, net, rank, group_size, steps_per_epoch, lr, logger):
+def make_callbacks(cfg, net, rank, group_size, steps_per_epoch, lr, logger, skipped_files=0):
     """Eval (with best checkpoint), progress/metrics monitor, and rank 0's periodic checkpoints."""
     monitor = TrainingMonitor(logger, lr, cfg.batch_size * group_size, steps_per_epoch, cfg.log_every,
-                              cfg.output_dir if rank == 0 else None)
+                              cfg.output_dir if rank == 0 else None, skipped_files)
     callbacks = []
     if cfg.eval_interval > 0:
         eval_data = create_eval_dataset(cfg, rank, group_size)
@@ -115,7 +117,9 @@ def train(cfg, family):
         save_config(cfg, cfg.output_dir)
     logger.info(f"rank {rank} of {group_size}, device {cfg.device_target}, config:\n{format_config(cfg)}")
 
-    dataset = create_train_dataset(cfg, rank, group_size)
+    train_index = index_split(os.path.join(cfg.data_dir, 'train'), list(class_indexing(cfg.data_dir)),
+                              strict=cfg.strict_data)
+    dataset = create_train_dataset(cfg, rank, group_size, index=train_index)
     steps_per_epoch = dataset.get_dataset_size()
     global_batch = cfg.batch_size * group_size
     peak_lr = scaled_lr(cfg.base_lr, cfg.base_batch, global_batch)
@@ -129,10 +133,11 @@ def train(cfg, family):
     optimizer_loss_scale = cfg.loss_scale if isinstance(scale_manager, FixedLossScaleManager) else 1.0
     optimizer = build_optimizer(net, lr, cfg, loss_scale=optimizer_loss_scale, logger=logger)
     initial_epoch = resume_from(cfg, net, optimizer, logger) if cfg.resume else 0
-    loss = CrossEntropySmooth(cfg.num_classes, cfg.label_smoothing, sparse=not (cfg.mixup > 0 or cfg.cutmix > 0))
+    loss = CrossEntropySmooth(cfg.num_classes, cfg.label_smoothing, sparse=not mixing_enabled(cfg))
     model = Model(net, loss_fn=loss, optimizer=optimizer, amp_level=amp_level, loss_scale_manager=scale_manager,
                   boost_level='O0')
-    callbacks = make_callbacks(cfg, net, rank, group_size, steps_per_epoch, lr, logger)
+    callbacks = make_callbacks(cfg, net, rank, group_size, steps_per_epoch, lr, logger,
+                               len(train_index.bad_files))
     sink = cfg.device_target != 'CPU' if cfg.dataset_sink_mode == 'auto' else cfg.dataset_sink_mode == 'on'
     logger.info(f"training {cfg.net} for epochs {initial_epoch + 1}..{cfg.epochs}, amp {amp_level}, "
                 f"output {cfg.output_dir}")

@@ -168,6 +168,7 @@ RUN_DEFAULTS = dict(
     freeze_backbone=False,      # fine-tuning: train the classifier only
     backbone_lr_scale=1.0,      # fine-tuning: lr of every layer but the classifier x this
     dataset_sink_mode='auto',   # auto: off on CPU, on for GPU/Ascend
+    strict_data=False,          # a bad image file stops the run (default: named in a warning, left out)
 )
 
 
