@@ -20,7 +20,8 @@ SIGNATURES = (
     (b'II*\x00', 'TIFF'),
     (b'MM\x00*', 'TIFF'),
 )
-SIGNATURE_BYTES = 8
+# The first read of a file: its signature and, for nearly every JPEG, all its marker segments.
+HEADER_READ_BYTES = 64 * 1024
 # Formats whose last bytes must hold an end marker, and the markers.
 END_MARKERS = {'JPEG': b'\xff\xd9', 'PNG': b'IEND'}
 # How far from the end (bytes) an end marker may stand: padding after it is common, a trailer is rarer
@@ -42,44 +43,50 @@ def sniff_format(head):
     return next((name for signature, name in SIGNATURES if head.startswith(signature)), None)
 
 
-def jpeg_scan_start(handle, size):
-    """Offset of the first byte after a JPEG's start-of-scan segment, or None when the marker segments
-    end (file end, end of image, or a broken segment) before a scan starts. `handle` is just after the
-    start-of-image marker."""
-    while handle.tell() < size:
-        byte = handle.read(1)
-        if not byte or byte[0] != JPEG_MARKER_PREFIX:
+def jpeg_scan_start(data):
+    """Offset of the first byte after the start-of-scan segment in a JPEG's leading bytes `data`, or None
+    when its marker segments end (end of `data`, end of image, or a broken segment) before a scan starts."""
+    offset = JPEG_START_OF_IMAGE_BYTES
+    while offset < len(data):
+        if data[offset] != JPEG_MARKER_PREFIX:
             return None
-        code = handle.read(1)
-        while code and code[0] == JPEG_MARKER_PREFIX:  # fill bytes before a marker
-            code = handle.read(1)
-        if not code or code[0] == JPEG_END_OF_IMAGE:
+        while offset < len(data) and data[offset] == JPEG_MARKER_PREFIX:  # fill bytes before a marker code
+            offset += 1
+        if offset >= len(data) or data[offset] == JPEG_END_OF_IMAGE:
             return None
-        if code[0] in JPEG_STANDALONE_MARKERS:
+        code = data[offset]
+        offset += 1
+        if code in JPEG_STANDALONE_MARKERS:
             continue
-        length = handle.read(JPEG_SEGMENT_LENGTH_BYTES)
-        if len(length) < JPEG_SEGMENT_LENGTH_BYTES or int.from_bytes(length, 'big') < JPEG_SEGMENT_LENGTH_BYTES:
+        length = int.from_bytes(data[offset:offset + JPEG_SEGMENT_LENGTH_BYTES], 'big')
+        if offset + JPEG_SEGMENT_LENGTH_BYTES > len(data) or length < JPEG_SEGMENT_LENGTH_BYTES:
             return None
-        handle.seek(int.from_bytes(length, 'big') - JPEG_SEGMENT_LENGTH_BYTES, os.SEEK_CUR)
-        if code[0] == JPEG_START_OF_SCAN:
-            return handle.tell()
+        offset += length
+        if code == JPEG_START_OF_SCAN:
+            return offset if offset <= len(data) else None
     return None
 
 
 def quick_check(path):
-    """(problem or None, needs_full_check): what is wrong with `path` from its first and last bytes."""
+    """(problem or None, needs_full_check): what is wrong with `path` from its leading and last bytes."""
     try:
         size = os.path.getsize(path)
         if size == 0:
             return 'empty file (0 bytes)', False
         with open(path, 'rb') as handle:
-            head = handle.read(SIGNATURE_BYTES)
+            head = handle.read(HEADER_READ_BYTES)
             image_format = sniff_format(head)
+            scan_start = None
             if image_format == 'JPEG':
-                handle.seek(JPEG_START_OF_IMAGE_BYTES)
-                scan_start = jpeg_scan_start(handle, size)
-            handle.seek(max(0, size - END_MARKER_WINDOW))
-            tail = handle.read()
+                scan_start = jpeg_scan_start(head)
+                if scan_start is None and len(head) < size:  # headers longer than the first read (rare)
+                    handle.seek(0)
+                    scan_start = jpeg_scan_start(handle.read())
+            if size > len(head):
+                handle.seek(size - END_MARKER_WINDOW)
+                tail = handle.read()
+            else:
+                tail = head[-END_MARKER_WINDOW:]
     except OSError as error:
         return f'cannot be read: {error.strerror or error}', False
     if image_format is None:
