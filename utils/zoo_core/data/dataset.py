@@ -8,6 +8,7 @@ Training data is sharded by rank. Evaluation data is split by index (image i goe
 that every image is evaluated exactly once whatever the number of ranks: no padding, no dropped tail.
 """
 import atexit
+import functools
 import os
 import shutil
 import tempfile
@@ -38,15 +39,19 @@ def class_indexing(data_dir):
     return {name: index for index, name in enumerate(names)}
 
 
-_MANIFEST_DIR = []
+@functools.lru_cache(maxsize=None)
+def manifest_dir():
+    """This process's folder for manifest files, removed when the process exits."""
+    folder = tempfile.mkdtemp(prefix='zoo_manifests_')
+    atexit.register(shutil.rmtree, folder, True)
+    return folder
 
 
 def manifest_path(split):
-    """A fresh manifest file name in this process's temporary folder (removed at exit)."""
-    if not _MANIFEST_DIR:
-        _MANIFEST_DIR.append(tempfile.mkdtemp(prefix='zoo_manifests_'))
-        atexit.register(shutil.rmtree, _MANIFEST_DIR[0], True)
-    return os.path.join(_MANIFEST_DIR[0], f'{split}_{len(os.listdir(_MANIFEST_DIR[0]))}.manifest')
+    """A new, unique manifest file name for split `split` in `manifest_dir()`."""
+    handle, path = tempfile.mkstemp(prefix=f'{split}_', suffix='.manifest', dir=manifest_dir())
+    os.close(handle)
+    return path
 
 
 def set_error_samples_mode(strict):
@@ -58,11 +63,12 @@ def set_error_samples_mode(strict):
 def checked_split(cfg, split, indexing, index=None):
     """(`SplitIndex`, manifest path) of split `split` of `cfg.data_dir`: `index` when given, else a new check."""
     split_dir = os.path.join(cfg.data_dir, split)
+    strict = cfg.get('strict_data', False)  # configs built by hand (tests, notebooks) may lack the key
     if index is None:
-        index = index_split(split_dir, list(indexing), strict=cfg.get('strict_data', False))
+        index = index_split(split_dir, list(indexing), strict=strict)
     if not index.samples:
         raise DatasetError(f"no usable images in {split_dir}")
-    set_error_samples_mode(cfg.get('strict_data', False))
+    set_error_samples_mode(strict)
     return index, write_manifest(index, manifest_path(split))
 
 
