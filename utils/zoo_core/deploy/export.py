@@ -14,7 +14,7 @@ import mindspore as ms
 
 from zoo_core.deploy.infer import run_mindir
 from zoo_core.models.backbone import CLASSIFIER_WEIGHT
-from zoo_core.runtime.devices import DEVICE_TARGETS
+from zoo_core.runtime.devices import DEVICE_TARGETS, select_device
 from zoo_core.runtime.errors import ZooError, run_command
 from zoo_core.weights.checkpoint import network_weights, read_checkpoint
 from zoo_core.weights.fit import WeightMismatchError, load_weights
@@ -132,10 +132,7 @@ def run_command_line(family, args):
     if args.preprocessing:
         print(preprocessing.input_size, preprocessing.crop_pct, preprocessing.interpolation)
         return
-    if args.device_target == 'CPU':
-        ms.set_device(args.device_target)
-    else:
-        ms.set_device(args.device_target, args.device_id)
+    select_device(args.device_target, args.device_id)
     if args.run_mindir:
         count = run_mindir(args.run_mindir, args.data_path, args.result_path, preprocessing,
                            batch_size=args.batch_size)
