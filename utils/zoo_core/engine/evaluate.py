@@ -9,8 +9,9 @@ import numpy as np
 from zoo_core.data.dataset import create_eval_dataset
 from zoo_core.data.demo_data import ensure_demo_dataset
 from zoo_core.engine.metrics import Accuracy, count_correct
+from zoo_core.engine.validate import EVAL, check_input_files, validate_settings
 from zoo_core.runtime.distributed import all_reduce_sum, setup_device
-from zoo_core.runtime.errors import ZooError, run_command
+from zoo_core.runtime.errors import run_command
 from zoo_core.runtime.logging import get_logger
 from zoo_core.weights.checkpoint import checkpoint_files, load_network_checkpoint
 from zoo_core.weights.pretrained import create_network
@@ -45,10 +46,11 @@ def apply_pretrained_preprocessing(cfg, preprocessing):
 
 def run_eval(cfg, family):
     """Evaluate `cfg.ckpt_path` (a file, or every checkpoint in a folder) or `cfg.pretrained`, a network of
-    `family`; returns the list of result dicts, also written to `<output_dir>/eval_result.json` by rank 0."""
+    `family`; returns the list of result dicts, also written to `<output_dir>/eval_result.json` by rank 0.
+    The config and its files are checked before the device is set up."""
+    validate_settings(cfg, EVAL)  # evaluation has no setting that warns
+    check_input_files(cfg, family)
     rank, group_size = setup_device(cfg.device_target, cfg.mode, cfg.device_id)
-    if not cfg.ckpt_path and not cfg.pretrained:
-        raise ZooError("nothing to evaluate: pass --ckpt_path FILE_OR_DIR or --pretrained WEIGHTS")
     cfg.data_dir = os.path.abspath(cfg.data_dir or ensure_demo_dataset())
     cfg.output_dir = os.path.abspath(cfg.output_dir or os.path.join('output', cfg.net, 'eval'))
     logger = get_logger(cfg.output_dir, rank)

@@ -13,6 +13,7 @@ from zoo_core.engine.crossentropy import CrossEntropySmooth
 from zoo_core.engine.eval_callback import EvalCallback
 from zoo_core.engine.evaluate import evaluate
 from zoo_core.engine.monitor import TrainingMonitor
+from zoo_core.engine.validate import TRAIN, check_input_files, check_training_folders, validate_settings
 from zoo_core.optim.lr_schedule import build_lr_schedule, scaled_lr
 from zoo_core.optim.optimizer import build_optimizer
 from zoo_core.runtime.config import ConfigError, format_config, save_config
@@ -105,12 +106,18 @@ def make_callbacks(cfg, net, rank, group_size, steps_per_epoch, lr, logger):
 
 def train(cfg, family):
     """Run the training that `cfg` describes with a network of `family`; returns the EvalCallback's
-    last result (or None without evaluation)."""
+    last result (or None without evaluation). The config, its files and the dataset's folders are
+    checked before the device is set up."""
+    warnings = validate_settings(cfg, TRAIN)
+    check_input_files(cfg, family)
+    cfg = prepare_paths(cfg)
+    check_training_folders(cfg)
     rank, group_size = setup_device(cfg.device_target, cfg.mode, cfg.device_id)
     ms.set_seed(cfg.seed)
     ds.config.set_seed(cfg.seed)
-    cfg = prepare_paths(cfg)
     logger = get_logger(cfg.output_dir, rank)
+    for warning in warnings:
+        logger.warning(warning)
     if rank == 0:
         save_config(cfg, cfg.output_dir)
     logger.info(f"rank {rank} of {group_size}, device {cfg.device_target}, config:\n{format_config(cfg)}")
