@@ -88,19 +88,19 @@ def resume_from(cfg, net, optimizer, logger):
 
 def make_callbacks(cfg, net, rank, group_size, steps_per_epoch, lr, logger):
     """Eval (with best checkpoint), progress/metrics monitor, and rank 0's periodic checkpoints."""
+    checkpoint_dir = os.path.join(cfg.output_dir, CHECKPOINT_DIR)
     monitor = TrainingMonitor(logger, lr, cfg.batch_size * group_size, steps_per_epoch, cfg.log_every,
-                              cfg.output_dir if rank == 0 else None)
+                              cfg.output_dir if rank == 0 else None, cfg.num_classes, checkpoint_dir)
     callbacks = []
     if cfg.eval_interval > 0:
         eval_data = create_eval_dataset(cfg, rank, group_size)
         callbacks.append(EvalCallback(net, lambda: evaluate(net, eval_data, group_size), cfg.eval_interval,
                                       cfg.output_dir, logger, monitor, save=rank == 0))
-    callbacks.append(monitor)
+    callbacks.append(monitor)  # after the eval callback (which records into it), before the checkpoints
     if rank == 0:
         config = CheckpointConfig(save_checkpoint_steps=steps_per_epoch, keep_checkpoint_max=cfg.keep_checkpoint_max,
                                   append_info=['epoch_num', 'step_num'])
-        callbacks.append(ModelCheckpoint(prefix=cfg.net, directory=os.path.join(cfg.output_dir, CHECKPOINT_DIR),
-                                         config=config))
+        callbacks.append(ModelCheckpoint(prefix=cfg.net, directory=checkpoint_dir, config=config))
     return callbacks
 
 
