@@ -10,6 +10,7 @@ from zoo_core.data.dataset import create_eval_dataset
 from zoo_core.data.demo_data import ensure_demo_dataset
 from zoo_core.engine.metrics import Accuracy, count_correct
 from zoo_core.engine.validate import EVAL, check_input_files, validate_settings
+from zoo_core.runtime.config import EVAL_KEYS
 from zoo_core.runtime.distributed import all_reduce_sum, setup_device
 from zoo_core.runtime.errors import run_command
 from zoo_core.runtime.logging import get_logger
@@ -80,6 +81,16 @@ def run_eval(cfg, family):
     return results
 
 
+def help_text(family):
+    """What `eval.py --help` says above the flags."""
+    return (f"Evaluate {family.name} weights: top-1/top-5 over <data_dir>/val/ (default: the built-in demo "
+            "dataset), written to <output_dir>/eval_result.json.\n\n"
+            "What to evaluate: --ckpt_path CKPT_OR_DIR (a checkpoint of this zoo, or every .ckpt in a folder), "
+            "or --pretrained FILE (reference weights, evaluated with their published preprocessing).\n\n"
+            "The flags below are the recipe keys that evaluation reads; a training run's other flags and its "
+            "saved config.yaml (--config) are accepted and ignored, so a run's settings can be reused.")
+
+
 def main(family, argv=None):
     """Entry point of a model's `eval.py`; returns the exit status (user errors: one line, status 2)."""
-    return run_command(lambda: run_eval(family.get_config(argv), family))
+    return run_command(lambda: run_eval(family.get_config(argv, help_text(family), EVAL_KEYS), family))

@@ -16,7 +16,7 @@ from zoo_core.engine.monitor import TrainingMonitor
 from zoo_core.engine.validate import TRAIN, check_input_files, check_training_folders, validate_settings
 from zoo_core.optim.lr_schedule import build_lr_schedule, scaled_lr
 from zoo_core.optim.optimizer import build_optimizer
-from zoo_core.runtime.config import ConfigError, format_config, save_config
+from zoo_core.runtime.config import EVAL_ONLY_KEYS, ConfigError, format_config, save_config
 from zoo_core.runtime.distributed import setup_device
 from zoo_core.runtime.errors import run_command
 from zoo_core.runtime.logging import get_logger
@@ -153,7 +153,20 @@ def train(cfg, family):
     return None
 
 
+def help_text(family):
+    """What `train.py --help` says above the flags."""
+    return (f"Train a {family.name} network (default --net {family.default_net}).\n\n"
+            "Checkpoints: --resume CKPT continues a run of this zoo (weights, optimizer state, epoch); "
+            "--pretrained FILE starts from weights (MindSpore, PyTorch or safetensors; a new classifier when "
+            "--num_classes differs).\n\n"
+            "Data: --data_dir DIR holds train/<class>/<image> and val/<class>/<image> (val/ is evaluated "
+            "every --eval_interval epochs; 0: never); without it, the built-in demo dataset.\n\n"
+            "Every recipe key below can be set with --key value or a YAML file (--config); booleans take "
+            "true/false, lists YAML syntax (--milestones [30,60]).")
+
+
 def main(family, argv=None):
     """Entry point of a model's `train.py`; returns the exit status (user errors: one line, status 2;
     a diverging run: status 1)."""
-    return run_command(lambda: train(family.get_config(argv), family))
+    listed_keys = [key for key in family.recipe if key not in EVAL_ONLY_KEYS]
+    return run_command(lambda: train(family.get_config(argv, help_text(family), listed_keys), family))
