@@ -50,7 +50,7 @@ def run_eval(cfg, family):
     `family`; returns the list of result dicts, also written to `<output_dir>/eval_result.json` by rank 0.
     The config and its files are checked before the device is set up."""
     validate_settings(cfg, EVAL)  # evaluation has no setting that warns
-    check_input_files(cfg, family)
+    check_input_files(cfg, family, EVAL)
     rank, group_size = setup_device(cfg.device_target, cfg.mode, cfg.device_id)
     cfg.data_dir = os.path.abspath(cfg.data_dir or ensure_demo_dataset())
     cfg.output_dir = os.path.abspath(cfg.output_dir or os.path.join('output', cfg.net, 'eval'))

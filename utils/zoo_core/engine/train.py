@@ -109,7 +109,7 @@ def train(cfg, family):
     last result (or None without evaluation). The config, its files and the dataset's folders are
     checked before the device is set up."""
     warnings = validate_settings(cfg, TRAIN)
-    check_input_files(cfg, family)
+    check_input_files(cfg, family, TRAIN)
     cfg = prepare_paths(cfg)
     check_training_folders(cfg)
     rank, group_size = setup_device(cfg.device_target, cfg.mode, cfg.device_id)

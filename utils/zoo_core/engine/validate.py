@@ -77,14 +77,15 @@ def validate_settings(cfg, command):
     return setting_warnings(cfg, command)
 
 
-def check_input_files(cfg, family):
-    """Raise when a file the config names is missing or empty: `--pretrained` (a path or a name in the
-    weight cache), `--resume`, and every checkpoint `--ckpt_path` means."""
+def check_input_files(cfg, family, command):
+    """Raise when a file that a `command` ('train' or 'eval') config names is missing or empty:
+    `--pretrained` (a path or a name in the weight cache), train's `--resume`, and every checkpoint that
+    eval's `--ckpt_path` means."""
     if cfg.pretrained:
         find_weights_file(cfg.net, family.preprocessing(cfg.net), cfg.pretrained)
-    if cfg.get('resume'):
+    if command == TRAIN and cfg.resume:
         check_checkpoint_file(cfg.resume)
-    if cfg.get('ckpt_path'):
+    if command == EVAL and cfg.ckpt_path:
         for path in checkpoint_files(cfg.ckpt_path):
             check_checkpoint_file(path)
 

@@ -22,10 +22,11 @@ def unavailable_device_message(error_text):
     if not match:
         return None
     target = match.group(1)
-    available = ', '.join(name.strip(" '\"") for name in match.group(2).split(',') if name.strip(" '\""))
-    return (f"--device_target {target}: this MindSpore build has no {target} backend (it has: {available}); "
-            f"install a MindSpore build for {target} (see {MINDSPORE_INSTALL_URL}), or pass "
-            f"--device_target {available.split(', ')[0]}")
+    available = [name.strip(" '\"") for name in match.group(2).split(',') if name.strip(" '\"")]
+    instead = f", or pass --device_target {available[0]}" if available else ''
+    return (f"--device_target {target}: this MindSpore build has no {target} backend (it has: "
+            f"{', '.join(available) or 'none'}); install a MindSpore build for {target} (see "
+            f"{MINDSPORE_INSTALL_URL}){instead}")
 
 
 def select_device(device_target, device_id=0):
