@@ -1,4 +1,4 @@
-"""Export a ResNeSt checkpoint to MINDIR, ONNX or AIR (`--ckpt_file CKPT --file_format F`), run an exported MINDIR
+"""Export a ResNeSt checkpoint to MINDIR, ONNX or AIR (`--ckpt_path CKPT --file_format F`), run an exported MINDIR
 over an image folder (`--run_mindir M --data_path D`), or print a variant's eval preprocessing
 (`--preprocessing`). `--help` lists the options; `zoo_core.deploy.export` says what each format allows.
 """

@@ -13,8 +13,8 @@ import re
 import socket
 import sys
 
-from zoo_core.runtime.errors import ZooError
-from zoo_core.runtime.rank_table import RankTableError, parse_rank_table
+from zoo_core.runtime.errors import ZooError, run_command
+from zoo_core.runtime.rank_table import parse_rank_table
 
 DEFAULT_HCCN_CONF = '/etc/hccn.conf'
 DEVICES_PER_SERVER = 8
@@ -124,28 +124,28 @@ def parse_args(argv=None):
     return parser.parse_args(argv)
 
 
-def main(argv=None):
-    """Write the rank table; returns the exit status (2 with a message on a bad argument or system file)."""
-    args = parse_args(argv)
-    try:
-        device_indices = parse_device_range(args.device_num)
-        visible_devices = parse_visible_devices(args.visible_devices)
-        server_id = args.server_ip or local_ip()
-        if not server_id:
-            raise HcclToolsError('cannot find this host\'s IP address; give it with --server_ip')
-        table = build_rank_table(device_indices, visible_devices, read_device_ips(args.hccn_conf), server_id)
-        output = os.path.realpath(args.output or default_table_name(device_indices, server_id))
-        parse_rank_table(table, output)
-    except (HcclToolsError, RankTableError) as error:
-        print(f'hccl_tools: {error}', file=sys.stderr)
-        return 2
+def write_rank_table(args):
+    """Build, validate and write the rank table that the parsed command line `args` describes."""
+    device_indices = parse_device_range(args.device_num)
+    visible_devices = parse_visible_devices(args.visible_devices)
+    server_id = args.server_ip or local_ip()
+    if not server_id:
+        raise HcclToolsError('cannot find this host\'s IP address; give it with --server_ip')
+    table = build_rank_table(device_indices, visible_devices, read_device_ips(args.hccn_conf), server_id)
+    output = os.path.realpath(args.output or default_table_name(device_indices, server_id))
+    parse_rank_table(table, output)  # a RankTableError (a ZooError) before anything is written
     with open(output, 'w', encoding='utf-8') as handle:
         json.dump(table, handle, indent=4)
         handle.write('\n')
     for device in table['server_list'][0]['device']:
         print(f"rank_id:{device['rank_id']} device_id:{device['device_id']} device_ip:{device['device_ip']}")
     print(f'rank table written to {output}')
-    return 0
+
+
+def main(argv=None):
+    """Write the rank table; returns the exit status (2 with a one-line message on a bad argument or
+    system file)."""
+    return run_command(write_rank_table, parse_args(argv))
 
 
 if __name__ == '__main__':

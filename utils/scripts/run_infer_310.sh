@@ -11,7 +11,7 @@ source "$(dirname "$(realpath "${BASH_SOURCE[0]}")")/common.sh"
 usage() {
     usage_line
     cat << EOF
-  MINDIR_PATH  network exported for one image: python export.py --ckpt_file CKPT --file_format MINDIR --batch_size 1
+  MINDIR_PATH  network exported for one image: python export.py --ckpt_path CKPT --file_format MINDIR --batch_size 1
   DATA_PATH    ImageFolder tree DATA_PATH/<class>/<image>, e.g. the ImageNet val/ folder
   DEVICE_ID    Ascend device index, a non-negative integer
   NET          the exported variant (default: the model's default network, the one export.py exports without

@@ -10,7 +10,7 @@ source "$(dirname "$(realpath "${BASH_SOURCE[0]}")")/common.sh"
 usage() {
     usage_line
     cat << EOF
-  MINDIR_PATH  network exported with: python export.py --ckpt_file CKPT --file_format MINDIR [--dynamic_batch]
+  MINDIR_PATH  network exported with: python export.py --ckpt_path CKPT --file_format MINDIR [--dynamic_batch]
   DATA_PATH    ImageFolder tree DATA_PATH/<class>/<image>, e.g. the ImageNet val/ folder
   NET          the exported variant, whose eval preprocessing is applied (default: the model's default
                network, the one export.py exports without --net)

@@ -14,7 +14,7 @@ import mindspore as ms
 
 from zoo_core.deploy.infer import run_mindir
 from zoo_core.models.backbone import CLASSIFIER_WEIGHT
-from zoo_core.runtime.devices import DEVICE_TARGETS
+from zoo_core.runtime.devices import DEVICE_TARGETS, select_device
 from zoo_core.runtime.errors import ZooError, run_command
 from zoo_core.weights.checkpoint import network_weights, read_checkpoint
 from zoo_core.weights.fit import WeightMismatchError, load_weights
@@ -72,15 +72,17 @@ def num_classes_of(weights):
     return int(weights[CLASSIFIER_WEIGHT].shape[0])
 
 
-def parse_args(family, argv):
-    """The export command line of a model `family`."""
+def build_parser(family):
+    """The argument parser of a model `family`'s export command."""
     parser = argparse.ArgumentParser(
-        description=f"Export a {family.name} checkpoint to MINDIR/ONNX/AIR, run an exported MINDIR on the CPU "
+        description=f"Export a {family.name} checkpoint (--ckpt_path CKPT) to MINDIR/ONNX/AIR, run an exported "
+                    "MINDIR on the CPU "
                     "over an ImageFolder tree (--run_mindir), or print a variant's eval preprocessing "
                     "(--preprocessing).")
     source = parser.add_mutually_exclusive_group(required=True)
-    source.add_argument('--ckpt_file', help="MindSpore checkpoint to export (a training checkpoint is fine: "
-                                            "the optimizer state is left out)")
+    source.add_argument('--ckpt_path', '--ckpt_file', dest='ckpt_path', metavar='CKPT',
+                        help="MindSpore checkpoint to export (a training checkpoint is fine: the optimizer state "
+                             "is left out); --ckpt_file, the ModelZoo's name, is an alias")
     source.add_argument('--run_mindir', metavar='MINDIR',
                         help="instead of exporting, run this MINDIR (on --device_target) over --data_path and "
                              "write <image stem>_0.bin logits into --result_path, for postprocess.py")
@@ -104,6 +106,12 @@ def parse_args(family, argv):
     parser.add_argument('--data_path', help="ImageFolder tree <data_path>/<class>/<image> (--run_mindir)")
     parser.add_argument('--result_path', default=DEFAULT_RESULT_PATH,
                         help="folder for the <image stem>_0.bin results (--run_mindir)")
+    return parser
+
+
+def parse_args(family, argv):
+    """The export command line of a model `family`, checked."""
+    parser = build_parser(family)
     args = parser.parse_args(argv)
     if args.run_mindir and not args.data_path:
         parser.error("--run_mindir needs --data_path")
@@ -111,14 +119,14 @@ def parse_args(family, argv):
 
 
 def export_checkpoint(family, args):
-    """Export `args.ckpt_file`, a checkpoint of `family`'s `args.net`; returns the file written."""
+    """Export `args.ckpt_path`, a checkpoint of `family`'s `args.net`; returns the file written."""
     try:
-        weights = network_weights(read_checkpoint(args.ckpt_file))  # without the optimizer state
+        weights = network_weights(read_checkpoint(args.ckpt_path))  # without the optimizer state
         num_classes = num_classes_of(weights) if args.num_classes is None else args.num_classes
         net = family.registry.build(args.net, num_classes=num_classes)
         load_weights(net, weights)
     except WeightMismatchError as error:
-        raise ExportError(f"checkpoint {args.ckpt_file} does not fit {args.net}: {error}") from None
+        raise ExportError(f"checkpoint {args.ckpt_path} does not fit {args.net}: {error}") from None
     image_size = args.image_size or family.preprocessing(args.net).input_size
     path = export_network(net, args.file_name or args.net, args.file_format, image_size,
                           batch_size=args.batch_size, dynamic_batch=args.dynamic_batch)
@@ -132,10 +140,7 @@ def run_command_line(family, args):
     if args.preprocessing:
         print(preprocessing.input_size, preprocessing.crop_pct, preprocessing.interpolation)
         return
-    if args.device_target == 'CPU':
-        ms.set_device(args.device_target)
-    else:
-        ms.set_device(args.device_target, args.device_id)
+    select_device(args.device_target, args.device_id)
     if args.run_mindir:
         count = run_mindir(args.run_mindir, args.data_path, args.result_path, preprocessing,
                            batch_size=args.batch_size)

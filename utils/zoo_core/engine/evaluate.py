@@ -10,8 +10,10 @@ from zoo_core.data.dataset import class_indexing, create_eval_dataset
 from zoo_core.data.index import index_split
 from zoo_core.data.demo_data import ensure_demo_dataset
 from zoo_core.engine.metrics import Accuracy, count_correct
+from zoo_core.engine.validate import EVAL, check_input_files, validate_settings
+from zoo_core.runtime.config import EVAL_KEYS
 from zoo_core.runtime.distributed import all_reduce_sum, setup_device
-from zoo_core.runtime.errors import ZooError, run_command
+from zoo_core.runtime.errors import run_command
 from zoo_core.runtime.logging import get_logger
 from zoo_core.weights.checkpoint import checkpoint_files, load_network_checkpoint
 from zoo_core.weights.pretrained import create_network
@@ -46,10 +48,11 @@ def apply_pretrained_preprocessing(cfg, preprocessing):
 
 def run_eval(cfg, family):
     """Evaluate `cfg.ckpt_path` (a file, or every checkpoint in a folder) or `cfg.pretrained`, a network of
-    `family`; returns the list of result dicts, also written to `<output_dir>/eval_result.json` by rank 0."""
+    `family`; returns the list of result dicts, also written to `<output_dir>/eval_result.json` by rank 0.
+    The config and its files are checked before the device is set up."""
+    validate_settings(cfg, EVAL)  # evaluation has no setting that warns
+    check_input_files(cfg, family, EVAL)
     rank, group_size = setup_device(cfg.device_target, cfg.mode, cfg.device_id)
-    if not cfg.ckpt_path and not cfg.pretrained:
-        raise ZooError("nothing to evaluate: pass --ckpt_path FILE_OR_DIR or --pretrained WEIGHTS")
     cfg.data_dir = os.path.abspath(cfg.data_dir or ensure_demo_dataset())
     cfg.output_dir = os.path.abspath(cfg.output_dir or os.path.join('output', cfg.net, 'eval'))
     logger = get_logger(cfg.output_dir, rank)
@@ -82,6 +85,16 @@ def run_eval(cfg, family):
     return results
 
 
+def help_text(family):
+    """What `eval.py --help` says above the flags."""
+    return (f"Evaluate {family.name} weights: top-1/top-5 over <data_dir>/val/ (default: the built-in demo "
+            "dataset), written to <output_dir>/eval_result.json.\n\n"
+            "What to evaluate: --ckpt_path CKPT_OR_DIR (a checkpoint of this zoo, or every .ckpt in a folder), "
+            "or --pretrained FILE (reference weights, evaluated with their published preprocessing).\n\n"
+            "The flags below are the recipe keys that evaluation reads; a training run's other flags and its "
+            "saved config.yaml (--config) are accepted and ignored, so a run's settings can be reused.")
+
+
 def main(family, argv=None):
     """Entry point of a model's `eval.py`; returns the exit status (user errors: one line, status 2)."""
-    return run_command(lambda: run_eval(family.get_config(argv), family))
+    return run_command(lambda: run_eval(family.get_config(argv, help_text(family), EVAL_KEYS), family))

@@ -1,4 +1,4 @@
-"""Training callbacks: progress lines, per-epoch summary with a metrics log, and a NaN guard."""
+"""Training callbacks: progress lines, per-epoch summary with a metrics log, and a divergence guard."""
 import json
 import math
 import os
@@ -10,6 +10,11 @@ from mindspore.train import Callback
 from zoo_core.runtime.errors import RunFailedError
 
 METRICS_FILE = 'metrics.jsonl'
+CHECKPOINT_SUFFIX = '.ckpt'
+# A loss this many times that of a uniform guess (ln of the class count) means the run diverged: cross-entropy
+# starts near 1x and falls. 100x is 230 for 10 classes and 691 for ImageNet's 1000, far above any real
+# run's loss, and far below the 1e18 that a finite but exploding run reaches (seen at --base_lr 1e6).
+DIVERGENCE_FACTOR = 100
 
 
 def step_loss(outputs):
@@ -29,21 +34,41 @@ def format_duration(seconds):
     return f'{minutes}m{secs:02d}s' if minutes else f'{secs}s'
 
 
-class NonFiniteLossError(RunFailedError, FloatingPointError):
-    """The training loss became NaN or infinite."""
+def divergence_bound(num_classes):
+    """The loss above which a run counts as diverged: `DIVERGENCE_FACTOR` x ln(`num_classes`) (ln 2 at least)."""
+    return DIVERGENCE_FACTOR * math.log(max(num_classes, 2))
+
+
+def newest_checkpoint(directory):
+    """The most recently written `.ckpt` file in `directory`, or None when there is none."""
+    if not directory or not os.path.isdir(directory):
+        return None
+    files = [os.path.join(directory, f) for f in os.listdir(directory) if f.endswith(CHECKPOINT_SUFFIX)]
+    return max(files, key=lambda f: (os.path.getmtime(f), f)) if files else None
+
+
+class DivergedLossError(RunFailedError, FloatingPointError):
+    """The training loss became NaN, infinite, or larger than the divergence bound."""
 
 
 class TrainingMonitor(Callback):
-    """Logs a progress line every `log_every` steps (epoch, step, loss, lr, img/s, ETA), stops the run on a
-    non-finite loss, and at each epoch end logs a summary and appends it to `metrics.jsonl`.
+    """Logs a progress line every `log_every` steps (epoch, step, loss, lr, img/s, ETA), stops the run when
+    the loss diverges (NaN, infinite, or above `divergence_bound(num_classes)`), and at each epoch end logs
+    a summary and appends it to `metrics.jsonl`.
 
     Other callbacks add fields to the epoch's record through `record` (the eval callback adds accuracy),
-    so this callback must come after them in the list.
+    so this callback must come after them in the list; it must come before the checkpoint callback, so that
+    the step that diverged stops the run before its weights can be saved.
+
+    Args:
+        checkpoint_dir: the run's checkpoint folder, whose newest file the divergence message names.
     """
 
     def __init__(self, logger, lr_schedule, global_batch, steps_per_epoch, log_every, output_dir=None,
-                 skipped_files=0):
+                 num_classes=1000, checkpoint_dir=None, skipped_files=0):
         super().__init__()
+        self.loss_bound = divergence_bound(num_classes)
+        self.checkpoint_dir = checkpoint_dir
         self.skipped_files = skipped_files
         self.logger = logger
         self.lr_schedule = lr_schedule
@@ -69,9 +94,8 @@ class TrainingMonitor(Callback):
         step_in_epoch = (params.cur_step_num - 1) % self.steps_per_epoch + 1
         # Model.train restarts cur_step_num at a resumed run's first epoch; the epoch number is absolute.
         global_step = (epoch - 1) * self.steps_per_epoch + step_in_epoch
-        if not math.isfinite(loss):
-            raise NonFiniteLossError(f"loss is {loss} at epoch {epoch} step {step_in_epoch}: lower the lr "
-                                     f"(--base_lr) or check the data; the last good checkpoint is kept")
+        if not math.isfinite(loss) or loss > self.loss_bound:
+            raise DivergedLossError(self.divergence_message(loss, epoch, step_in_epoch))
         self.epoch_losses.append(loss)
         self.window_steps += 1
         if step_in_epoch % self.log_every and step_in_epoch != self.steps_per_epoch:
@@ -84,6 +108,16 @@ class TrainingMonitor(Callback):
                          f"loss {loss:.4f} lr {self.current_lr(global_step):.6f} "
                          f"{images_per_second:.1f} img/s ETA {format_duration(eta)}")
         self.window_start, self.window_steps = now, 0
+
+    def divergence_message(self, loss, epoch, step_in_epoch):
+        """Why the run stopped, where, and which checkpoint to go back to."""
+        cause = 'not finite' if not math.isfinite(loss) else f'above the divergence bound {self.loss_bound:.1f}'
+        last_good = newest_checkpoint(self.checkpoint_dir)
+        kept = (f"the last good checkpoint is {last_good}" if last_good else
+                f"there is no checkpoint yet in {self.checkpoint_dir}" if self.checkpoint_dir else
+                "no checkpoint was written")
+        return (f"training diverged: loss {loss:.4g} at epoch {epoch} step {step_in_epoch} is {cause}; the "
+                f"diverged weights were not saved, {kept}; lower the lr (--base_lr) or check the data")
 
     def current_lr(self, global_step):
         """The learning rate used at (1-based) `global_step`."""

@@ -8,6 +8,7 @@ import os
 import sys
 
 from zoo_core.engine.monitor import METRICS_FILE
+from zoo_core.runtime.errors import MissingFileError, ZooError, run_command
 
 DEFAULT_PLOT_NAME = 'curves.png'
 FIGURE_SIZE = (12, 3.6)
@@ -18,20 +19,29 @@ def read_metrics(run_dir):
     """The per-epoch records of a run, in order; a clear error when there are none."""
     path = os.path.join(run_dir, METRICS_FILE)
     if not os.path.isfile(path):
-        raise FileNotFoundError(f"no {METRICS_FILE} in {run_dir}: is it a training output folder?")
+        raise MissingFileError(f"no {METRICS_FILE} in {run_dir}: is it a training output folder?")
     with open(path, encoding='utf-8') as handle:
         records = [json.loads(line) for line in handle if line.strip()]
     if not records:
-        raise ValueError(f"{path} is empty: no epoch has finished yet")
+        raise ZooError(f"{path} is empty: no epoch has finished yet")
     return records
+
+
+def import_pyplot():
+    """`matplotlib.pyplot` on the file-only backend; a `ZooError` saying how to install matplotlib without it
+    (an optional dependency: only plotting needs it)."""
+    try:
+        import matplotlib
+    except ImportError:
+        raise ZooError("plotting needs matplotlib, which is not installed: pip install matplotlib") from None
+    matplotlib.use('Agg')
+    import matplotlib.pyplot as plt
+    return plt
 
 
 def plot_curves(records, out_path):
     """Write loss, learning rate and top-1/top-5 (when evaluated) against the epoch to `out_path`."""
-    import matplotlib
-    matplotlib.use('Agg')
-    import matplotlib.pyplot as plt
-
+    plt = import_pyplot()
     epochs = [r['epoch'] for r in records]
     figure, (loss_axis, lr_axis, acc_axis) = plt.subplots(1, 3, figsize=FIGURE_SIZE)
     loss_axis.plot(epochs, [r['loss'] for r in records], marker='o')
@@ -49,19 +59,20 @@ def plot_curves(records, out_path):
     return out_path
 
 
+def plot_run(run_dir, out_path=None):
+    """Plot `run_dir`'s metrics log to `out_path` (default: RUN_DIR/curves.png) and say where."""
+    path = plot_curves(read_metrics(run_dir), out_path or os.path.join(run_dir, DEFAULT_PLOT_NAME))
+    print(f"wrote {path}")
+
+
 def main(argv=None):
-    """CLI: plot OUTPUT_DIR/metrics.jsonl; exits 2 with a message on a missing or empty log."""
+    """CLI: plot OUTPUT_DIR/metrics.jsonl; returns the exit status (2 with a one-line message on a missing or
+    empty log, or without matplotlib)."""
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument('run_dir', help='training output folder (holds metrics.jsonl)')
     parser.add_argument('--out', default=None, help=f'PNG to write (default: RUN_DIR/{DEFAULT_PLOT_NAME})')
     args = parser.parse_args(argv)
-    try:
-        path = plot_curves(read_metrics(args.run_dir), args.out or os.path.join(args.run_dir, DEFAULT_PLOT_NAME))
-    except (FileNotFoundError, ValueError) as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
-    print(f"wrote {path}")
-    return 0
+    return run_command(plot_run, args.run_dir, args.out)
 
 
 if __name__ == '__main__':

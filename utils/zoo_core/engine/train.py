@@ -15,9 +15,10 @@ from zoo_core.engine.crossentropy import CrossEntropySmooth
 from zoo_core.engine.eval_callback import EvalCallback
 from zoo_core.engine.evaluate import evaluate
 from zoo_core.engine.monitor import TrainingMonitor
+from zoo_core.engine.validate import TRAIN, check_input_files, check_training_folders, validate_settings
 from zoo_core.optim.lr_schedule import build_lr_schedule, scaled_lr
 from zoo_core.optim.optimizer import build_optimizer
-from zoo_core.runtime.config import ConfigError, format_config, save_config
+from zoo_core.runtime.config import EVAL_ONLY_KEYS, ConfigError, format_config, save_config
 from zoo_core.runtime.distributed import setup_device
 from zoo_core.runtime.errors import run_command
 from zoo_core.runtime.logging import get_logger
@@ -89,30 +90,37 @@ def resume_from(cfg, net, optimizer, logger):
 
 def make_callbacks(cfg, net, rank, group_size, steps_per_epoch, lr, logger, skipped_files=0):
     """Eval (with best checkpoint), progress/metrics monitor, and rank 0's periodic checkpoints."""
+    checkpoint_dir = os.path.join(cfg.output_dir, CHECKPOINT_DIR)
     monitor = TrainingMonitor(logger, lr, cfg.batch_size * group_size, steps_per_epoch, cfg.log_every,
-                              cfg.output_dir if rank == 0 else None, skipped_files)
+                              cfg.output_dir if rank == 0 else None, cfg.num_classes, checkpoint_dir,
+                              skipped_files)
     callbacks = []
     if cfg.eval_interval > 0:
         eval_data = create_eval_dataset(cfg, rank, group_size)
         callbacks.append(EvalCallback(net, lambda: evaluate(net, eval_data, group_size), cfg.eval_interval,
                                       cfg.output_dir, logger, monitor, save=rank == 0))
-    callbacks.append(monitor)
+    callbacks.append(monitor)  # after the eval callback (which records into it), before the checkpoints
     if rank == 0:
         config = CheckpointConfig(save_checkpoint_steps=steps_per_epoch, keep_checkpoint_max=cfg.keep_checkpoint_max,
                                   append_info=['epoch_num', 'step_num'])
-        callbacks.append(ModelCheckpoint(prefix=cfg.net, directory=os.path.join(cfg.output_dir, CHECKPOINT_DIR),
-                                         config=config))
+        callbacks.append(ModelCheckpoint(prefix=cfg.net, directory=checkpoint_dir, config=config))
     return callbacks
 
 
 def train(cfg, family):
     """Run the training that `cfg` describes with a network of `family`; returns the EvalCallback's
-    last result (or None without evaluation)."""
+    last result (or None without evaluation). The config, its files and the dataset's folders are
+    checked before the device is set up."""
+    warnings = validate_settings(cfg, TRAIN)
+    check_input_files(cfg, family, TRAIN)
+    cfg = prepare_paths(cfg)
+    check_training_folders(cfg)
     rank, group_size = setup_device(cfg.device_target, cfg.mode, cfg.device_id)
     ms.set_seed(cfg.seed)
     ds.config.set_seed(cfg.seed)
-    cfg = prepare_paths(cfg)
     logger = get_logger(cfg.output_dir, rank)
+    for warning in warnings:
+        logger.warning(warning)
     if rank == 0:
         save_config(cfg, cfg.output_dir)
     logger.info(f"rank {rank} of {group_size}, device {cfg.device_target}, config:\n{format_config(cfg)}")
@@ -151,7 +159,20 @@ def train(cfg, family):
     return None
 
 
+def help_text(family):
+    """What `train.py --help` says above the flags."""
+    return (f"Train a {family.name} network (default --net {family.default_net}).\n\n"
+            "Checkpoints: --resume CKPT continues a run of this zoo (weights, optimizer state, epoch); "
+            "--pretrained FILE starts from weights (MindSpore, PyTorch or safetensors; a new classifier when "
+            "--num_classes differs).\n\n"
+            "Data: --data_dir DIR holds train/<class>/<image> and val/<class>/<image> (val/ is evaluated "
+            "every --eval_interval epochs; 0: never); without it, the built-in demo dataset.\n\n"
+            "Every recipe key below can be set with --key value or a YAML file (--config); booleans take "
+            "true/false, lists YAML syntax (--milestones [30,60]).")
+
+
 def main(family, argv=None):
     """Entry point of a model's `train.py`; returns the exit status (user errors: one line, status 2;
     a diverging run: status 1)."""
-    return run_command(lambda: train(family.get_config(argv), family))
+    listed_keys = [key for key in family.recipe if key not in EVAL_ONLY_KEYS]
+    return run_command(lambda: train(family.get_config(argv, help_text(family), listed_keys), family))

@@ -69,9 +69,12 @@ class ModelFamily:
             presets.append(dict(self.demo_preset))
         return presets
 
-    def get_config(self, argv=None):
-        """The effective config of a run: recipe <- network preset <- demo preset <- --config file <- flags."""
-        return build_config(self.recipe, self.select_presets, argv)
+    def get_config(self, argv=None, description=None, listed_keys=None):
+        """The effective config of a run: recipe <- network preset <- demo preset <- --config file <- flags.
+
+        `description` and `listed_keys` are the command's `--help` text and the keys it lists (default: all).
+        """
+        return build_config(self.recipe, self.select_presets, argv, description, listed_keys)
 
 
 def known_registries():

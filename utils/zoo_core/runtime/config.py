@@ -1,12 +1,13 @@
 """Run configuration: recipe defaults <- network preset <- YAML file (`--config`) <- `--key value` flags.
 
 Every key of the recipe can be overridden from the command line, with the type of its default:
-booleans accept true/false/1/0/yes/no (so `--amp False` means False), lists and tuples take YAML
-syntax (`--milestones [30,60]`). Unknown keys are errors, so a typo never passes silently.
+booleans accept true/false/1/0/yes/no (so `--zero_init_last False` means False), lists and tuples take
+YAML syntax (`--milestones [30,60]`). Unknown keys are errors, so a typo never passes silently.
 """
 import argparse
 import os
 import sys
+import textwrap
 
 import yaml
 from easydict import EasyDict
@@ -16,6 +17,7 @@ from zoo_core.runtime.errors import ZooError
 TRUE_WORDS = ('true', '1', 'yes', 'y', 'on')
 FALSE_WORDS = ('false', '0', 'no', 'n', 'off')
 EFFECTIVE_CONFIG_NAME = 'config.yaml'
+HELP_WIDTH = 100
 
 
 class ConfigError(ZooError):
@@ -77,14 +79,22 @@ def check_known(keys, defaults, source):
                           f"known keys: {', '.join(sorted(defaults))}")
 
 
-def parse_overrides(argv, defaults):
-    """(`--config` path or None, {key: raw string}) from `--key value` / `--key=value` flags."""
-    parser = argparse.ArgumentParser(description=__doc__, allow_abbrev=False,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+def parse_overrides(argv, defaults, description=None, listed_keys=None):
+    """(`--config` path or None, {key: raw string}) from `--key value` / `--key=value` flags.
+
+    Args:
+        description: what `--help` says above the flags (default: this module's description).
+        listed_keys: the keys that `--help` lists (default: all); the others are accepted all the same.
+    """
+    paragraphs = (description or __doc__).strip().split('\n\n')
+    parser = argparse.ArgumentParser(description='\n\n'.join(textwrap.fill(p, HELP_WIDTH) for p in paragraphs),
+                                     allow_abbrev=False, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument('--config', default=None, help='YAML file of config overrides')
     for key, value in defaults.items():
+        listed = listed_keys is None or key in listed_keys
+        what = f'{FLAG_HELP[key]}; ' if key in FLAG_HELP else ''
         parser.add_argument(f'--{key}', default=None, metavar=type(value).__name__.upper(),
-                            help=f'default: {value!r}')
+                            help=f'{what}default: {value!r}' if listed else argparse.SUPPRESS)
     args = parser.parse_args(argv)
     flags = {k: v for k, v in vars(args).items() if k != 'config' and v is not None}
     return args.config, flags
@@ -99,7 +109,7 @@ def apply_explicit(config, defaults, from_file, flags):
     return config
 
 
-def build_config(defaults, select_presets=None, argv=None):
+def build_config(defaults, select_presets=None, argv=None, description=None, listed_keys=None):
     """The effective config of a run.
 
     Args:
@@ -108,9 +118,11 @@ def build_config(defaults, select_presets=None, argv=None):
             of override dicts that go between the defaults and the explicit settings, e.g. the
             resolution of a larger variant, or the demo settings when no dataset is given.
         argv: command-line arguments (default: `sys.argv[1:]`).
+        description, listed_keys: what the command's `--help` says and which keys it lists
+            (see `parse_overrides`).
     """
     argv = sys.argv[1:] if argv is None else argv
-    config_path, flags = parse_overrides(argv, defaults)
+    config_path, flags = parse_overrides(argv, defaults, description, listed_keys)
     from_file = read_yaml(config_path) if config_path else {}
     check_known(from_file, defaults, config_path)
 
@@ -146,16 +158,30 @@ def format_config(config):
     return '\n'.join(f'  {k:<{width}} : {config[k]!r}' for k in sorted(config))
 
 
+# What `--help` says about the flags whose name alone does not tell.
+FLAG_HELP = dict(
+    data_dir='ImageFolder root with train/<class>/<image> and val/<class>/<image>; empty: the built-in demo '
+             'dataset',
+    output_dir="logs, checkpoints and results; empty: ./output/<net> (eval: ./output/<net>/eval)",
+    resume='train: a training checkpoint of this zoo to continue from (weights, optimizer state, epoch)',
+    pretrained='weights to start from (train) or to evaluate (eval): a MindSpore, PyTorch or safetensors '
+               'file, or a file name in the weight cache',
+    ckpt_path='eval: the checkpoint to evaluate, or a folder whose every .ckpt is evaluated',
+    strict_data='true: the first bad image file is an error; false (default): each is named in a warning, '
+                'left out and counted',
+)
+
+
 # Settings of a run that every recipe has (where, on what, how often); recipes add the hyper-parameters.
 RUN_DEFAULTS = dict(
     device_target='CPU',        # CPU | GPU | Ascend
     device_id=0,                # overridden by the DEVICE_ID environment variable of a launcher
     mode='graph',               # graph | pynative
-    data_dir='',                # ImageFolder root with train/ and val/; empty: the built-in demo dataset
-    output_dir='',              # empty: ./output/<net>
-    resume='',                  # training checkpoint to continue from
-    pretrained='',              # weights to start from (MindSpore, PyTorch or safetensors file)
-    ckpt_path='',               # eval: a checkpoint file or a folder of them
+    data_dir='',
+    output_dir='',
+    resume='',
+    pretrained='',
+    ckpt_path='',
     num_parallel_workers=8,     # data workers, clamped to the machine's cores
     eval_batch_size=64,
     log_every=20,               # steps between progress lines
@@ -170,6 +196,15 @@ RUN_DEFAULTS = dict(
     dataset_sink_mode='auto',   # auto: off on CPU, on for GPU/Ascend
     strict_data=False,          # a bad image file stops the run (default: named in a warning, left out)
 )
+
+
+# The keys that evaluation reads: `eval.py --help` lists these. It accepts every other key of the recipe
+# too (and ignores them), so that a training run's flags or its saved config.yaml can be reused as they are.
+EVAL_KEYS = ('net', 'num_classes', 'ckpt_path', 'pretrained', 'data_dir', 'output_dir', 'device_target',
+             'device_id', 'mode', 'eval_batch_size', 'num_parallel_workers', 'image_size', 'crop_pct',
+             'interpolation', 'mean', 'std', 'strict_data')
+# Keys that only evaluation reads: `train.py --help` leaves them out.
+EVAL_ONLY_KEYS = ('ckpt_path',)
 
 
 # The hyper-parameters that both families' ImageNet recipes share (SGD with momentum, cosine decay, label

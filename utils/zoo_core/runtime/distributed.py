@@ -7,7 +7,7 @@ from mindspore import ops
 from mindspore.communication import get_group_size, get_rank, init
 
 from zoo_core.runtime.config import ConfigError
-from zoo_core.runtime.devices import DEVICE_TARGETS
+from zoo_core.runtime.devices import DEVICE_TARGETS, select_device
 
 RUN_MODES = {'graph': ms.GRAPH_MODE, 'pynative': ms.PYNATIVE_MODE}
 
@@ -63,10 +63,7 @@ def setup_device(device_target, mode='graph', device_id=0):
     if mode not in RUN_MODES:
         raise ConfigError(f"unknown mode {mode!r}; choose from {', '.join(RUN_MODES)}")
     ms.set_context(mode=RUN_MODES[mode])
-    if device_target == 'CPU':
-        ms.set_device('CPU')
-    else:
-        ms.set_device(device_target, int(os.environ.get('DEVICE_ID', device_id)))
+    select_device(device_target, int(os.environ.get('DEVICE_ID', device_id)))
     if not launched_distributed():
         return 0, 1
     if device_target == 'CPU' and local_process_count() > 1:

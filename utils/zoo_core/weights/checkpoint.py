@@ -12,10 +12,19 @@ class CheckpointError(ZooError):
     """A checkpoint file that cannot be read or used."""
 
 
-def read_checkpoint(path):
-    """name -> Parameter of a MindSpore checkpoint, with a clear error for a missing or broken file."""
+def check_checkpoint_file(path):
+    """Raise a `CheckpointError` unless `path` is a non-empty file (MindSpore calls an empty one a
+    'filter_prefix' problem, which sends the user the wrong way)."""
     if not os.path.isfile(path):
         raise CheckpointError(f"checkpoint not found: {path}")
+    if os.path.getsize(path) == 0:
+        raise CheckpointError(f"checkpoint {path} is empty (0 bytes): the file is truncated, e.g. by an "
+                              f"interrupted save or copy; use another checkpoint")
+
+
+def read_checkpoint(path):
+    """name -> Parameter of a MindSpore checkpoint, with a clear error for a missing, empty or broken file."""
+    check_checkpoint_file(path)
     try:
         return ms.load_checkpoint(path)
     except (RuntimeError, ValueError) as error:
