@@ -12,6 +12,7 @@ import os
 import numpy as np
 import mindspore as ms
 
+from zoo_core.data.dataset import EVAL_RESIZE_FAST, EVAL_RESIZE_PIL
 from zoo_core.deploy.infer import run_mindir
 from zoo_core.models.backbone import CLASSIFIER_WEIGHT
 from zoo_core.runtime.devices import DEVICE_TARGETS
@@ -104,6 +105,9 @@ def parse_args(family, argv):
     parser.add_argument('--data_path', help="ImageFolder tree <data_path>/<class>/<image> (--run_mindir)")
     parser.add_argument('--result_path', default=DEFAULT_RESULT_PATH,
                         help="folder for the <image stem>_0.bin results (--run_mindir)")
+    parser.add_argument('--eval_resize', default=EVAL_RESIZE_PIL, choices=[EVAL_RESIZE_PIL, EVAL_RESIZE_FAST],
+                        help="--run_mindir preprocessing: pil, the published weights' exact pixels, or fast, "
+                             "the C++ ops (as the Ascend 310 program)")
     args = parser.parse_args(argv)
     if args.run_mindir and not args.data_path:
         parser.error("--run_mindir needs --data_path")
@@ -138,7 +142,7 @@ def run_command_line(family, args):
         ms.set_device(args.device_target, args.device_id)
     if args.run_mindir:
         count = run_mindir(args.run_mindir, args.data_path, args.result_path, preprocessing,
-                           batch_size=args.batch_size)
+                           batch_size=args.batch_size, eval_resize=args.eval_resize)
         print(f"{count} images -> {args.result_path}")
         return
     export_checkpoint(family, args)
