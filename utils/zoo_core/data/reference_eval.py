@@ -5,13 +5,13 @@ resnest50/101/200/269 as timm's resnest50d/101e/200e/269e): Pillow decodes; `Res
 shorter side with Pillow's antialiased filter and the long side `int(size * long / short)`; `CenterCrop`
 puts the crop at `round((h - th) / 2)`; `ToTensor` divides by 255; `Normalize` takes 0-1 statistics.
 
-The C++ ops do not give those pixels (sklearn's photographs, shorter side to 256, crop 224; mean |diff| of
-the uint8 crop over china.jpg / flower.jpg): `Resize(Inter.LINEAR)` is OpenCV's bilinear without
-antialiasing (12.2 / 6.2, max 174), and even with Pillow's bicubic (`Inter.PILCUBIC`, whose resize alone
-is exact) `CenterCrop` floors the offset where torchvision rounds half to even, one column off on a
-383-wide resize (11.6 / 6.4). MindSpore's own `Resize(int)` on a Pillow image computes the long side as
-`int(size / (w / h))`, one pixel short of torchvision on some sizes (a 115x112 image to 224: 229, not 230).
-So the target size is computed here, and `vision.Resize` on the Pillow image is given both sides.
+The C++ ops do not give those pixels (`benchmarks/preprocessing_difference.py`, shorter side to 256, crop
+224, mean |diff| of the uint8 crop of china.jpg / flower.jpg): `Resize(Inter.LINEAR)` is OpenCV's
+bilinear without antialiasing (12.3 / 6.3, max 176), and with Pillow's bicubic (`Inter.PILCUBIC`, whose
+resize alone is exact) `CenterCrop` floors the offset where torchvision rounds half to even, one column
+off on the 383-wide resize (11.6 / 6.5). MindSpore's own `Resize(int)` on a Pillow image computes the long
+side as `int(size / (w / h))`, one pixel short of torchvision on some sizes (64x93 at 256: 371, not 372),
+so the target size is computed here and `vision.Resize` is given both sides (docs/PREPROCESSING.md).
 """
 import mindspore.dataset.vision as vision
 
