@@ -13,7 +13,7 @@ from PIL import Image
 
 from helpers import REPO_ROOT, run_script
 from test_export import make_non_trivial
-from zoo_core.data.dataset import eval_resize_size
+from zoo_core.data.dataset import EVAL_RESIZE_FAST, eval_resize_size
 from zoo_core.deploy.export import export_network
 from zoo_core.deploy.infer import EvalTransform, mindir_input_shape, run_mindir
 from zoo_core.engine.metrics import Accuracy as Scores
@@ -186,7 +186,7 @@ def test_postprocess_cli_reports_a_missing_label_file_without_traceback(tmp_path
 # --- CPU inference of a MINDIR -------------------------------------------------------------------
 
 @pytest.mark.parametrize('height, width', [(90, 120), (120, 90), (101, 77)])
-def test_eval_transform_matches_an_opencv_reference(tmp_path, height, width):
+def test_fast_eval_transform_matches_an_opencv_reference(tmp_path, height, width):
     pixels = np.random.default_rng(0).integers(0, 256, (height, width, 3), dtype=np.uint8)
     Image.fromarray(pixels).save(tmp_path / 'image.png')
     short = eval_resize_size(IMAGE_SIZE, PretrainedConfig().crop_pct)
@@ -198,7 +198,7 @@ def test_eval_transform_matches_an_opencv_reference(tmp_path, height, width):
     top, left = (new_height - IMAGE_SIZE) // 2, (new_width - IMAGE_SIZE) // 2
     crop = resized[top:top + IMAGE_SIZE, left:left + IMAGE_SIZE].astype(np.float32) / 255.0
     expected = ((crop - np.array(IMAGENET_MEAN)) / np.array(IMAGENET_STD)).transpose(2, 0, 1)
-    actual = EvalTransform(PretrainedConfig(), IMAGE_SIZE)(str(tmp_path / 'image.png'))
+    actual = EvalTransform(PretrainedConfig(), IMAGE_SIZE, EVAL_RESIZE_FAST)(str(tmp_path / 'image.png'))
     assert actual.dtype == np.float32
     np.testing.assert_allclose(actual, expected, rtol=0, atol=1e-5)
 

@@ -21,12 +21,20 @@ import mindspore.dataset.vision as vision
 from zoo_core.data.autoaug import augmentation_ops
 from zoo_core.data.index import DatasetError, class_names, index_split, write_manifest
 from zoo_core.data.mixing import MixupCutmix, mixing_enabled
+from zoo_core.data.reference_eval import reference_crop_ops, reference_normalize_ops
 
 INTERPOLATIONS = {
     'bilinear': vision.Inter.LINEAR,
     'bicubic': vision.Inter.PILCUBIC,
     'nearest': vision.Inter.NEAREST,
 }
+# Eval resize (`eval_resize`): 'pil' gives the reference's pixels (`zoo_core.data.reference_eval`), 'fast' the
+# C++ ops of the training recipe; 'auto' is 'pil' for published weights (`eval.py --pretrained`, resolved
+# by `effective_eval_resize`) and 'fast' for checkpoints trained here.
+EVAL_RESIZE_PIL = 'pil'
+EVAL_RESIZE_FAST = 'fast'
+EVAL_RESIZE_AUTO = 'auto'
+EVAL_RESIZE_CHOICES = (EVAL_RESIZE_AUTO, EVAL_RESIZE_PIL, EVAL_RESIZE_FAST)
 RANDOM_RESIZED_CROP_RATIO = (3.0 / 4.0, 4.0 / 3.0)
 PIXEL_MAX = 255.0
 
@@ -103,16 +111,42 @@ def train_transforms(cfg):
 
 
 def eval_resize_size(image_size, crop_pct):
-    """Shorter-side resize before the center crop: `image_size / crop_pct` (256 for 224 at 0.875)."""
+    """Shorter-side resize before the center crop: `floor(image_size / crop_pct)`, timm's scale size (256 for
+    224 at 0.875; `int` of a positive number is its floor)."""
     return int(image_size / crop_pct)
 
 
-def eval_transforms(cfg):
-    """Decode, resize the shorter side to `image_size / crop_pct`, center crop, normalise."""
+def effective_eval_resize(choice, published_weights):
+    """'pil' or 'fast' for config value `choice` ('auto', 'pil' or 'fast'): 'auto' is 'pil' when the
+    weights evaluated are published ones, whose authors resized with Pillow, else 'fast'."""
+    if choice not in EVAL_RESIZE_CHOICES:
+        raise DatasetError(f"unknown eval_resize {choice!r}; choose from {', '.join(EVAL_RESIZE_CHOICES)}")
+    if choice == EVAL_RESIZE_AUTO:
+        return EVAL_RESIZE_PIL if published_weights else EVAL_RESIZE_FAST
+    return choice
+
+
+def fast_eval_transforms(cfg):
+    """C++ ops: decode, resize the shorter side (OpenCV-style bilinear, or Pillow's bicubic), center crop
+    (offset floored), normalise. Faster than the reference path, and not its pixels."""
     return [vision.Decode(),
             vision.Resize(eval_resize_size(cfg.image_size, cfg.crop_pct),
                           interpolation=interpolation_mode(cfg.interpolation)),
             vision.CenterCrop(cfg.image_size)] + normalize_ops(cfg.mean, cfg.std)
+
+
+def reference_eval_transforms(cfg):
+    """The reference's eval preprocessing, pixel for pixel (`zoo_core.data.reference_eval`)."""
+    return (reference_crop_ops(eval_resize_size(cfg.image_size, cfg.crop_pct), cfg.image_size, cfg.interpolation)
+            + reference_normalize_ops(cfg.mean, cfg.std))
+
+
+def eval_transforms(cfg):
+    """Decode, resize the shorter side to `image_size / crop_pct`, center crop, normalise to float32 CHW:
+    with the reference's exact ops when `cfg.eval_resize` is 'pil', else ('fast', and 'auto' left
+    unresolved, as for a checkpoint trained here) with the C++ ops."""
+    choice = effective_eval_resize(getattr(cfg, 'eval_resize', EVAL_RESIZE_AUTO), published_weights=False)
+    return reference_eval_transforms(cfg) if choice == EVAL_RESIZE_PIL else fast_eval_transforms(cfg)
 
 
 def check_num_classes(indexing, num_classes, split_dir):

@@ -10,6 +10,7 @@ DATA_DEFAULTS = dict(
     image_size=224,
     crop_pct=0.875,             # eval: resize the shorter side to image_size / crop_pct, center crop
     interpolation='bilinear',   # bilinear | bicubic | nearest
+    eval_resize='auto',         # pil (the reference's pixels) | fast (C++ ops) | auto: pil for --pretrained
     crop_scale_min=0.08,        # random resized crop: smallest area fraction
     color_jitter=0.4,           # brightness, contrast and saturation (0: off)
     autoaugment='none',         # autoaugment | randaugment | trivialaugment | none

@@ -12,6 +12,7 @@ import os
 import numpy as np
 import mindspore as ms
 
+from zoo_core.data.dataset import EVAL_RESIZE_FAST, EVAL_RESIZE_PIL
 from zoo_core.deploy.infer import run_mindir
 from zoo_core.models.backbone import CLASSIFIER_WEIGHT
 from zoo_core.runtime.devices import DEVICE_TARGETS, select_device
@@ -106,6 +107,9 @@ def build_parser(family):
     parser.add_argument('--data_path', help="ImageFolder tree <data_path>/<class>/<image> (--run_mindir)")
     parser.add_argument('--result_path', default=DEFAULT_RESULT_PATH,
                         help="folder for the <image stem>_0.bin results (--run_mindir)")
+    parser.add_argument('--eval_resize', default=EVAL_RESIZE_PIL, choices=[EVAL_RESIZE_PIL, EVAL_RESIZE_FAST],
+                        help="--run_mindir preprocessing: pil, the published weights' exact pixels, or fast, "
+                             "the C++ ops (as the Ascend 310 program)")
     return parser
 
 
@@ -143,7 +147,7 @@ def run_command_line(family, args):
     select_device(args.device_target, args.device_id)
     if args.run_mindir:
         count = run_mindir(args.run_mindir, args.data_path, args.result_path, preprocessing,
-                           batch_size=args.batch_size)
+                           batch_size=args.batch_size, eval_resize=args.eval_resize)
         print(f"{count} images -> {args.result_path}")
         return
     export_checkpoint(family, args)

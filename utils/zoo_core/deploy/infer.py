@@ -4,7 +4,9 @@ so that `zoo_core.deploy.postprocess` scores both the same way.
 
 The preprocessing is the evaluation pipeline's (`zoo_core.data.dataset.eval_transforms`) with the variant's
 `PretrainedConfig`: decode, resize the shorter side to `image_size / crop_pct`, center crop to the
-MINDIR's input size, normalize, HWC -> CHW; the C++ program calls the same `mindspore.dataset` ops.
+MINDIR's input size, normalize, HWC -> CHW. By default (`eval_resize='pil'`) it is the reference's, pixel
+for pixel (`zoo_core.data.reference_eval`); 'fast' takes the C++ ops that the 310 program calls
+(`docs/PREPROCESSING.md` says how far those are from the reference).
 """
 import os
 from types import SimpleNamespace
@@ -14,7 +16,7 @@ import mindspore as ms
 from mindspore import nn
 from mindspore.train import mind_ir_pb2
 
-from zoo_core.data.dataset import eval_transforms
+from zoo_core.data.dataset import EVAL_RESIZE_PIL, eval_transforms
 from zoo_core.deploy.postprocess import RESULT_SUFFIX, image_stem, list_image_folder
 from zoo_core.runtime.errors import MissingFileError, ZooError
 
@@ -44,12 +46,13 @@ def mindir_input_shape(mindir_path):
 
 class EvalTransform:
     """Image file -> normalized float32 CHW array of `image_size` x `image_size`, with the evaluation
-    pipeline's ops and the variant's `preprocessing` (a `PretrainedConfig`)."""
+    pipeline's ops and the variant's `preprocessing` (a `PretrainedConfig`); `eval_resize` is 'pil' (the
+    reference's pixels) or 'fast' (the C++ ops)."""
 
-    def __init__(self, preprocessing, image_size):
+    def __init__(self, preprocessing, image_size, eval_resize=EVAL_RESIZE_PIL):
         self.ops = eval_transforms(SimpleNamespace(
             image_size=image_size, crop_pct=preprocessing.crop_pct, interpolation=preprocessing.interpolation,
-            mean=preprocessing.mean, std=preprocessing.std))
+            mean=preprocessing.mean, std=preprocessing.std, eval_resize=eval_resize))
 
     def __call__(self, path):
         image = np.fromfile(path, dtype=np.uint8)
@@ -58,12 +61,13 @@ class EvalTransform:
         return image
 
 
-def run_mindir(mindir_path, data_dir, result_dir, preprocessing, batch_size=DEFAULT_BATCH_SIZE):
+def run_mindir(mindir_path, data_dir, result_dir, preprocessing, batch_size=DEFAULT_BATCH_SIZE,
+               eval_resize=EVAL_RESIZE_PIL):
     """Run the MINDIR over the images of ImageFolder tree `data_dir`, writing `<stem>_0.bin` files
     (float32 logits) into `result_dir`; returns the number of images.
 
     A MINDIR with a static batch N is run N images at a time (the last batch padded with zeros);
-    one with a dynamic batch `batch_size` at a time.
+    one with a dynamic batch `batch_size` at a time. `eval_resize` as in `EvalTransform`.
     """
     shape = mindir_input_shape(mindir_path)
     static_batch = shape[0] != DYNAMIC_DIM
@@ -72,7 +76,7 @@ def run_mindir(mindir_path, data_dir, result_dir, preprocessing, batch_size=DEFA
     elif batch_size < 1:
         raise ZooError(f"batch_size must be at least 1, got {batch_size}")
     images = [path for path, _ in list_image_folder(data_dir)]
-    transform = EvalTransform(preprocessing, shape[2])
+    transform = EvalTransform(preprocessing, shape[2], eval_resize)
     network = nn.GraphCell(ms.load(mindir_path))
     os.makedirs(result_dir, exist_ok=True)
     for start in range(0, len(images), batch_size):

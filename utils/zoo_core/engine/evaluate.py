@@ -6,7 +6,7 @@ import time
 
 import numpy as np
 
-from zoo_core.data.dataset import class_indexing, create_eval_dataset
+from zoo_core.data.dataset import class_indexing, create_eval_dataset, effective_eval_resize
 from zoo_core.data.index import index_split
 from zoo_core.data.demo_data import ensure_demo_dataset
 from zoo_core.engine.metrics import Accuracy, count_correct
@@ -58,6 +58,7 @@ def run_eval(cfg, family):
     logger = get_logger(cfg.output_dir, rank)
     if cfg.pretrained and not cfg.ckpt_path:
         cfg = apply_pretrained_preprocessing(cfg, family.preprocessing(cfg.net))
+    cfg.eval_resize = effective_eval_resize(cfg.eval_resize, published_weights=not cfg.ckpt_path)
     val_index = index_split(os.path.join(cfg.data_dir, 'val'), list(class_indexing(cfg.data_dir)),
                             strict=cfg.strict_data)
     dataset = create_eval_dataset(cfg, rank, group_size, index=val_index)
@@ -74,6 +75,7 @@ def run_eval(cfg, family):
                     f"({result.top1_correct}/{result.total} images, {result.images_per_second:.1f} img/s "
                     f"on rank {rank}; {len(val_index.bad_files)} bad image file(s) skipped)")
         results.append(dict(checkpoint=source, net=cfg.net, data_dir=cfg.data_dir, ranks=group_size,
+                            eval_resize=cfg.eval_resize,
                             **result.as_dict(), skipped=len(val_index.bad_files),
                             skipped_files=val_index.as_json()))
     if rank == 0:

@@ -5,7 +5,7 @@ run reads. Each check runs in well under a second, so a mistake costs no network
 import os
 
 from zoo_core.data.autoaug import POLICIES
-from zoo_core.data.dataset import INTERPOLATIONS
+from zoo_core.data.dataset import EVAL_RESIZE_CHOICES, INTERPOLATIONS
 from zoo_core.optim.lr_schedule import SCHEDULES
 from zoo_core.runtime.config import ConfigError
 from zoo_core.runtime.devices import DEVICE_TARGETS
@@ -26,8 +26,9 @@ POSITIVE_KEYS = {
 # Keys that name one of a fixed set of choices, per command.
 CHOICES = {
     TRAIN: dict(device_target=DEVICE_TARGETS, mode=tuple(RUN_MODES), amp_level=AMP_LEVELS, lr_schedule=SCHEDULES,
-                autoaugment=POLICIES, interpolation=tuple(INTERPOLATIONS)),
-    EVAL: dict(device_target=DEVICE_TARGETS, mode=tuple(RUN_MODES), interpolation=tuple(INTERPOLATIONS)),
+                autoaugment=POLICIES, interpolation=tuple(INTERPOLATIONS), eval_resize=EVAL_RESIZE_CHOICES),
+    EVAL: dict(device_target=DEVICE_TARGETS, mode=tuple(RUN_MODES), interpolation=tuple(INTERPOLATIONS),
+               eval_resize=EVAL_RESIZE_CHOICES),
 }
 TRAIN_SPLIT, VAL_SPLIT = 'train', 'val'
 

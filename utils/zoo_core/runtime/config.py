@@ -202,7 +202,7 @@ RUN_DEFAULTS = dict(
 # too (and ignores them), so that a training run's flags or its saved config.yaml can be reused as they are.
 EVAL_KEYS = ('net', 'num_classes', 'ckpt_path', 'pretrained', 'data_dir', 'output_dir', 'device_target',
              'device_id', 'mode', 'eval_batch_size', 'num_parallel_workers', 'image_size', 'crop_pct',
-             'interpolation', 'mean', 'std', 'strict_data')
+             'interpolation', 'eval_resize', 'mean', 'std', 'strict_data')
 # Keys that only evaluation reads: `train.py --help` leaves them out.
 EVAL_ONLY_KEYS = ('ckpt_path',)
 
