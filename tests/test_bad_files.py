@@ -158,6 +158,7 @@ TRAIN_FLAGS = ('--net', 'resnest14d', '--num_classes', len(CLASSES), '--image_si
 @pytest.mark.slow
 def test_training_and_evaluation_survive_bad_files_and_count_them(tmp_path, run_script):
     bad = write_tree(tmp_path / 'data')
+    (tmp_path / 'data' / 'train' / 'empty_class').mkdir()
     out = tmp_path / 'run'
     train = run_script(REPO_ROOT / 'ResNeSt50' / 'train.py', '--data_dir', tmp_path / 'data', '--output_dir', out,
                        *TRAIN_FLAGS, timeout=900)
@@ -166,6 +167,7 @@ def test_training_and_evaluation_survive_bad_files_and_count_them(tmp_path, run_
     for path in bad['train'] + bad['val']:
         assert log.count(f'skipping bad image file {path}:') == 1, path
     assert f"{len(bad['train'])} bad image file(s) skipped" in log
+    assert log.count('class folder(s) without images left out: empty_class') == 1
     record = json.loads((out / 'metrics.jsonl').read_text().splitlines()[-1])
     assert record['skipped_files'] == len(bad['train'])
     assert record['val_images'] == 2 * GOOD_PER_CLASS + len(ODD_FILES)

@@ -68,16 +68,27 @@ def set_error_samples_mode(strict):
     ds.config.set_error_samples_mode(mode)
 
 
-def checked_split(cfg, split, indexing, index=None):
-    """(`SplitIndex`, manifest path) of split `split` of `cfg.data_dir`: `index` when given, else a new check."""
-    split_dir = os.path.join(cfg.data_dir, split)
-    strict = cfg.get('strict_data', False)  # configs built by hand (tests, notebooks) may lack the key
-    if index is None:
-        index = index_split(split_dir, list(indexing), strict=strict)
+def index_for(cfg, split, classes=None):
+    """The checked images (`SplitIndex`) of split `split` of `cfg.data_dir`, labelled by `classes`
+    (default: `class_indexing`'s, so that every split of a run shares the training labels)."""
+    classes = list(class_indexing(cfg.data_dir)) if classes is None else classes
+    return index_split(os.path.join(cfg.data_dir, split), classes, strict=strict_data(cfg))
+
+
+def strict_data(cfg):
+    """`cfg.strict_data`; configs built by hand (tests, notebooks) may lack the key."""
+    return cfg.get('strict_data', False)
+
+
+def checked_split(cfg, split, index):
+    """(class name -> label, manifest path) of the checked split `index`, after checking the class count;
+    sets the error-samples mode for its decode errors."""
+    indexing = {name: label for label, name in enumerate(index.classes)}
+    check_num_classes(indexing, cfg.num_classes, index.split_dir)
     if not index.samples:
-        raise DatasetError(f"no usable images in {split_dir}")
-    set_error_samples_mode(strict)
-    return index, write_manifest(index, manifest_path(split))
+        raise DatasetError(f"no usable images in {index.split_dir}")
+    set_error_samples_mode(strict_data(cfg))
+    return indexing, write_manifest(index, manifest_path(split))
 
 
 def interpolation_mode(name):
@@ -159,13 +170,11 @@ def check_num_classes(indexing, num_classes, split_dir):
 def create_train_dataset(cfg, rank=0, group_size=1, index=None):
     """Shuffled, augmented, batched training data of this rank's shard (last partial batch dropped).
 
-    `index` is the checked train split (`index_split`), made here when not given. With mixup or CutMix
+    `index` is the checked train split (`index_for`), made here when not given. With mixup or CutMix
     the labels are one-hot and batches are mixed by `MixupCutmix`, seeded by the run's seed and the rank.
     """
-    split_dir = os.path.join(cfg.data_dir, 'train')
-    indexing = class_indexing(cfg.data_dir)
-    check_num_classes(indexing, cfg.num_classes, split_dir)
-    _, manifest = checked_split(cfg, 'train', indexing, index)
+    index = index_for(cfg, 'train') if index is None else index
+    indexing, manifest = checked_split(cfg, 'train', index)
     workers = clamp_workers(cfg.num_parallel_workers)
     data = ds.ManifestDataset(manifest, usage='train', shuffle=True, class_indexing=indexing,
                               num_shards=group_size if group_size > 1 else None,
@@ -182,7 +191,7 @@ def create_train_dataset(cfg, rank=0, group_size=1, index=None):
         data = data.map(operations=MixupCutmix(cfg.mixup, cfg.cutmix, seed=(cfg.seed, rank)),
                         input_columns=['image', 'label'], num_parallel_workers=1)
     if data.get_dataset_size() == 0:
-        raise DatasetError(f"{split_dir} has fewer images per rank than one batch of {cfg.batch_size}; "
+        raise DatasetError(f"{index.split_dir} has fewer images per rank than one batch of {cfg.batch_size}; "
                            f"lower --batch_size")
     return data
 
@@ -190,13 +199,11 @@ def create_train_dataset(cfg, rank=0, group_size=1, index=None):
 def create_eval_dataset(cfg, rank=0, group_size=1, split='val', index=None):
     """Unshuffled eval data; rank r gets images r, r+N, r+2N, ... and the last batch is kept whole.
 
-    `index` is the checked split (`index_split`), made here when not given. None when this rank has no
+    `index` is the checked split (`index_for`), made here when not given. None when this rank has no
     image (more ranks than images).
     """
-    split_dir = os.path.join(cfg.data_dir, split)
-    indexing = class_indexing(cfg.data_dir)
-    check_num_classes(indexing, cfg.num_classes, split_dir)
-    index, manifest = checked_split(cfg, split, indexing, index)
+    index = index_for(cfg, split) if index is None else index
+    indexing, manifest = checked_split(cfg, split, index)
     indices = list(range(rank, len(index.samples), group_size))
     if not indices:
         return None

@@ -31,8 +31,10 @@ class DatasetError(ZooError):
 
 @dataclass
 class SplitIndex:
-    """The checked images of one split: (path, class name) of the good ones, (path, problem) of the bad."""
+    """The checked images of one split: (path, class name) of the good ones, (path, problem) of the bad,
+    and the class names of the labels (label i is `classes[i]`)."""
     split_dir: str
+    classes: List[str] = field(default_factory=list)
     samples: List[Tuple[str, str]] = field(default_factory=list)
     bad_files: List[Tuple[str, str]] = field(default_factory=list)
 
@@ -95,7 +97,7 @@ def index_split(split_dir, classes, strict=False, thorough=False):
     listed = [(path, name) for name in classes if os.path.isdir(os.path.join(split_dir, name))
               for path in image_files(os.path.join(split_dir, name))]
     problems = check_images([path for path, _ in listed], thorough)
-    index = SplitIndex(split_dir)
+    index = SplitIndex(split_dir, list(classes))
     for (path, name), problem in zip(listed, problems):
         if problem is None:
             index.samples.append((path, name))

@@ -6,8 +6,7 @@ import time
 
 import numpy as np
 
-from zoo_core.data.dataset import class_indexing, create_eval_dataset, effective_eval_resize
-from zoo_core.data.index import index_split
+from zoo_core.data.dataset import create_eval_dataset, effective_eval_resize, index_for
 from zoo_core.data.demo_data import ensure_demo_dataset
 from zoo_core.engine.metrics import Accuracy, count_correct
 from zoo_core.engine.validate import EVAL, check_input_files, validate_settings
@@ -59,8 +58,7 @@ def run_eval(cfg, family):
     if cfg.pretrained and not cfg.ckpt_path:
         cfg = apply_pretrained_preprocessing(cfg, family.preprocessing(cfg.net))
     cfg.eval_resize = effective_eval_resize(cfg.eval_resize, published_weights=not cfg.ckpt_path)
-    val_index = index_split(os.path.join(cfg.data_dir, 'val'), list(class_indexing(cfg.data_dir)),
-                            strict=cfg.strict_data)
+    val_index = index_for(cfg, 'val')
     dataset = create_eval_dataset(cfg, rank, group_size, index=val_index)
     sources = checkpoint_files(cfg.ckpt_path) if cfg.ckpt_path else [cfg.pretrained]
     results = []

@@ -7,8 +7,7 @@ import mindspore.dataset as ds
 from mindspore.amp import DynamicLossScaleManager, FixedLossScaleManager
 from mindspore.train import CheckpointConfig, Model, ModelCheckpoint
 
-from zoo_core.data.dataset import class_indexing, create_eval_dataset, create_train_dataset
-from zoo_core.data.index import index_split
+from zoo_core.data.dataset import create_eval_dataset, create_train_dataset, index_for
 from zoo_core.data.demo_data import ensure_demo_dataset
 from zoo_core.data.mixing import mixing_enabled
 from zoo_core.engine.crossentropy import CrossEntropySmooth
@@ -88,15 +87,17 @@ def resume_from(cfg, net, optimizer, logger):
     return epoch
 
 
-def make_callbacks(cfg, net, rank, group_size, steps_per_epoch, lr, logger, skipped_files=0):
-    """Eval (with best checkpoint), progress/metrics monitor, and rank 0's periodic checkpoints."""
+def make_callbacks(cfg, net, rank, group_size, steps_per_epoch, lr, logger, train_index):
+    """Eval (with best checkpoint), progress/metrics monitor, and rank 0's periodic checkpoints.
+
+    `train_index` is the checked train split: its bad files are counted, its classes label val/."""
     checkpoint_dir = os.path.join(cfg.output_dir, CHECKPOINT_DIR)
     monitor = TrainingMonitor(logger, lr, cfg.batch_size * group_size, steps_per_epoch, cfg.log_every,
                               cfg.output_dir if rank == 0 else None, cfg.num_classes, checkpoint_dir,
-                              skipped_files)
+                              len(train_index.bad_files))
     callbacks = []
     if cfg.eval_interval > 0:
-        eval_data = create_eval_dataset(cfg, rank, group_size)
+        eval_data = create_eval_dataset(cfg, rank, group_size, index=index_for(cfg, 'val', train_index.classes))
         callbacks.append(EvalCallback(net, lambda: evaluate(net, eval_data, group_size), cfg.eval_interval,
                                       cfg.output_dir, logger, monitor, save=rank == 0))
     callbacks.append(monitor)  # after the eval callback (which records into it), before the checkpoints
@@ -125,8 +126,7 @@ def train(cfg, family):
         save_config(cfg, cfg.output_dir)
     logger.info(f"rank {rank} of {group_size}, device {cfg.device_target}, config:\n{format_config(cfg)}")
 
-    train_index = index_split(os.path.join(cfg.data_dir, 'train'), list(class_indexing(cfg.data_dir)),
-                              strict=cfg.strict_data)
+    train_index = index_for(cfg, 'train')
     dataset = create_train_dataset(cfg, rank, group_size, index=train_index)
     steps_per_epoch = dataset.get_dataset_size()
     global_batch = cfg.batch_size * group_size
@@ -144,8 +144,7 @@ def train(cfg, family):
     loss = CrossEntropySmooth(cfg.num_classes, cfg.label_smoothing, sparse=not mixing_enabled(cfg))
     model = Model(net, loss_fn=loss, optimizer=optimizer, amp_level=amp_level, loss_scale_manager=scale_manager,
                   boost_level='O0')
-    callbacks = make_callbacks(cfg, net, rank, group_size, steps_per_epoch, lr, logger,
-                               len(train_index.bad_files))
+    callbacks = make_callbacks(cfg, net, rank, group_size, steps_per_epoch, lr, logger, train_index)
     sink = cfg.device_target != 'CPU' if cfg.dataset_sink_mode == 'auto' else cfg.dataset_sink_mode == 'on'
     logger.info(f"training {cfg.net} for epochs {initial_epoch + 1}..{cfg.epochs}, amp {amp_level}, "
                 f"output {cfg.output_dir}")
