@@ -8,9 +8,9 @@ import numpy as np
 from mindspore.train import Callback
 
 from zoo_core.runtime.errors import RunFailedError
+from zoo_core.weights.checkpoint import folder_checkpoints
 
 METRICS_FILE = 'metrics.jsonl'
-CHECKPOINT_SUFFIX = '.ckpt'
 # A loss this many times that of a uniform guess (ln of the class count) means the run diverged: cross-entropy
 # starts near 1x and falls. 100x is 230 for 10 classes and 691 for ImageNet's 1000, far above any real
 # run's loss, and far below the 1e18 that a finite but exploding run reaches (seen at --base_lr 1e6).
@@ -41,10 +41,8 @@ def divergence_bound(num_classes):
 
 def newest_checkpoint(directory):
     """The most recently written `.ckpt` file in `directory`, or None when there is none."""
-    if not directory or not os.path.isdir(directory):
-        return None
-    files = [os.path.join(directory, f) for f in os.listdir(directory) if f.endswith(CHECKPOINT_SUFFIX)]
-    return max(files, key=lambda f: (os.path.getmtime(f), f)) if files else None
+    files = folder_checkpoints(directory)
+    return files[-1] if files else None
 
 
 class DivergedLossError(RunFailedError, FloatingPointError):

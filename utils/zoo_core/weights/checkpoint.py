@@ -48,13 +48,21 @@ def load_network_checkpoint(net, path, ignore_prefixes=()):
     return params
 
 
+def folder_checkpoints(directory):
+    """The `.ckpt` files of `directory`, oldest first (by modification time, then name); [] for none."""
+    if not directory or not os.path.isdir(directory):
+        return []
+    files = [os.path.join(directory, f) for f in os.listdir(directory) if f.endswith(MINDSPORE_SUFFIX)]
+    return sorted(files, key=lambda f: (os.path.getmtime(f), f))
+
+
 def checkpoint_files(path):
     """The checkpoint itself, or the `.ckpt` files of a folder sorted by modification time."""
     if os.path.isdir(path):
-        files = [os.path.join(path, f) for f in os.listdir(path) if f.endswith(MINDSPORE_SUFFIX)]
+        files = folder_checkpoints(path)
         if not files:
             raise CheckpointError(f"no {MINDSPORE_SUFFIX} files in {path}")
-        return sorted(files, key=lambda f: (os.path.getmtime(f), f))
+        return files
     if not os.path.isfile(path):
         raise CheckpointError(f"checkpoint not found: {path}")
     return [path]
