@@ -16,8 +16,7 @@ from helpers import REPO_ROOT, run_script
 from helpers import reference_models
 from helpers.reference_models import (LAST_BN_GAMMA_RANGE, authors_resnest, logits_of_both, make_non_trivial,
                               numpy_state_dict, timm_model, torch, torchvision_model)
-from zoo_core.models.family import known_registries
-from zoo_core.models.registry import UnknownNetworkError
+from zoo_core.models.registry import UnknownNetworkError, known_registries
 from zoo_core.weights.convert import convert_checkpoint
 from zoo_core.weights.files import WeightFileError, read_torch_weights, read_weights
 from zoo_core.weights.fit import WeightMismatchError, rename_torch_state_dict
@@ -337,3 +336,13 @@ def test_preprocessing_is_the_variants_published_one():
     assert preprocessing_for('resnext50_32x4d').file_names == ('resnext50_32x4d-7cdf4587.pth',)
     with pytest.raises(UnknownNetworkError):
         preprocessing_for('resnet50')
+
+
+def test_importing_the_model_packages_alone_makes_their_variants_known(run_script):
+    """Telling a variant from its weights needs no family object: the registries of imported packages."""
+    code = ("import zoo_resnest.models, zoo_resnext.models; "
+            "from zoo_core.models.registry import known_registries; "
+            "print(sorted(r.family for r in known_registries()))")
+    result = run_script('-c', code)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip().splitlines()[-1] == "['ResNeSt', 'ResNeXt']"

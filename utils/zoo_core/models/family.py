@@ -4,17 +4,14 @@ It holds the family's variant registry, its training recipe (whose `net` is the 
 short run on the built-in demo dataset, and what a variant changes in the recipe. train, eval, export,
 inference, postprocess and predict all take it, so every entry point of a model folder is one line.
 
-Families register themselves when they are defined: `known_registries()` is every family the process
-has imported, which is where weights of an unnamed variant are looked up.
+Weights of an unnamed variant are looked up in every registry the process has created
+(`zoo_core.models.registry.known_registries`).
 """
 from dataclasses import dataclass, field
 from typing import Mapping
 
 from zoo_core.models.registry import PretrainedConfig, Registry
 from zoo_core.runtime.config import build_config
-
-_FAMILIES = []
-
 
 def preprocessing_settings(preprocessing: PretrainedConfig):
     """The recipe keys that a variant's published eval preprocessing sets: resolution, crop, resize
@@ -42,7 +39,6 @@ class ModelFamily:
 
     def __post_init__(self):
         self.registry.variant(self.default_net)  # the default must be a variant
-        _FAMILIES.append(self)
 
     @property
     def name(self):
@@ -76,7 +72,3 @@ class ModelFamily:
         """
         return build_config(self.recipe, self.select_presets, argv, description, listed_keys)
 
-
-def known_registries():
-    """The registries of every family defined in this process, in the order they were defined."""
-    return tuple(family.registry for family in _FAMILIES)

@@ -34,12 +34,17 @@ class UnknownNetworkError(ZooError):
     """Raised for a network name that no registry knows."""
 
 
+_REGISTRIES = []
+
+
 class Registry:
-    """A family's variants by name; `build` makes one, `names` lists them."""
+    """A family's variants by name; `build` makes one, `names` lists them. Every registry created is
+    listed by `known_registries`, so importing a model package is enough for its variants to be known."""
 
     def __init__(self, family, variants):
         self.family = family
         self.variants = dict(variants)
+        _REGISTRIES.append(self)
 
     def names(self):
         """Variant names, sorted."""
@@ -57,3 +62,8 @@ class Registry:
         builds and loads pretrained ones)."""
         variant = self.variant(name)
         return variant.builder(**variant.arch, num_classes=num_classes, **options)
+
+
+def known_registries():
+    """Every registry created in this process (one per imported model package), in creation order."""
+    return tuple(_REGISTRIES)
