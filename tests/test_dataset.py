@@ -37,17 +37,18 @@ def image_folder(tmp_path):
     return write_image_folder(tmp_path, {'train': (5, 4, 3), 'val': (3, 2, 2)})
 
 
-def test_train_batches_are_normalised_chw_with_integer_labels(image_folder):
+def test_train_batches_are_uint8_chw_with_integer_labels(image_folder):
     data = create_train_dataset(data_cfg(image_folder))
     images, labels = next(data.create_tuple_iterator(num_epochs=1))
-    assert images.shape == (4, 3, 16, 16) and str(images.dtype) == 'Float32'
+    assert images.shape == (4, 3, 16, 16) and str(images.dtype) == 'UInt8'
     assert str(labels.dtype) == 'Int32' and set(labels.asnumpy()) <= {0, 1, 2}
     assert data.get_dataset_size() == 12 // 4
 
 
-def test_mixup_makes_soft_labels(image_folder):
+def test_mixup_makes_soft_labels_and_float_images(image_folder):
     data = create_train_dataset(data_cfg(image_folder, mixup=0.5, autoaugment='none'))
-    _, labels = next(data.create_tuple_iterator(num_epochs=1))
+    images, labels = next(data.create_tuple_iterator(num_epochs=1))
+    assert str(images.dtype) == 'Float32' and 0 <= images.asnumpy().min() and images.asnumpy().max() <= 255
     assert labels.shape == (4, 3)
     np.testing.assert_allclose(labels.asnumpy().sum(axis=1), 1.0, rtol=1e-5)
 

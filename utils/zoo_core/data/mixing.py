@@ -24,7 +24,11 @@ def mixing_enabled(cfg):
 
 
 class MixupCutmix:
-    """A `Dataset.map` operation on (images NCHW float32, one-hot labels NK float32) batches.
+    """A `Dataset.map` operation on (images NCHW, one-hot labels NK float32) batches; images come out float32.
+
+    The pipelines send uint8 images (the network normalises them in the graph): they are cast to float32
+    before mixing, since a mixup blend rounded back to uint8 would lose the blend. Normalisation is affine,
+    so mixing 0-255 values and normalising afterwards equals mixing normalised images.
 
     Args:
         mixup_alpha / cutmix_alpha: Beta(alpha, alpha) parameters; 0 switches that kind off.
@@ -57,12 +61,12 @@ class MixupCutmix:
         return 'cutmix', lam, perm, box
 
     def __call__(self, images, labels):
-        images = np.asarray(images)
+        images = np.asarray(images).astype(np.float32, copy=False)
         labels = np.asarray(labels, dtype=np.float32)
         kind, lam, perm, box = self.draw(images.shape[0], images.shape[-2], images.shape[-1])
         self.last = (kind, lam, perm, box)
         if kind == 'mixup':
-            mixed = (lam * images + (1.0 - lam) * images[perm]).astype(images.dtype)
+            mixed = (lam * images + (1.0 - lam) * images[perm]).astype(np.float32)
         else:
             top, bottom, left, right = box
             mixed = images.copy()

@@ -10,6 +10,7 @@ from zoo_core.data.dataset import create_eval_dataset, effective_eval_resize, in
 from zoo_core.data.demo_data import ensure_demo_dataset
 from zoo_core.engine.metrics import Accuracy, count_correct
 from zoo_core.engine.validate import EVAL, check_input_files, validate_settings
+from zoo_core.models.input_norm import NormalizedNetwork
 from zoo_core.runtime.config import EVAL_KEYS
 from zoo_core.runtime.distributed import all_reduce_sum, setup_device
 from zoo_core.runtime.errors import run_command
@@ -22,7 +23,8 @@ RESULT_FILE = 'eval_result.json'
 
 def evaluate(net, dataset, group_size=1):
     """`Accuracy` of `net` (put in eval mode) on `dataset` (this rank's share; None for no image),
-    summed over the `group_size` ranks: every rank must call it."""
+    summed over the `group_size` ranks: every rank must call it. The eval pipeline gives uint8 images:
+    `net` normalises them (a `NormalizedNetwork`)."""
     net.set_train(False)
     counts = np.zeros(3, dtype=np.int64)
     start = time.perf_counter()
@@ -68,7 +70,7 @@ def run_eval(cfg, family):
             load_network_checkpoint(net, source)
         else:
             net = create_network(family.registry, cfg.net, num_classes=cfg.num_classes, pretrained=source)
-        result = evaluate(net, dataset, group_size)
+        result = evaluate(NormalizedNetwork(net, cfg.mean, cfg.std), dataset, group_size)
         logger.info(f"{source}: top-1 {result.top1:.4%} top-5 {result.top5:.4%} "
                     f"({result.top1_correct}/{result.total} images, {result.images_per_second:.1f} img/s "
                     f"on rank {rank}; {len(val_index.bad_files)} bad image file(s) skipped)")
