@@ -24,6 +24,7 @@ from zoo_core.data.autoaug import augmentation_ops
 from zoo_core.data.index import DatasetError, class_names, index_split, write_manifest
 from zoo_core.data.mixing import MixupCutmix, mixing_enabled
 from zoo_core.data.reference_eval import reference_crop_ops, reference_normalize_ops, reference_uint8_ops
+from zoo_core.data.workers import workers_per_rank
 
 INTERPOLATIONS = {
     'bilinear': vision.Inter.LINEAR,
@@ -98,11 +99,6 @@ def interpolation_mode(name):
     if name not in INTERPOLATIONS:
         raise DatasetError(f"unknown interpolation {name!r}; choose from {', '.join(INTERPOLATIONS)}")
     return INTERPOLATIONS[name]
-
-
-def clamp_workers(requested):
-    """`requested` limited to the machine's cores (MindSpore rejects more)."""
-    return max(1, min(int(requested), os.cpu_count() or 1))
 
 
 def normalize_ops(mean, std):
@@ -189,7 +185,7 @@ def create_train_dataset(cfg, rank=0, group_size=1, index=None):
     """
     index = index_for(cfg, 'train') if index is None else index
     indexing, manifest = checked_split(cfg, 'train', index)
-    workers = clamp_workers(cfg.num_parallel_workers)
+    workers = workers_per_rank(cfg.num_parallel_workers)
     data = ds.ManifestDataset(manifest, usage='train', shuffle=True, class_indexing=indexing,
                               num_shards=group_size if group_size > 1 else None,
                               shard_id=rank if group_size > 1 else None, num_parallel_workers=workers)
@@ -221,7 +217,7 @@ def create_eval_dataset(cfg, rank=0, group_size=1, split='val', index=None):
     indices = list(range(rank, len(index.samples), group_size))
     if not indices:
         return None
-    workers = clamp_workers(cfg.num_parallel_workers)
+    workers = workers_per_rank(cfg.num_parallel_workers)
     data = ds.ManifestDataset(manifest, usage='train', sampler=ds.SubsetSampler(indices),
                               class_indexing=indexing, num_parallel_workers=workers)
     data = data.map(operations=eval_transforms(cfg), input_columns='image', num_parallel_workers=workers)
