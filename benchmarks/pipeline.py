@@ -13,7 +13,7 @@ Rows (`--rows`, in this order by default):
 - `timm`: timm's training DataLoader (torchvision `ImageFolder`, `create_transform(auto_augment='original',
   color_jitter=0.4)`), skipped without torch/timm;
 - with `--sweep`, the recipe again under other pipeline settings (prefetch size, autotune, one worker
-  fewer), to see which settings help.
+  fewer), to see which settings help, and without AutoAugment or without colour jitter, to see what each costs.
 
 The images are JPEG crops of sklearn's two photographs at 500x375, written once to a temporary
 ImageFolder tree (or `--data-dir`). Every round runs every row once, alternating the order between
@@ -64,12 +64,15 @@ LIMIT_ROW = 'limit'
 RANDAUGMENT_OPS = 2
 RANDAUGMENT_MAGNITUDE = 9
 MAX_MAGNITUDE = 10
-# Settings the `--sweep` rows try on the recipe (MindSpore's default prefetch size is 16).
+# What the `--sweep` rows change in the recipe: MindSpore's pipeline settings (its default prefetch size is
+# 16), the workers, or one augmentation left out (what each costs).
 SWEEP = {
     'recipe_prefetch_2': dict(prefetch_size=2),
     'recipe_prefetch_64': dict(prefetch_size=64),
     'recipe_autotune': dict(autotune=True),
     'recipe_one_worker_less': dict(worker_delta=-1),
+    'recipe_without_autoaugment': dict(config=dict(autoaugment='none')),
+    'recipe_without_jitter': dict(config=dict(color_jitter=0.0)),
 }
 
 
@@ -226,10 +229,11 @@ def timm_row(bench):
 
 
 def sweep_row(name, settings):
-    """The recipe row under other pipeline `settings` (prefetch_size, autotune, worker_delta)."""
+    """The recipe row under other `settings`: prefetch_size, autotune, worker_delta, config (recipe keys)."""
     def row(bench):
         workers = max(1, bench.workers + settings.get('worker_delta', 0))
-        return numpy_batches(create_train_dataset(bench.config(num_parallel_workers=workers), index=bench.index))
+        cfg = bench.config(num_parallel_workers=workers, **settings.get('config', {}))
+        return numpy_batches(create_train_dataset(cfg, index=bench.index))
     row.settings = settings
     return pipeline_row(name, f"recipe with {settings}")(row)
 
