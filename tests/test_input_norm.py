@@ -145,3 +145,11 @@ def test_a_uint8_pipeline_batch_goes_through_a_jitted_graph(network):
     graph = ms.jit(wrapped.construct)
     np.testing.assert_allclose(graph(ms.Tensor(pixels)).asnumpy(), network(ms.Tensor(host_normalised(pixels))).asnumpy(),
                                **LOGITS_TOLERANCE)
+
+
+def test_evaluation_reports_the_network_alone_apart_from_the_whole_loop(network, photo_folder):
+    result = evaluate(NormalizedNetwork(network, IMAGENET_MEAN, IMAGENET_STD),
+                      create_eval_dataset(eval_cfg(photo_folder, 'fast')))
+    assert 0 < result.network_seconds <= result.seconds
+    figures = result.as_dict()
+    assert figures['network_images_per_second'] >= figures['images_per_second'] > 0

@@ -27,15 +27,18 @@ def evaluate(net, dataset, group_size=1):
     `net` normalises them (a `NormalizedNetwork`)."""
     net.set_train(False)
     counts = np.zeros(3, dtype=np.int64)
+    network_seconds = 0.0
     start = time.perf_counter()
     if dataset is not None:
         for images, labels in dataset.create_tuple_iterator(num_epochs=1):
+            call_start = time.perf_counter()
             logits = net(images).asnumpy()
+            network_seconds += time.perf_counter() - call_start
             top1, top5 = count_correct(logits, labels.asnumpy())
             counts += (top1, top5, labels.shape[0])
     seconds = time.perf_counter() - start
     counts = all_reduce_sum(counts, group_size)
-    return Accuracy(int(counts[0]), int(counts[1]), int(counts[2]), seconds)
+    return Accuracy(int(counts[0]), int(counts[1]), int(counts[2]), seconds, network_seconds)
 
 
 def apply_pretrained_preprocessing(cfg, preprocessing):
@@ -72,8 +75,9 @@ def run_eval(cfg, family):
             net = create_network(family.registry, cfg.net, num_classes=cfg.num_classes, pretrained=source)
         result = evaluate(NormalizedNetwork(net, cfg.mean, cfg.std), dataset, group_size)
         logger.info(f"{source}: top-1 {result.top1:.4%} top-5 {result.top5:.4%} "
-                    f"({result.top1_correct}/{result.total} images, {result.images_per_second:.1f} img/s "
-                    f"on rank {rank}; {len(val_index.bad_files)} bad image file(s) skipped)")
+                    f"({result.top1_correct}/{result.total} images, {result.images_per_second:.1f} img/s, network "
+                    f"alone {result.network_images_per_second:.1f} img/s, on rank {rank}; "
+                    f"{len(val_index.bad_files)} bad image file(s) skipped)")
         results.append(dict(checkpoint=source, net=cfg.net, data_dir=cfg.data_dir, ranks=group_size,
                             eval_resize=cfg.eval_resize,
                             **result.as_dict(), skipped=len(val_index.bad_files),
