@@ -17,8 +17,10 @@ Rows (`--rows`, in this order by default):
 
 The images are JPEG crops of sklearn's two photographs at 500x375, written once to a temporary
 ImageFolder tree (or `--data-dir`). Every round runs every row once, alternating the order between
-rounds; a row's img/s is the median over rounds, each timed from its first batch to its last (pipeline
-start-up and worker spawning left out).
+rounds. A measurement runs `--passes` pipelines through the tree, each timed from its first batch to
+its last (start-up and worker spawning left out), and also counts the CPU time per image of every core
+(start-up included), which other jobs on a shared machine disturb much less than img/s. A row's figures
+are the medians over rounds.
 
 Adding a row: write a function `(bench) -> iterator of batches` (tuples of numpy arrays, images first),
 decorate it with `@pipeline_row(name, description)`, and it is measured, printed and written to the JSON
@@ -248,7 +250,8 @@ def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split('\n\n', maxsplit=1)[0],
                                      formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     parser.add_argument('--images', type=int, default=512, help='JPEG images in the tree')
-    parser.add_argument('--rounds', type=int, default=3, help='passes of every row, alternating the order')
+    parser.add_argument('--rounds', type=int, default=5, help='measurements of every row, alternating the order')
+    parser.add_argument('--passes', type=int, default=2, help='runs through the tree per measurement')
     parser.add_argument('--batch-size', type=int, default=32)
     parser.add_argument('--image-size', type=int, default=224, help='crop size')
     parser.add_argument('--workers', default=AUTO_WORKERS, help="pipeline workers: 'auto' (train.py's default) or N")
@@ -258,8 +261,8 @@ def parse_args(argv=None):
     parser.add_argument('--data-dir', default='', help='an ImageFolder tree with train/ to use instead')
     parser.add_argument('--json', dest='json_path', default='', help='also write the results to this file')
     args = parser.parse_args(argv)
-    if min(args.images, args.rounds, args.batch_size, args.image_size) < 1:
-        parser.error('--images, --rounds, --batch-size and --image-size must be >= 1')
+    if min(args.images, args.rounds, args.passes, args.batch_size, args.image_size) < 1:
+        parser.error('--images, --rounds, --passes, --batch-size and --image-size must be >= 1')
     if args.sweep:
         for name, settings in SWEEP.items():
             sweep_row(name, settings)
@@ -313,40 +316,64 @@ def apply_settings(settings):
     return previous
 
 
-def measure(function, bench):
-    """(img/s from the first batch to the last, bytes per sample of a batch, image dtype) of one pass."""
+def cpu_seconds():
+    """CPU time (user + system) of this process's threads and of its children that have ended (a
+    DataLoader's worker processes, once it has joined them)."""
+    times = os.times()
+    return times.user + times.system + times.children_user + times.children_system
+
+
+def measure(function, bench, passes):
+    """One measurement of a row: `passes` pipelines built and run through, each timed from its first batch
+    to its last. Returns a dict: img/s, CPU ms per image (over whole passes, start-up included: every
+    core's work, so less sensitive to other jobs than img/s), bytes per sample of a batch, image dtype."""
     previous = apply_settings(getattr(function, 'settings', {}))
+    count = timed = seconds = 0.0
+    cpu_start = cpu_seconds()
     try:
-        batches = iter(function(bench))
-        first = next(batches)
-        start = time.perf_counter()
-        count = sum(batch[0].shape[0] for batch in batches)
-        seconds = time.perf_counter() - start
+        for _ in range(passes):
+            batches = iter(function(bench))
+            first = next(batches)
+            count += first[0].shape[0]
+            start = time.perf_counter()
+            images = sum(batch[0].shape[0] for batch in batches)
+            seconds += time.perf_counter() - start
+            timed += images
+            count += images
+            del batches  # a DataLoader joins its workers here, so that their CPU time is counted
     finally:
         apply_settings(previous)
-    bytes_per_sample = sum(column.nbytes for column in first) / first[0].shape[0]
-    return count / seconds if seconds > 0 else float('nan'), bytes_per_sample, str(first[0].dtype)
+    cpu_ms = (cpu_seconds() - cpu_start) * 1000 / count
+    return dict(img_per_s=timed / seconds if seconds > 0 else float('nan'), cpu_ms_per_image=cpu_ms,
+                bytes_per_sample=sum(column.nbytes for column in first) / first[0].shape[0], dtype=str(first[0].dtype))
 
 
-def summarise(rows, rounds_seen, batches_seen):
-    """Per row: median img/s, every round's figure, the ratio to the limit, and (from `batches_seen`) the
-    bytes per sample and dtype of its batches."""
-    limit = statistics.median(rounds_seen[LIMIT_ROW])
+def summarise(rows, rounds_seen):
+    """Per row, from its measurements (`measure`'s dicts) in `rounds_seen`: median img/s and CPU ms per
+    image, every round's img/s, the ratios to the limit, bytes per sample and dtype."""
+    def median_of(name, key):
+        return statistics.median(seen[key] for seen in rounds_seen[name])
+    limit, limit_cpu = median_of(LIMIT_ROW, 'img_per_s'), median_of(LIMIT_ROW, 'cpu_ms_per_image')
     summary = []
     for name in rows:
-        median = statistics.median(rounds_seen[name])
-        summary.append(dict(name=name, description=PIPELINES[name][0], img_per_s=median,
-                            rounds_img_per_s=rounds_seen[name], ratio_to_limit=median / limit,
-                            **batches_seen[name]))
+        img_per_s, cpu_ms = median_of(name, 'img_per_s'), median_of(name, 'cpu_ms_per_image')
+        last = rounds_seen[name][-1]
+        summary.append(dict(name=name, description=PIPELINES[name][0], img_per_s=img_per_s,
+                            rounds_img_per_s=[seen['img_per_s'] for seen in rounds_seen[name]],
+                            ratio_to_limit=img_per_s / limit, cpu_ms_per_image=cpu_ms,
+                            cpu_ratio_to_limit=limit_cpu / cpu_ms if cpu_ms > 0 else None,
+                            bytes_per_sample=last['bytes_per_sample'], dtype=last['dtype']))
     return summary
 
 
 def format_table(summary):
     """The results as a Markdown table."""
-    lines = ['| row | img/s | / limit | bytes/sample | dtype | per round |', '| --- | ---: | ---: | ---: | --- | --- |']
+    lines = ['| row | img/s | / limit | CPU ms/img | limit CPU / row CPU | bytes/sample | dtype | img/s per round |',
+             '| --- | ---: | ---: | ---: | ---: | ---: | --- | --- |']
     for row in summary:
         rounds = ', '.join(f'{value:.0f}' for value in row['rounds_img_per_s'])
         lines.append(f"| {row['name']} | {row['img_per_s']:.0f} | {row['ratio_to_limit']:.2f} | "
+                     f"{row['cpu_ms_per_image']:.2f} | {row['cpu_ratio_to_limit'] or float('nan'):.2f} | "
                      f"{row['bytes_per_sample']:.0f} | {row['dtype']} | {rounds} |")
     return '\n'.join(lines)
 
@@ -356,17 +383,18 @@ def run(args, root, scratch):
     workers = workers_per_rank(args.workers)
     bench = Bench(root=root, scratch=scratch, batch_size=args.batch_size, image_size=args.image_size, workers=workers)
     bench.index = index_for(bench.config(), 'train')
+    for name in args.row_list:  # untimed: imports (torch), the page cache, MindSpore's first pipeline
+        measure(PIPELINES[name][1], bench, passes=1)
     seen = {name: [] for name in args.row_list}
-    batches = {}
     for round_number in range(args.rounds):
         for name in (args.row_list if round_number % 2 == 0 else args.row_list[::-1]):
-            img_per_s, bytes_per_sample, dtype = measure(PIPELINES[name][1], bench)
-            seen[name].append(img_per_s)
-            batches[name] = dict(bytes_per_sample=bytes_per_sample, dtype=dtype)
-            print(f"  round {round_number + 1} {name}: {img_per_s:.1f} img/s", flush=True)
-    summary = summarise(args.row_list, seen, batches)
+            seen[name].append(measure(PIPELINES[name][1], bench, args.passes))
+            print(f"  round {round_number + 1} {name}: {seen[name][-1]['img_per_s']:.1f} img/s, "
+                  f"{seen[name][-1]['cpu_ms_per_image']:.2f} CPU ms/img", flush=True)
+    summary = summarise(args.row_list, seen)
     return dict(images=len(bench.index.samples), image_file_size=f'{IMAGE_WIDTH}x{IMAGE_HEIGHT}',
                 batch_size=args.batch_size, image_size=args.image_size, workers=workers, rounds=args.rounds,
+                passes=args.passes,
                 cpu_count=os.cpu_count(), load_average=os.getloadavg(), mindspore=ms.__version__,
                 prefetch_size=ds.config.get_prefetch_size(), rows=summary)
 
