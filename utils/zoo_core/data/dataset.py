@@ -25,6 +25,7 @@ from zoo_core.data.index import DatasetError, class_names, index_split, write_ma
 from zoo_core.data.mixing import MixupCutmix, mixing_enabled
 from zoo_core.data.reference_eval import reference_crop_ops, reference_normalize_ops, reference_uint8_ops
 from zoo_core.data.workers import workers_per_rank
+from zoo_core.models.input_norm import PIXEL_MAX
 
 INTERPOLATIONS = {
     'bilinear': vision.Inter.LINEAR,
@@ -39,7 +40,6 @@ EVAL_RESIZE_FAST = 'fast'
 EVAL_RESIZE_AUTO = 'auto'
 EVAL_RESIZE_CHOICES = (EVAL_RESIZE_AUTO, EVAL_RESIZE_PIL, EVAL_RESIZE_FAST)
 RANDOM_RESIZED_CROP_RATIO = (3.0 / 4.0, 4.0 / 3.0)
-PIXEL_MAX = 255.0
 
 
 def class_indexing(data_dir):

@@ -51,7 +51,7 @@ def export_network(net, file_name, file_format, input_size, batch_size=1, dynami
     """
     if input_dtype not in INPUT_DTYPES:
         raise ExportError(f"unknown input dtype {input_dtype!r}; choose one of {', '.join(INPUT_DTYPES)}")
-    if input_dtype == 'uint8':
+    if INPUT_DTYPES[input_dtype] == ms.uint8:
         if normalization is None:
             raise ExportError("a uint8-input export needs the (mean, std) to normalise with")
         net = NormalizedNetwork(net, *normalization)

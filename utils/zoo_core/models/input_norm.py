@@ -4,8 +4,8 @@ bytes of float32), and `(x / 255 - mean) / std` runs there, in front of the netw
 `InputNormalization` is the arithmetic; `NormalizedNetwork` puts it in front of a network without
 renaming the network's parameters (MindSpore's `auto_prefix` would prefix them with the attribute name,
 `network.conv1.weight`), so checkpoints saved from either load into the other, and `export` can give
-an exported model uint8 input. Float input (already normalised elsewhere, or mixed by mixup on the
-host) passes through the same arithmetic: the cell casts whatever it gets.
+an exported model uint8 input. Float input of 0-255 values (the batches that mixup blends on the host)
+goes through the same arithmetic: the cell casts whatever it gets.
 """
 import numpy as np
 import mindspore as ms
