@@ -2,12 +2,14 @@
 (`zoo_core.models.input_norm`). The logits, the eval counts and the checkpoints are today's: the
 in-graph normalisation equals the host's float32 `Normalize` to float32 rounding, the wrapper keeps the
 network's parameter names, and mixup/CutMix of uint8 batches equal those of normalised ones."""
+import json
+
 import numpy as np
 import mindspore as ms
-import mindspore.dataset as ds
 import pytest
 from easydict import EasyDict
 
+from helpers import REPO_ROOT
 from helpers.photos import write_photo_dataset
 from test_export import make_non_trivial
 from zoo_core.data.dataset import create_eval_dataset, normalize_ops
@@ -153,3 +155,17 @@ def test_evaluation_reports_the_network_alone_apart_from_the_whole_loop(network,
     assert 0 < result.network_seconds <= result.seconds
     figures = result.as_dict()
     assert figures['network_images_per_second'] >= figures['images_per_second'] > 0
+
+
+@pytest.mark.slow
+def test_training_with_mixup_and_cutmix_runs_the_mixed_float_batches_through_the_graph(run_script, tmp_path):
+    """The recipe's mixing path end to end: uint8 crops, cast and mixed on the host, normalised in the graph."""
+    data = write_photo_dataset(tmp_path / 'data', TINTS, train_per_class=4, val_per_class=2,
+                               sizes=((48, 40), (40, 48)))
+    result = run_script(REPO_ROOT / 'ResNeSt50' / 'train.py', '--data_dir', data, '--output_dir', tmp_path / 'out',
+                        '--net', NET, '--num_classes', len(TINTS), '--image_size', 32, '--batch_size', 4,
+                        '--eval_batch_size', 4, '--epochs', 1, '--warmup_epochs', 0, '--mixup', 0.2, '--cutmix', 1.0,
+                        '--autoaugment', 'autoaugment', '--log_every', 1, timeout=900)
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
+    records = [json.loads(line) for line in (tmp_path / 'out' / 'metrics.jsonl').read_text().splitlines()]
+    assert len(records) == 1 and np.isfinite(records[0]['loss']) and records[0]['val_images'] == 2 * len(TINTS)
