@@ -5,13 +5,12 @@ threads (`zoo_core.runtime.distributed.cpu_threads_per_process`): all of them fo
 for two ranks on one host, and so on. A count is clamped to the cores, since MindSpore refuses more
 ("num_parallel_workers exceeds the boundary"). Measured on this project's 2-core machine
 (`benchmarks/pipeline.py --sweep`, benchmarks/README.md): the ResNeSt-50 training pipeline with one
-worker runs at 0.76 of its two-worker rate at the same CPU time per image, so a rank gets every core it
-may use.
+worker runs at 0.76 and 0.59 of its two-worker img/s (two runs), so a rank gets every core it may use.
 
-MindSpore's other pipeline settings are left at their defaults, because the same measurement found
-nothing to gain: a prefetch size of 2 or 64 instead of 16 and autotune were within the noise of the
-default (0.91-0.98 of its img/s, CPU time per image within 5%); shared memory applies only to Python
-ops run in worker processes (`python_multiprocessing`), which these pipelines do not use.
+MindSpore's other pipeline settings are left at their defaults, because the same measurements found
+nothing to gain: a prefetch size of 2 or 64 instead of 16, and autotune, gave 0.83-0.98 of the
+default's img/s; shared memory applies only to Python ops run in worker processes
+(`python_multiprocessing`), which these pipelines do not use.
 """
 import os
 
