@@ -17,7 +17,8 @@ import pytest
 from PIL import Image
 
 from helpers import REPO_ROOT, run_script, script_command
-from helpers.loopback_hosts import HOST0_MASTER_ADDR, HOST1_MASTER_ADDR, TcpRelay, free_port, kill_host
+from helpers.loopback_hosts import (HOST0_MASTER_ADDR, HOST1_MASTER_ADDR, TcpRelay, descendants, free_port,
+                                    kill_host)
 from zoo_core.runtime.distributed import cpu_threads_per_process, local_process_count
 
 RANKS = 2
@@ -387,3 +388,67 @@ def test_two_host_evaluation_counts_every_image_once(tmp_path, data_dir, two_hos
     assert {k: distributed[k] for k in counts} == {k: single[k] for k in counts}
     assert distributed['total'] == VAL_IMAGES
     assert not (tmp_path / 'eval' / 'host1' / 'eval_result.json').exists()
+
+
+# Seconds host 0's launch may take to end once host 1 is gone: measured 55.6 s (MindSpore's heartbeat
+# timeout, MS_NODE_TIMEOUT 30 s, then the survivor's reconnection attempts); see docs/DISTRIBUTED.md.
+HOST_DEATH_EXIT_LIMIT = 240
+TRAINING_STARTED = 'epoch 1/'
+
+
+def with_flag(flags, key, value):
+    """`flags` with option `key` set to `value`."""
+    position = flags.index(key)
+    return flags[:position + 1] + [value] + flags[position + 2:]
+
+
+def alive(pids):
+    """The processes of `pids` that still run (zombies count as ended)."""
+    running = []
+    for pid in pids:
+        try:
+            with open(f'/proc/{pid}/stat', encoding='ascii') as handle:
+                if handle.read().rsplit(')', 1)[1].split()[0] != 'Z':
+                    running.append(pid)
+        except FileNotFoundError:
+            pass
+    return running
+
+
+def wait_for_text(path, text, timeout):
+    """Wait until file `path` contains `text`; False after `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if path.exists() and text in path.read_text(encoding='utf-8', errors='replace'):
+            return True
+        time.sleep(0.5)
+    return False
+
+
+@pytest.mark.slow
+def test_when_a_host_dies_the_other_host_stops_with_an_error(tmp_path, data_dir):
+    flags = with_flag(TRAIN_FLAGS, '--epochs', '1000')
+    relay, (host0, host1) = start_hosts(
+        lambda node_rank: ['bash', MODEL_DIR / 'scripts' / 'run_distribute_train_cpu.sh', 1, data_dir, *flags,
+                           '--eval_interval', '0'], tmp_path)
+    try:
+        assert wait_for_text(tmp_path / 'host1' / 'log_rank1.txt', TRAINING_STARTED, RUN_TIMEOUT_SECONDS), \
+            host1.log_path.read_text()
+        host0_processes = descendants(host0.process.pid)
+        killed_at = time.monotonic()
+        kill_host(host1.process.pid)
+        status, output = host0.wait(timeout=HOST_DEATH_EXIT_LIMIT + 60)
+        seconds = time.monotonic() - killed_at
+    finally:
+        relay.close()
+        for run_ in (host0, host1):
+            if run_.process.poll() is None:
+                kill_host(run_.process.pid)
+    print(f'host 0 ended {seconds:.1f} s after host 1 was killed, exit status {status}')
+    print(output[-3000:])
+    assert status != 0
+    assert 'msrun run failed' in output
+    assert 'worker 1 is the first one timed out' in output  # the scheduler's diagnosis, shown by msrun
+    assert seconds < HOST_DEATH_EXIT_LIMIT
+    time.sleep(1)
+    assert alive(host0_processes) == []
