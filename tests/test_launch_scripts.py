@@ -28,6 +28,10 @@ SCRIPT_TIMEOUT_SECONDS = 120
 
 STUB_PYTHON = r'''#!/bin/bash
 # Stand-in for python: records a call of a model entry point, forwards anything else to the real python.
+# STUB_BACKENDS="GPU ...": the backend check of these targets passes, as on a MindSpore build that has them.
+if [[ "${1:-} ${2:-} ${3:-}" == "-m zoo_core.runtime.devices check" && " ${STUB_BACKENDS:-} " == *" ${4:-} "* ]]; then
+    exit 0
+fi
 case "${1:-}" in
     *train.py | *eval.py)
         echo "ARGV $*"
@@ -112,7 +116,7 @@ class Launch:
                                    'LAUNCHER', 'MASTER_PORT', 'NUM_NODES', 'NODE_RANK', 'MASTER_ADDR',
                                    'MPIRUN_ARGS', 'ZOO_LOCAL_WORKER_NUM')}
         self.env.update(PATH=f"{stub_bin}{os.pathsep}{os.environ['PATH']}", STUB_CALLS=str(self.calls_file),
-                        OUTPUT_DIR=str(self.output_dir), CLUSTER_TIME_OUT='60')
+                        OUTPUT_DIR=str(self.output_dir), CLUSTER_TIME_OUT='60', STUB_BACKENDS='GPU')
 
     def __call__(self, script, *args, model='ResNeSt50', **env):
         return run_script(REPO_ROOT / model / 'scripts' / script, *args, cwd=self.tmp_path, env={**self.env, **env},
@@ -339,7 +343,7 @@ def test_stopping_the_ascend_launch_stops_every_rank(launch, tmp_path):
 
 def test_a_table_of_several_servers_needs_server_id(launch, tmp_path):
     table = tmp_path / 'rank_table.json'
-    table.write_text(json.dumps({'server_list': [
+    table.write_text(json.dumps({'server_count': '2', 'server_list': [
         {'server_id': '10.0.0.1', 'device': [{'device_id': '0', 'device_ip': '192.168.0.10', 'rank_id': '0'}]},
         {'server_id': '10.0.0.2', 'device': [{'device_id': '0', 'device_ip': '192.168.0.11', 'rank_id': '1'}]},
     ]}), encoding='utf-8')
@@ -525,3 +529,20 @@ def test_a_second_host_starts_its_ranks_under_msrun_without_a_scheduler(launch, 
         assert (seen['env']['RANK_ID'], seen['env']['MS_ROLE']) == (str(rank), 'MS_WORKER')
         assert seen['env']['MS_WORKER_NUM'] == '6'
         assert seen['env']['ZOO_LOCAL_WORKER_NUM'] == '2'
+
+
+# --- GPU: the backend is checked before anything starts ---
+
+@pytest.mark.parametrize('script, args', [('run_train_gpu.sh', []), ('run_eval_gpu.sh', ['{tmp}/eval', '{ckpt}']),
+                                          ('run_distribute_train_gpu.sh', ['2']),
+                                          ('run_distribute_eval.sh', ['GPU', '2', '{ckpt}'])])
+def test_gpu_scripts_on_a_build_without_gpu_stop_with_the_build_to_install(launch, tmp_path, script, args):
+    """This machine's MindSpore (the PyPI CPU wheel) has no GPU backend: the real check runs."""
+    ckpt = tmp_path / 'net.ckpt'
+    ckpt.write_bytes(b'')
+    result = launch(script, *[arg.format(tmp=tmp_path, ckpt=ckpt) for arg in args], STUB_BACKENDS='')
+    assert result.returncode == USAGE_EXIT_STATUS
+    [line] = result.stderr.strip().splitlines()
+    assert line.startswith('error: --device_target GPU: this MindSpore build has no GPU backend (it has: CPU)')
+    assert 'no official GPU (CUDA) build after the 2.2 series: install the 2.2.14' in line
+    assert launch.calls == [] and not launch.output_dir.exists()

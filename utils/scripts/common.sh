@@ -202,6 +202,16 @@ require_command() {
     command -v "$1" > /dev/null 2>&1 || fail "'$1' not found on the PATH: $2"
 }
 
+# require_backend TARGET: stop before anything starts (one line `error: ...`, exit 2) unless this MindSpore
+# build has TARGET's backend; checked for GPU, which no MindSpore release after 2.2 ships
+# (zoo_core.runtime.devices; GLOG_v=4 keeps MindSpore's own loader messages out of that line).
+require_backend() {
+    [[ "$1" == GPU ]] || return 0
+    local status=0
+    GLOG_v=4 python -m zoo_core.runtime.devices check "$1" || status=$?
+    ((status == 0)) || exit "$status"
+}
+
 # clear_distributed_env: a single-process run must not be taken for a rank of a distributed job left in the shell.
 clear_distributed_env() {
     # shellcheck disable=SC2086

@@ -33,6 +33,7 @@ DATA_DIR="${POSITIONAL[3]:-}"
 LAUNCHER="$(launcher_arg "${LAUNCHER:-msrun}")"
 check_cluster_env "$LAUNCHER"
 require_command python "activate the Python environment that has MindSpore"
+require_backend "$TARGET"
 
 OUT="$(output_dir_for "$MODEL_DIR" "distribute_eval_${TARGET,,}")"
 unset RANK_TABLE_FILE MS_ROLE MS_NODE_ID

@@ -33,6 +33,7 @@ if [[ "$TARGET" == GPU ]]; then default_launcher=mpirun; else default_launcher=m
 LAUNCHER="$(launcher_arg "${LAUNCHER:-$default_launcher}")"
 check_cluster_env "$LAUNCHER"
 require_command python "activate the Python environment that has MindSpore"
+require_backend "$TARGET"
 
 OUT="$(output_dir_for "$MODEL_DIR" "distribute_train_${TARGET,,}")"
 # Left from another run in this shell, these would make the processes join a cluster that does not exist.
