@@ -221,3 +221,16 @@ def test_mindrecord_format_on_an_imagefolder_tree_is_a_one_line_error(tmp_path, 
     assert result.returncode == 2
     assert f'no {CATALOG_NAME} in {data_dir}' in result.stderr
     assert 'Traceback' not in result.stderr
+
+
+def test_the_benchmark_call_builds_the_recipe_pipeline_from_the_shards(mindrecord_dir):
+    from zoo_core.data.mindrecord_pipeline import mindrecord_pipeline
+
+    cfg = config('', dataset_format='imagefolder')
+    train = mindrecord_pipeline(cfg, mindrecord_dir)
+    batch = next(train.create_dict_iterator(output_numpy=True))
+    assert batch['image'].shape == (cfg.batch_size, 3, IMAGE_SIZE, IMAGE_SIZE)
+    assert train.get_dataset_size() == len(CLASS_TINTS) * TRAIN_PER_CLASS // cfg.batch_size
+    assert eval_rows(config(mindrecord_dir)) == sorted(
+        (int(label), image.tobytes()) for batch in mindrecord_pipeline(cfg, mindrecord_dir, 'val').create_dict_iterator(
+            output_numpy=True) for image, label in zip(batch['image'], batch['label']))

@@ -43,10 +43,12 @@ def unavailable_device_message(error_text):
 
 
 def select_device(device_target, device_id=0):
-    """`mindspore.set_device` for `device_target` (the id only matters off the CPU); a `DeviceUnavailableError`
-    when this MindSpore build lacks the target."""
+    """`mindspore.set_device` for `device_target` (the id only matters off the CPU; `set_context` on builds
+    older than `set_device`); a `DeviceUnavailableError` when this MindSpore build lacks the target."""
     try:
-        if device_target == 'CPU':
+        if not hasattr(ms, 'set_device'):  # builds before mindspore.set_device, such as the 2.2 GPU builds
+            ms.set_context(device_target=device_target, device_id=device_id)
+        elif device_target == 'CPU':
             ms.set_device('CPU')
         else:
             ms.set_device(device_target, device_id)
