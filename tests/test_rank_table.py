@@ -31,8 +31,8 @@ def with_device_ips(devices, server_index):
 def table(*servers):
     """A rank table document from (server_id, [device entries]) pairs."""
     return {'version': '1.0', 'server_count': str(len(servers)),
-            'server_list': [{'server_id': server_id, 'device': with_device_ips(devices, index), 'host_nic_ip': 'reserve'}
-                            for index, (server_id, devices) in enumerate(servers)],
+            'server_list': [{'server_id': server_id, 'device': with_device_ips(devices, index),
+                             'host_nic_ip': 'reserve'} for index, (server_id, devices) in enumerate(servers)],
             'status': 'completed'}
 
 
