@@ -270,7 +270,7 @@ check_cluster_env() {
         if [[ "$1" == mpirun ]]; then
             ((NODE_RANK == 0)) || usage_error "LAUNCHER=mpirun starts every host from host 0: run it there only" \
                 "(NODE_RANK=0), not on host $NODE_RANK"
-            [[ " ${MPIRUN_ARGS:-} " =~ [[:space:]](--hostfile|-hostfile|--machinefile|-machinefile|--host|-H)[[:space:]] ]] ||
+            [[ " ${MPIRUN_ARGS:-} " =~ [[:space:]](--hostfile|-hostfile|--machinefile|-machinefile|--host|-H)(=|[[:space:]]) ]] ||
                 usage_error "LAUNCHER=mpirun on NUM_NODES=$NUM_NODES hosts: name them in MPIRUN_ARGS" \
                     "(e.g. MPIRUN_ARGS=\"--bind-to none --hostfile hosts.txt\")"
         fi
