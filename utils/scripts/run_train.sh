@@ -24,6 +24,7 @@ if ((${#POSITIONAL[@]} > 1)); then
     export DEVICE_ID
 fi
 require_command python "activate the Python environment that has MindSpore"
+require_backend "$TARGET"
 
 OUT="$(output_dir_for "$MODEL_DIR" "train_${TARGET,,}")"
 clear_distributed_env

@@ -22,6 +22,7 @@ import mindspore.dataset.vision as vision
 
 from zoo_core.data.autoaug import augmentation_ops
 from zoo_core.data.index import DatasetError, class_names, index_split, write_manifest
+from zoo_core.data.mindrecord import FORMAT_MINDRECORD, MindRecordSplit, dataset_format, mindrecord_source, read_split
 from zoo_core.data.mixing import MixupCutmix, mixing_enabled
 from zoo_core.data.reference_eval import reference_crop_ops, reference_normalize_ops, reference_uint8_ops
 from zoo_core.data.workers import workers_per_rank
@@ -73,7 +74,10 @@ def set_error_samples_mode(strict):
 
 def index_for(cfg, split, classes=None):
     """The checked images (`SplitIndex`) of split `split` of `cfg.data_dir`, labelled by `classes`
-    (default: `class_indexing`'s, so that every split of a run shares the training labels)."""
+    (default: `class_indexing`'s, so that every split of a run shares the training labels); for a
+    MindRecord dataset (`cfg.dataset_format`), its converted split (`MindRecordSplit`)."""
+    if dataset_format(cfg) == FORMAT_MINDRECORD:
+        return read_split(cfg.data_dir, split, classes)
     classes = list(class_indexing(cfg.data_dir)) if classes is None else classes
     return index_split(os.path.join(cfg.data_dir, split), classes, strict=strict_data(cfg))
 
@@ -83,15 +87,32 @@ def strict_data(cfg):
     return cfg.get('strict_data', False)
 
 
+def require_samples(index):
+    """A split without a usable image is an error."""
+    if not index.samples:
+        raise DatasetError(f"no usable images in {index.split_dir}")
+
+
 def checked_split(cfg, split, index):
     """(class name -> label, manifest path) of the checked split `index`, after checking the class count;
     sets the error-samples mode for its decode errors."""
     indexing = {name: label for label, name in enumerate(index.classes)}
     check_num_classes(indexing, cfg.num_classes, index.split_dir)
-    if not index.samples:
-        raise DatasetError(f"no usable images in {index.split_dir}")
+    require_samples(index)
     set_error_samples_mode(strict_data(cfg))
     return indexing, write_manifest(index, manifest_path(split))
+
+
+def source_dataset(cfg, split, index, workers, **sampling):
+    """The (encoded image, label) rows of the checked split `index`: from its MindRecord shards, or its
+    ImageFolder files through a manifest; `sampling`: shuffle/num_shards/shard_id, or a sampler."""
+    if isinstance(index, MindRecordSplit):
+        check_num_classes(index.classes, cfg.num_classes, index.split_dir)
+        set_error_samples_mode(strict_data(cfg))
+        return mindrecord_source(index, workers, **sampling)
+    indexing, manifest = checked_split(cfg, split, index)
+    return ds.ManifestDataset(manifest, usage='train', class_indexing=indexing, num_parallel_workers=workers,
+                              **sampling)
 
 
 def interpolation_mode(name):
@@ -184,11 +205,9 @@ def create_train_dataset(cfg, rank=0, group_size=1, index=None):
     images are uint8 CHW, or float32 (0-255, not normalised) when mixed.
     """
     index = index_for(cfg, 'train') if index is None else index
-    indexing, manifest = checked_split(cfg, 'train', index)
     workers = workers_per_rank(cfg.num_parallel_workers)
-    data = ds.ManifestDataset(manifest, usage='train', shuffle=True, class_indexing=indexing,
-                              num_shards=group_size if group_size > 1 else None,
-                              shard_id=rank if group_size > 1 else None, num_parallel_workers=workers)
+    data = source_dataset(cfg, 'train', index, workers, shuffle=True, num_shards=group_size if group_size > 1 else None,
+                          shard_id=rank if group_size > 1 else None)
     data = data.map(operations=train_transforms(cfg), input_columns='image', num_parallel_workers=workers)
     data = data.map(operations=transforms.TypeCast(ms.int32), input_columns='label',
                     num_parallel_workers=workers)
@@ -213,13 +232,12 @@ def create_eval_dataset(cfg, rank=0, group_size=1, split='val', index=None):
     image (more ranks than images).
     """
     index = index_for(cfg, split) if index is None else index
-    indexing, manifest = checked_split(cfg, split, index)
+    require_samples(index)
     indices = list(range(rank, len(index.samples), group_size))
     if not indices:
         return None
     workers = workers_per_rank(cfg.num_parallel_workers)
-    data = ds.ManifestDataset(manifest, usage='train', sampler=ds.SubsetSampler(indices),
-                              class_indexing=indexing, num_parallel_workers=workers)
+    data = source_dataset(cfg, split, index, workers, sampler=ds.SubsetSampler(indices))
     data = data.map(operations=eval_transforms(cfg), input_columns='image', num_parallel_workers=workers)
     data = data.map(operations=transforms.TypeCast(ms.int32), input_columns='label',
                     num_parallel_workers=workers)

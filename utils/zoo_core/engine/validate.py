@@ -7,6 +7,7 @@ import os
 from zoo_core.data.autoaug import POLICIES
 from zoo_core.data.dataset import EVAL_RESIZE_CHOICES, INTERPOLATIONS
 from zoo_core.data.workers import requested_workers
+from zoo_core.data.mindrecord import DATASET_FORMATS
 from zoo_core.optim.lr_schedule import SCHEDULES
 from zoo_core.runtime.config import ConfigError
 from zoo_core.runtime.devices import DEVICE_TARGETS
@@ -27,9 +28,10 @@ POSITIVE_KEYS = {
 # Keys that name one of a fixed set of choices, per command.
 CHOICES = {
     TRAIN: dict(device_target=DEVICE_TARGETS, mode=tuple(RUN_MODES), amp_level=AMP_LEVELS, lr_schedule=SCHEDULES,
-                autoaugment=POLICIES, interpolation=tuple(INTERPOLATIONS), eval_resize=EVAL_RESIZE_CHOICES),
+                autoaugment=POLICIES, interpolation=tuple(INTERPOLATIONS), eval_resize=EVAL_RESIZE_CHOICES,
+                dataset_format=DATASET_FORMATS),
     EVAL: dict(device_target=DEVICE_TARGETS, mode=tuple(RUN_MODES), interpolation=tuple(INTERPOLATIONS),
-               eval_resize=EVAL_RESIZE_CHOICES),
+               eval_resize=EVAL_RESIZE_CHOICES, dataset_format=DATASET_FORMATS),
 }
 TRAIN_SPLIT, VAL_SPLIT = 'train', 'val'
 

@@ -162,6 +162,8 @@ def format_config(config):
 FLAG_HELP = dict(
     data_dir='ImageFolder root with train/<class>/<image> and val/<class>/<image>; empty: the built-in demo '
              'dataset',
+    dataset_format='imagefolder: data_dir is an ImageFolder tree; mindrecord: a folder written by '
+                   'utils/to_mindrecord.py; auto (default): mindrecord when data_dir has its mindrecord.json',
     output_dir="logs, checkpoints and results; empty: ./output/<net> (eval: ./output/<net>/eval)",
     resume='train: a training checkpoint of this zoo to continue from (weights, optimizer state, epoch)',
     pretrained='weights to start from (train) or to evaluate (eval): a MindSpore, PyTorch or safetensors '
@@ -180,6 +182,7 @@ RUN_DEFAULTS = dict(
     device_id=0,                # overridden by the DEVICE_ID environment variable of a launcher
     mode='graph',               # graph | pynative
     data_dir='',
+    dataset_format='auto',      # auto | imagefolder | mindrecord (auto: data_dir with a mindrecord.json)
     output_dir='',
     resume='',
     pretrained='',
@@ -202,8 +205,8 @@ RUN_DEFAULTS = dict(
 
 # The keys that evaluation reads: `eval.py --help` lists these. It accepts every other key of the recipe
 # too (and ignores them), so that a training run's flags or its saved config.yaml can be reused as they are.
-EVAL_KEYS = ('net', 'num_classes', 'ckpt_path', 'pretrained', 'data_dir', 'output_dir', 'device_target',
-             'device_id', 'mode', 'eval_batch_size', 'num_parallel_workers', 'image_size', 'crop_pct',
+EVAL_KEYS = ('net', 'num_classes', 'ckpt_path', 'pretrained', 'data_dir', 'dataset_format', 'output_dir',
+             'device_target', 'device_id', 'mode', 'eval_batch_size', 'num_parallel_workers', 'image_size', 'crop_pct',
              'interpolation', 'eval_resize', 'mean', 'std', 'strict_data')
 # Keys that only evaluation reads: `train.py --help` leaves them out.
 EVAL_ONLY_KEYS = ('ckpt_path',)
