@@ -26,8 +26,9 @@ import mindspore as ms
 from mindspore import Parameter, Tensor, amp, nn, ops
 from mindspore.communication import get_group_size
 
-from zoo_core.optim.ema import ModelEma
+from zoo_core.optim.ema import ModelEma, restore_ema
 from zoo_core.runtime.config import ConfigError
+from zoo_core.weights.checkpoint import CheckpointError, read_checkpoint
 
 ACCUMULATED_PREFIX = 'accumulated_grads'
 ACCUMULATED_STEPS_NAME = 'accumulated_steps'
@@ -60,6 +61,30 @@ def updates_per_epoch(steps_per_epoch, accumulate_steps):
         raise ConfigError(f"--accumulate_steps {accumulate_steps} is more than the {steps_per_epoch} batches of an "
                           f"epoch: lower it or --batch_size")
     return steps_per_epoch // accumulate_steps
+
+
+def accumulation_dataset(dataset, accumulate_steps, logger):
+    """(`dataset` cut to whole accumulation windows, updates per epoch): an epoch ends with an update, so
+    checkpoints never hold a partial window."""
+    steps = dataset.get_dataset_size()
+    updates = updates_per_epoch(steps, accumulate_steps)
+    if updates * accumulate_steps != steps:
+        logger.info(f"--accumulate_steps {accumulate_steps}: each epoch uses {updates * accumulate_steps} of its "
+                    f"{steps} batches ({updates} updates)")
+        dataset = dataset.take(updates * accumulate_steps)
+    return dataset, updates
+
+
+def restore_train_step(train_step, path, logger):
+    """Restore the EMA of a resumed run from its checkpoint `path` (the network and optimizer are restored
+    by the engine's resume). A checkpoint without EMA state starts the EMA from the resumed weights."""
+    if train_step.ema is None:
+        return
+    try:
+        restored = restore_ema(train_step.ema, read_checkpoint(path))
+    except KeyError as error:
+        raise CheckpointError(f"{path}: {error.args[0]}") from None
+    logger.info(f"EMA {'restored from' if restored else 'starts from the weights of'} {path}")
 
 
 def gradient_reducer(weights):

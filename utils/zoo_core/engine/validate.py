@@ -20,7 +20,8 @@ AMP_LEVELS = ('auto', 'O0', 'O1', 'O2', 'O3')
 MIN_IMAGE_SIZE = 32
 # Keys that count something and must be at least 1, per command.
 POSITIVE_KEYS = {
-    TRAIN: ('epochs', 'batch_size', 'eval_batch_size', 'num_parallel_workers', 'keep_checkpoint_max', 'log_every'),
+    TRAIN: ('epochs', 'batch_size', 'eval_batch_size', 'num_parallel_workers', 'keep_checkpoint_max', 'log_every',
+            'accumulate_steps'),
     EVAL: ('eval_batch_size', 'num_parallel_workers'),
 }
 # Keys that name one of a fixed set of choices, per command.
@@ -57,6 +58,10 @@ def check_ranges(cfg, command):
         for key in ('mixup', 'cutmix'):
             if cfg[key] < 0:
                 raise ConfigError(f"--{key} is a Beta distribution's alpha: 0 (off) or more, got {cfg[key]}")
+        if cfg.clip_grad < 0:
+            raise ConfigError(f"--clip_grad is the largest gradient norm: 0 (off) or more, got {cfg.clip_grad}")
+        if not 0 < cfg.ema_decay < 1:
+            raise ConfigError(f"--ema_decay must be in (0, 1), got {cfg.ema_decay}")
 
 
 def setting_warnings(cfg, command):

@@ -167,6 +167,14 @@ FLAG_HELP = dict(
     pretrained='weights to start from (train) or to evaluate (eval): a MindSpore, PyTorch or safetensors '
                'file, or a file name in the weight cache',
     ckpt_path='eval: the checkpoint to evaluate, or a folder whose every .ckpt is evaluated',
+    accumulate_steps='an optimizer update every K micro-batches: the update of one batch of K x batch_size per '
+                     'device (the lr scales with it); lr schedule and progress lines count updates',
+    clip_grad='clip the global gradient norm to this value (after the loss scale is undone and the ranks '
+              'are averaged); 0: off',
+    ema='keep an exponential moving average of the weights (ema.<name> in checkpoints); evaluated beside the '
+        'raw weights, best of each kept (best.ckpt raw, best_ema.ckpt EMA)',
+    ema_decay='weight of the old average per update',
+    ema_warmup='lower the EMA decay in early updates: min(ema_decay, (1 + n) / (10 + n))',
     strict_data='true: the first bad image file is an error; false (default): each is named in a warning, '
                 'left out and counted',
 )
@@ -223,4 +231,9 @@ TRAIN_DEFAULTS = dict(
     drop_path_rate=0.0,
     drop_block_rate=0.0,
     zero_init_last=True,        # zero gamma of each block's last BN
+    accumulate_steps=1,         # micro-batches per optimizer update (lr schedule and logs count updates)
+    clip_grad=0.0,              # largest global gradient norm (0: no clipping)
+    ema=False,                  # keep a model EMA, evaluated and saved beside the raw weights
+    ema_decay=0.9998,
+    ema_warmup=False,           # decay min(ema_decay, (1 + n) / (10 + n)) at update n
 )
