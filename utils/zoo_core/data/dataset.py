@@ -18,7 +18,8 @@ import mindspore.dataset as ds
 import mindspore.dataset.transforms as transforms
 import mindspore.dataset.vision as vision
 
-from zoo_core.data.autoaug import augmentation_ops
+from zoo_core.data.autoaug import augmentation_ops, mean_fill
+from zoo_core.data.erasing import random_erasing_ops
 from zoo_core.data.index import DatasetError, class_names, index_split, write_manifest
 from zoo_core.data.mixing import MixupCutmix, mixing_enabled
 from zoo_core.data.reference_eval import reference_crop_ops, reference_normalize_ops
@@ -110,7 +111,8 @@ def normalize_ops(mean, std):
 
 
 def train_transforms(cfg):
-    """Random resized crop (decoding only the crop), flip, colour jitter, auto augmentation, normalisation."""
+    """Random resized crop (decoding only the crop), flip, colour jitter, auto augmentation, normalisation,
+    random erasing."""
     ops = [vision.RandomCropDecodeResize(cfg.image_size, scale=(cfg.crop_scale_min, 1.0),
                                          ratio=RANDOM_RESIZED_CROP_RATIO,
                                          interpolation=interpolation_mode(cfg.interpolation)),
@@ -118,7 +120,8 @@ def train_transforms(cfg):
     if cfg.color_jitter > 0:
         ops.append(vision.RandomColorAdjust(brightness=cfg.color_jitter, contrast=cfg.color_jitter,
                                             saturation=cfg.color_jitter))
-    return ops + augmentation_ops(cfg.autoaugment) + normalize_ops(cfg.mean, cfg.std)
+    return (ops + augmentation_ops(cfg.autoaugment, mean_fill(cfg.mean)) + normalize_ops(cfg.mean, cfg.std)
+            + random_erasing_ops(cfg.get('reprob', 0.0)))
 
 
 def eval_resize_size(image_size, crop_pct):

@@ -175,6 +175,11 @@ FLAG_HELP = dict(
         'raw weights, best of each kept (best.ckpt raw, best_ema.ckpt EMA)',
     ema_decay='weight of the old average per update',
     ema_warmup='lower the EMA decay in early updates: min(ema_decay, (1 + n) / (10 + n))',
+    autoaugment="autoaugment (AutoAugment's ImageNet policy), randaugment, trivialaugment, none, or a timm "
+                "RandAugment policy string: rand-m9-mstd0.5-inc1, rand-m9-n3 (m magnitude 0-10, n ops, mstd "
+                "magnitude noise, mmax, inc1, p op probability)",
+    reprob='random erasing probability per image (MindSpore RandomErasing, normal-noise fill after '
+           'normalisation); 0: off',
     strict_data='true: the first bad image file is an error; false (default): each is named in a warning, '
                 'left out and counted',
 )
