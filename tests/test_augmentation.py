@@ -11,6 +11,7 @@ from zoo_core.data.autoaug import (MAGNITUDE_BINS, NoisyMagnitudeOp, augmentatio
 from zoo_core.data.dataset import create_train_dataset
 from zoo_core.data.erasing import random_erasing_ops
 from zoo_core.data.policy_string import RandAugmentSpec, parse_rand_augment
+from zoo_core.data.sampling import RepeatAugmentSampler
 from zoo_core.models.registry import IMAGENET_MEAN, IMAGENET_STD
 from zoo_core.runtime.config import ConfigError
 
@@ -92,13 +93,15 @@ def test_an_inc0_policy_is_warned_about_and_inc1_is_not():
     assert policy_warnings('autoaugment') == []
 
 
-def write_flat_folder(root):
-    """train/ with one flat colour per class: without erasing every pixel of a channel is the same."""
+def write_flat_folder(root, per_class=4, distinct=False):
+    """train/ with flat images, one colour per class (per image with `distinct`, told apart by red):
+    without erasing every pixel of a channel is the same."""
     for label, colour in enumerate(((200, 30, 30), (30, 200, 30))):
         folder = root / 'train' / f'class{label}'
         folder.mkdir(parents=True)
-        for index in range(4):
-            Image.fromarray(np.full((24, 24, 3), colour, np.uint8)).save(folder / f'{index}.png')
+        for index in range(per_class):
+            red = colour[0] - 9 * index if distinct else colour[0]
+            Image.fromarray(np.full((24, 24, 3), (red,) + colour[1:], np.uint8)).save(folder / f'{index}.png')
     return root
 
 
@@ -124,3 +127,33 @@ def test_random_erasing_is_mindspores_op_with_normal_noise():
     [op] = random_erasing_ops(0.25)
     assert isinstance(op, vision.RandomErasing) and op.prob == 0.25 and op.value == 'random'
     assert random_erasing_ops(0.0) == []
+
+
+# --- repeated augmentation --------------------------------------------------------------------------------
+
+def test_repeated_augmentation_deals_each_images_copies_to_different_ranks_in_the_same_steps():
+    ranks, repeats, size = 3, 3, 10
+    samplers = [RepeatAugmentSampler(size, rank, ranks, repeats, SEED) for rank in range(ranks)]
+    shares = [sampler.epoch_indices(0) for sampler in samplers]
+    assert all(len(share) == size // ranks for share in shares)  # the epoch keeps its length
+    for step in range(size // ranks):
+        assert len({int(share[step]) for share in shares}) == 1  # one image, augmented on every rank
+
+
+def test_repeated_augmentation_draws_a_new_permutation_each_epoch_the_same_on_every_rank():
+    first = RepeatAugmentSampler(12, 0, 2, 2, SEED)
+    other_rank = RepeatAugmentSampler(12, 1, 2, 2, SEED)
+    epoch0, epoch1 = list(first), list(first)
+    assert epoch0 != epoch1 and epoch0 == list(RepeatAugmentSampler(12, 0, 2, 2, SEED))
+    assert [int(i) for i in other_rank.epoch_indices(0)] == epoch0  # repeats 2 over 2 ranks: the same images
+
+
+def test_the_train_pipeline_repeats_each_image_in_a_row_on_one_process(tmp_path):
+    root = write_flat_folder(tmp_path, per_class=6, distinct=True)
+    cfg = dict(flat_cfg(root, 0.0), aug_repeats=3, batch_size=1)
+    data = create_train_dataset(EasyDict(cfg))
+    assert data.get_dataset_size() == 12
+    reds = [round(float(batch[0][0, 0].mean()), 4) for batch in data.create_tuple_iterator(num_epochs=1,
+                                                                                         output_numpy=True)]
+    assert all(reds[i] == reds[i + 1] == reds[i + 2] for i in range(0, 12, 3)), reds
+    assert len(set(reds)) == 4

@@ -23,6 +23,7 @@ from zoo_core.data.erasing import random_erasing_ops
 from zoo_core.data.index import DatasetError, class_names, index_split, write_manifest
 from zoo_core.data.mixing import MixupCutmix, mixing_enabled
 from zoo_core.data.reference_eval import reference_crop_ops, reference_normalize_ops
+from zoo_core.data.sampling import train_sampling
 
 INTERPOLATIONS = {
     'bilinear': vision.Inter.LINEAR,
@@ -171,7 +172,8 @@ def check_num_classes(indexing, num_classes, split_dir):
 
 
 def create_train_dataset(cfg, rank=0, group_size=1, index=None):
-    """Shuffled, augmented, batched training data of this rank's shard (last partial batch dropped).
+    """Shuffled, augmented, batched training data of this rank's shard (last partial batch dropped), or
+    with `aug_repeats` > 1 this rank's share of repeated augmentation (`zoo_core.data.sampling`).
 
     `index` is the checked train split (`index_for`), made here when not given. With mixup or CutMix
     the labels are one-hot and batches are mixed by `MixupCutmix`, seeded by the run's seed and the rank.
@@ -179,9 +181,9 @@ def create_train_dataset(cfg, rank=0, group_size=1, index=None):
     index = index_for(cfg, 'train') if index is None else index
     indexing, manifest = checked_split(cfg, 'train', index)
     workers = clamp_workers(cfg.num_parallel_workers)
-    data = ds.ManifestDataset(manifest, usage='train', shuffle=True, class_indexing=indexing,
-                              num_shards=group_size if group_size > 1 else None,
-                              shard_id=rank if group_size > 1 else None, num_parallel_workers=workers)
+    sampling = train_sampling(len(index.samples), rank, group_size, cfg.get('aug_repeats', 1), cfg.seed)
+    data = ds.ManifestDataset(manifest, usage='train', class_indexing=indexing, num_parallel_workers=workers,
+                              **sampling)
     data = data.map(operations=train_transforms(cfg), input_columns='image', num_parallel_workers=workers)
     data = data.map(operations=transforms.TypeCast(ms.int32), input_columns='label',
                     num_parallel_workers=workers)

@@ -15,6 +15,7 @@ DATA_DEFAULTS = dict(
     color_jitter=0.4,           # brightness, contrast and saturation (0: off)
     autoaugment='none',         # autoaugment | randaugment | trivialaugment | none | rand-m9-mstd0.5-inc1 ...
     reprob=0.0,                 # random erasing probability (0: off)
+    aug_repeats=1,              # repeated augmentation: copies of each image per epoch, on different ranks
     mixup=0.0,                  # Beta(alpha, alpha) of batch mixup (0: off)
     cutmix=0.0,                 # Beta(alpha, alpha) of batch CutMix (0: off)
     mean=list(IMAGENET_MEAN),

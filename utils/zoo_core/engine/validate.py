@@ -21,7 +21,7 @@ MIN_IMAGE_SIZE = 32
 # Keys that count something and must be at least 1, per command.
 POSITIVE_KEYS = {
     TRAIN: ('epochs', 'batch_size', 'eval_batch_size', 'num_parallel_workers', 'keep_checkpoint_max', 'log_every',
-            'accumulate_steps'),
+            'accumulate_steps', 'aug_repeats'),
     EVAL: ('eval_batch_size', 'num_parallel_workers'),
 }
 # Keys that name one of a fixed set of choices, per command.

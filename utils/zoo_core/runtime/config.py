@@ -198,6 +198,8 @@ FLAG_HELP = dict(
                 "magnitude noise, mmax, inc1, p op probability)",
     reprob='random erasing probability per image (MindSpore RandomErasing, normal-noise fill after '
            'normalisation); 0: off',
+    aug_repeats="repeated augmentation (timm's RepeatAugSampler): each image R times per epoch, its copies on "
+                "different ranks; the epoch keeps its length; 1: off",
     strict_data='true: the first bad image file is an error; false (default): each is named in a warning, '
                 'left out and counted',
 )
