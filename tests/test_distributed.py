@@ -46,6 +46,7 @@ LAUNCH_ENV_VARS = ('MS_ROLE', 'MS_NODE_ID', 'MS_WORKER_NUM', 'MS_SCHED_HOST', 'M
 SGD_PER_RANK_BATCH = 4
 SGD_TOLERANCE = 1e-5
 SGD_MIN_UPDATE = 1e-2
+ACCUMULATE_STEPS = 2
 
 
 def run_env(**extra):
@@ -261,6 +262,21 @@ def test_two_ranks_of_batch_b_train_like_one_process_of_batch_2b(sgd_run, launch
         for name in trainable:
             np.testing.assert_allclose(ranked[name], single[name], rtol=0, atol=SGD_TOLERANCE,
                                        err_msg=f'{name} of rank {rank} ({launcher})')
+
+
+@pytest.mark.slow
+def test_two_ranks_accumulating_k_micro_batches_of_b_train_like_one_process_of_batch_2kb(sgd_run, tmp_path):
+    """Accumulated gradients are summed over the window, averaged over the ranks once per update."""
+    single, trainable = load_parameters(sgd_run(None) / 'sgd_rank0_of1.npz')
+    micro = RANKS * SGD_PER_RANK_BATCH // (RANKS * ACCUMULATE_STEPS)
+    result = run_cluster('msrun', tmp_path / 'logs', PROBE, 'accum', tmp_path, '--per_rank_batch', micro,
+                         '--accumulate_steps', ACCUMULATE_STEPS)
+    assert_succeeded(result)
+    for rank in range(RANKS):
+        ranked, _ = load_parameters(tmp_path / f'accum_rank{rank}_of2.npz')
+        for name in trainable:
+            np.testing.assert_allclose(ranked[name], single[name], rtol=0, atol=SGD_TOLERANCE,
+                                       err_msg=f'{name} of rank {rank}')
 
 
 @pytest.mark.slow

@@ -20,11 +20,13 @@ import mindspore.dataset as ds
 import mindspore.dataset.transforms as transforms
 import mindspore.dataset.vision as vision
 
-from zoo_core.data.autoaug import augmentation_ops
+from zoo_core.data.autoaug import augmentation_ops, mean_fill
+from zoo_core.data.erasing import random_erasing_ops
 from zoo_core.data.index import DatasetError, class_names, index_split, write_manifest
 from zoo_core.data.mindrecord import FORMAT_MINDRECORD, MindRecordSplit, dataset_format, mindrecord_source, read_split
 from zoo_core.data.mixing import MixupCutmix, mixing_enabled
 from zoo_core.data.reference_eval import reference_crop_ops, reference_normalize_ops, reference_uint8_ops
+from zoo_core.data.sampling import train_sampling
 from zoo_core.data.workers import workers_per_rank
 from zoo_core.models.input_norm import PIXEL_MAX
 
@@ -135,7 +137,8 @@ def uint8_chw_ops():
 
 
 def train_transforms(cfg):
-    """Random resized crop (decoding only the crop), flip, colour jitter, auto augmentation; uint8 CHW out."""
+    """Random resized crop (decoding only the crop), flip, colour jitter, auto augmentation, random
+    erasing; uint8 CHW out."""
     ops = [vision.RandomCropDecodeResize(cfg.image_size, scale=(cfg.crop_scale_min, 1.0),
                                          ratio=RANDOM_RESIZED_CROP_RATIO,
                                          interpolation=interpolation_mode(cfg.interpolation)),
@@ -143,7 +146,8 @@ def train_transforms(cfg):
     if cfg.color_jitter > 0:
         ops.append(vision.RandomColorAdjust(brightness=cfg.color_jitter, contrast=cfg.color_jitter,
                                             saturation=cfg.color_jitter))
-    return ops + augmentation_ops(cfg.autoaugment) + uint8_chw_ops()
+    return (ops + augmentation_ops(cfg.autoaugment, mean_fill(cfg.mean)) + uint8_chw_ops()
+            + random_erasing_ops(cfg.get('reprob', 0.0), mean_fill(cfg.mean)))
 
 
 def eval_resize_size(image_size, crop_pct):
@@ -198,7 +202,8 @@ def check_num_classes(indexing, num_classes, split_dir):
 
 
 def create_train_dataset(cfg, rank=0, group_size=1, index=None):
-    """Shuffled, augmented, batched training data of this rank's shard (last partial batch dropped).
+    """Shuffled, augmented, batched training data of this rank's shard (last partial batch dropped), or
+    with `aug_repeats` > 1 this rank's share of repeated augmentation (`zoo_core.data.sampling`).
 
     `index` is the checked train split (`index_for`), made here when not given. With mixup or CutMix
     the labels are one-hot and batches are mixed by `MixupCutmix`, seeded by the run's seed and the rank;
@@ -206,8 +211,8 @@ def create_train_dataset(cfg, rank=0, group_size=1, index=None):
     """
     index = index_for(cfg, 'train') if index is None else index
     workers = workers_per_rank(cfg.num_parallel_workers)
-    data = source_dataset(cfg, 'train', index, workers, shuffle=True, num_shards=group_size if group_size > 1 else None,
-                          shard_id=rank if group_size > 1 else None)
+    sampling = train_sampling(len(index.samples), rank, group_size, cfg.get('aug_repeats', 1), cfg.seed)
+    data = source_dataset(cfg, 'train', index, workers, **sampling)
     data = data.map(operations=train_transforms(cfg), input_columns='image', num_parallel_workers=workers)
     data = data.map(operations=transforms.TypeCast(ms.int32), input_columns='label',
                     num_parallel_workers=workers)

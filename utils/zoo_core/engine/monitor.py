@@ -60,11 +60,15 @@ class TrainingMonitor(Callback):
 
     Args:
         checkpoint_dir: the run's checkpoint folder, whose newest file the divergence message names.
+        accumulate_steps: micro-batches per optimizer update; `steps_per_epoch` and `global_batch` count
+            micro-batches, the progress lines and `lr_schedule` count updates.
     """
 
     def __init__(self, logger, lr_schedule, global_batch, steps_per_epoch, log_every, output_dir=None,
-                 num_classes=1000, checkpoint_dir=None, skipped_files=0):
+                 num_classes=1000, checkpoint_dir=None, skipped_files=0, accumulate_steps=1):
         super().__init__()
+        self.accumulate_steps = accumulate_steps
+        self.updates_per_epoch = steps_per_epoch // accumulate_steps
         self.loss_bound = divergence_bound(num_classes)
         self.checkpoint_dir = checkpoint_dir
         self.skipped_files = skipped_files
@@ -90,20 +94,22 @@ class TrainingMonitor(Callback):
         loss = step_loss(params.net_outputs)
         epoch = params.cur_epoch_num
         step_in_epoch = (params.cur_step_num - 1) % self.steps_per_epoch + 1
-        # Model.train restarts cur_step_num at a resumed run's first epoch; the epoch number is absolute.
-        global_step = (epoch - 1) * self.steps_per_epoch + step_in_epoch
         if not math.isfinite(loss) or loss > self.loss_bound:
             raise DivergedLossError(self.divergence_message(loss, epoch, step_in_epoch))
         self.epoch_losses.append(loss)
         self.window_steps += 1
-        if step_in_epoch % self.log_every and step_in_epoch != self.steps_per_epoch:
+        update, rest = divmod(step_in_epoch, self.accumulate_steps)
+        if rest or (update % self.log_every and update != self.updates_per_epoch):
             return
+        # Model.train restarts cur_step_num at a resumed run's first epoch; the epoch number is absolute.
+        global_update = (epoch - 1) * self.updates_per_epoch + update
+        loss = float(np.mean(self.epoch_losses[-self.accumulate_steps:]))  # the update's micro-batches
         now = time.perf_counter()
         images_per_second = self.window_steps * self.global_batch / max(now - self.window_start, 1e-9)
         steps_left = (params.epoch_num - epoch) * self.steps_per_epoch + self.steps_per_epoch - step_in_epoch
         eta = steps_left * self.global_batch / max(images_per_second, 1e-9)
-        self.logger.info(f"epoch {epoch}/{params.epoch_num} step {step_in_epoch}/{self.steps_per_epoch} "
-                         f"loss {loss:.4f} lr {self.current_lr(global_step):.6f} "
+        self.logger.info(f"epoch {epoch}/{params.epoch_num} step {update}/{self.updates_per_epoch} "
+                         f"loss {loss:.4f} lr {self.current_lr(global_update):.6f} "
                          f"{images_per_second:.1f} img/s ETA {format_duration(eta)}")
         self.window_start, self.window_steps = now, 0
 
@@ -117,16 +123,16 @@ class TrainingMonitor(Callback):
         return (f"training diverged: loss {loss:.4g} at epoch {epoch} step {step_in_epoch} is {cause}; the "
                 f"diverged weights were not saved, {kept}; lower the lr (--base_lr) or check the data")
 
-    def current_lr(self, global_step):
-        """The learning rate used at (1-based) `global_step`."""
-        return float(self.lr_schedule[min(global_step, len(self.lr_schedule)) - 1])
+    def current_lr(self, global_update):
+        """The learning rate used at (1-based) optimizer update `global_update`."""
+        return float(self.lr_schedule[min(global_update, len(self.lr_schedule)) - 1])
 
     def on_train_epoch_end(self, run_context):
         params = run_context.original_args()
         seconds = time.perf_counter() - self.epoch_start
         epoch = params.cur_epoch_num
         record = dict(epoch=epoch, loss=float(np.mean(self.epoch_losses)) if self.epoch_losses
-                      else float('nan'), lr=self.current_lr(epoch * self.steps_per_epoch), seconds=round(seconds, 3),
+                      else float('nan'), lr=self.current_lr(epoch * self.updates_per_epoch), seconds=round(seconds, 3),
                       images_per_second=round(self.steps_per_epoch * self.global_batch / max(seconds, 1e-9), 2))
         record.update(self.record)
         if self.skipped_files:

@@ -11,9 +11,10 @@ from zoo_core.data.dataset import create_eval_dataset, create_train_dataset, ind
 from zoo_core.data.demo_data import ensure_demo_dataset
 from zoo_core.data.mixing import mixing_enabled
 from zoo_core.engine.crossentropy import CrossEntropySmooth
-from zoo_core.engine.eval_callback import EvalCallback
+from zoo_core.engine.eval_callback import EMA, EvalCallback
 from zoo_core.engine.evaluate import evaluate
 from zoo_core.engine.monitor import TrainingMonitor
+from zoo_core.engine.train_step import accumulation_dataset, build_train_step, needs_train_step, restore_train_step
 from zoo_core.engine.validate import TRAIN, check_input_files, check_training_folders, validate_settings
 from zoo_core.models.input_norm import NormalizedNetwork
 from zoo_core.optim.lr_schedule import build_lr_schedule, scaled_lr
@@ -95,19 +96,20 @@ def resume_from(cfg, net, optimizer, logger):
     return epoch
 
 
-def make_callbacks(cfg, net, rank, group_size, steps_per_epoch, lr, logger, train_index):
-    """Eval (with best checkpoint), progress/metrics monitor, and rank 0's periodic checkpoints.
+def make_callbacks(cfg, net, rank, group_size, steps_per_epoch, lr, logger, train_index, ema=None):
+    """Eval (with best checkpoints, of the EMA too when `ema` is given), progress/metrics monitor, and rank
+    0's periodic checkpoints.
 
     `train_index` is the checked train split: its bad files are counted, its classes label val/."""
     checkpoint_dir = os.path.join(cfg.output_dir, CHECKPOINT_DIR)
     monitor = TrainingMonitor(logger, lr, cfg.batch_size * group_size, steps_per_epoch, cfg.log_every,
                               cfg.output_dir if rank == 0 else None, cfg.num_classes, checkpoint_dir,
-                              len(train_index.bad_files))
+                              len(train_index.bad_files), cfg.accumulate_steps)
     callbacks = []
     if cfg.eval_interval > 0:
         eval_data = create_eval_dataset(cfg, rank, group_size, index=index_for(cfg, 'val', train_index.classes))
         callbacks.append(EvalCallback(net, lambda: evaluate(net, eval_data, group_size), cfg.eval_interval,
-                                      cfg.output_dir, logger, monitor, save=rank == 0))
+                                      cfg.output_dir, logger, monitor, save=rank == 0, ema=ema))
     callbacks.append(monitor)  # after the eval callback (which records into it), before the checkpoints
     if rank == 0:
         config = CheckpointConfig(save_checkpoint_steps=steps_per_epoch, keep_checkpoint_max=cfg.keep_checkpoint_max,
@@ -135,26 +137,35 @@ def train(cfg, family):
     logger.info(f"rank {rank} of {group_size}, device {cfg.device_target}, config:\n{format_config(cfg)}")
 
     train_index = index_for(cfg, 'train')
-    dataset = create_train_dataset(cfg, rank, group_size, index=train_index)
+    dataset, updates = accumulation_dataset(create_train_dataset(cfg, rank, group_size, index=train_index),
+                                            cfg.accumulate_steps, logger)
     steps_per_epoch = dataset.get_dataset_size()
-    global_batch = cfg.batch_size * group_size
+    global_batch = cfg.batch_size * group_size * cfg.accumulate_steps  # images per optimizer update
     peak_lr = scaled_lr(cfg.base_lr, cfg.base_batch, global_batch)
-    lr = build_lr_schedule(peak_lr, steps_per_epoch, cfg.epochs, cfg.warmup_epochs, cfg.lr_schedule,
+    lr = build_lr_schedule(peak_lr, updates, cfg.epochs, cfg.warmup_epochs, cfg.lr_schedule,
                            cfg.min_lr, cfg.milestones, cfg.lr_decay_rate)
-    logger.info(f"{steps_per_epoch} steps per epoch, global batch {global_batch}, peak lr {peak_lr:.5f}")
+    logger.info(f"{updates} updates per epoch, global batch {global_batch}, peak lr {peak_lr:.5f}")
 
     net = build_network(cfg, family, logger)
     amp_level = resolve_amp_level(cfg)
-    scale_manager = loss_scale_manager(cfg, amp_level)
+    own_step = needs_train_step(cfg)  # accumulation, clipping or EMA: zoo_core.engine.train_step
+    scale_manager = None if own_step else loss_scale_manager(cfg, amp_level)
     optimizer_loss_scale = cfg.loss_scale if isinstance(scale_manager, FixedLossScaleManager) else 1.0
     optimizer = build_optimizer(net, lr, cfg, loss_scale=optimizer_loss_scale, logger=logger)
     initial_epoch = resume_from(cfg, net, optimizer, logger) if cfg.resume else 0
     # The data is uint8: normalise in the graph. Parameter names are the network's, so checkpoints are unchanged.
     net = NormalizedNetwork(net, cfg.mean, cfg.std, compute_dtype(amp_level))
     loss = CrossEntropySmooth(cfg.num_classes, cfg.label_smoothing, sparse=not mixing_enabled(cfg))
-    model = Model(net, loss_fn=loss, optimizer=optimizer, amp_level=amp_level, loss_scale_manager=scale_manager,
-                  boost_level='O0')
-    callbacks = make_callbacks(cfg, net, rank, group_size, steps_per_epoch, lr, logger, train_index)
+    if own_step:
+        train_step = build_train_step(net, loss, optimizer, cfg, amp_level)
+        if cfg.resume:
+            restore_train_step(train_step, cfg.resume, logger)
+        model, ema = Model(train_step), train_step.ema
+    else:
+        model = Model(net, loss_fn=loss, optimizer=optimizer, amp_level=amp_level,
+                      loss_scale_manager=scale_manager, boost_level='O0')
+        ema = None
+    callbacks = make_callbacks(cfg, net, rank, group_size, steps_per_epoch, lr, logger, train_index, ema)
     sink = cfg.device_target != 'CPU' if cfg.dataset_sink_mode == 'auto' else cfg.dataset_sink_mode == 'on'
     logger.info(f"training {cfg.net} for epochs {initial_epoch + 1}..{cfg.epochs}, amp {amp_level}, "
                 f"output {cfg.output_dir}")
@@ -164,6 +175,10 @@ def train(cfg, family):
         result = eval_callback.last_result
         logger.info(f"final validation top-1 {result.top1:.4%} top-5 {result.top5:.4%}; best top-1 "
                     f"{eval_callback.best_top1:.4%} at epoch {eval_callback.best_epoch}")
+        if eval_callback.last_ema_result:
+            best_ema = eval_callback.best[EMA]
+            logger.info(f"final validation (EMA) top-1 {eval_callback.last_ema_result.top1:.4%}; best top-1 "
+                        f"(EMA) {best_ema.top1:.4%} at epoch {best_ema.epoch}")
         return result
     return None
 

@@ -4,7 +4,7 @@ run reads. Each check runs in well under a second, so a mistake costs no network
 """
 import os
 
-from zoo_core.data.autoaug import POLICIES
+from zoo_core.data.autoaug import check_policy, policy_warnings
 from zoo_core.data.dataset import EVAL_RESIZE_CHOICES, INTERPOLATIONS
 from zoo_core.data.workers import requested_workers
 from zoo_core.data.mindrecord import DATASET_FORMATS
@@ -22,13 +22,14 @@ AMP_LEVELS = ('auto', 'O0', 'O1', 'O2', 'O3')
 MIN_IMAGE_SIZE = 32
 # Keys that count something and must be at least 1, per command.
 POSITIVE_KEYS = {
-    TRAIN: ('epochs', 'batch_size', 'eval_batch_size', 'keep_checkpoint_max', 'log_every'),
+    TRAIN: ('epochs', 'batch_size', 'eval_batch_size', 'keep_checkpoint_max', 'log_every', 'accumulate_steps',
+            'aug_repeats'),
     EVAL: ('eval_batch_size',),
 }
 # Keys that name one of a fixed set of choices, per command.
 CHOICES = {
     TRAIN: dict(device_target=DEVICE_TARGETS, mode=tuple(RUN_MODES), amp_level=AMP_LEVELS, lr_schedule=SCHEDULES,
-                autoaugment=POLICIES, interpolation=tuple(INTERPOLATIONS), eval_resize=EVAL_RESIZE_CHOICES,
+                interpolation=tuple(INTERPOLATIONS), eval_resize=EVAL_RESIZE_CHOICES,
                 dataset_format=DATASET_FORMATS),
     EVAL: dict(device_target=DEVICE_TARGETS, mode=tuple(RUN_MODES), interpolation=tuple(INTERPOLATIONS),
                eval_resize=EVAL_RESIZE_CHOICES, dataset_format=DATASET_FORMATS),
@@ -61,11 +62,18 @@ def check_ranges(cfg, command):
         for key in ('mixup', 'cutmix'):
             if cfg[key] < 0:
                 raise ConfigError(f"--{key} is a Beta distribution's alpha: 0 (off) or more, got {cfg[key]}")
+        check_policy(cfg.autoaugment)
+        if not 0 <= cfg.reprob <= 1:
+            raise ConfigError(f"--reprob is a probability in [0, 1], got {cfg.reprob}")
+        if cfg.clip_grad < 0:
+            raise ConfigError(f"--clip_grad is the largest gradient norm: 0 (off) or more, got {cfg.clip_grad}")
+        if not 0 < cfg.ema_decay < 1:
+            raise ConfigError(f"--ema_decay must be in (0, 1), got {cfg.ema_decay}")
 
 
 def setting_warnings(cfg, command):
     """Warnings (strings) about settings that are allowed but probably not meant."""
-    warnings = []
+    warnings = policy_warnings(cfg.autoaugment) if command == TRAIN else []
     if command == TRAIN and cfg.warmup_epochs >= cfg.epochs:
         warnings.append(f"--warmup_epochs {cfg.warmup_epochs} >= --epochs {cfg.epochs}: the learning rate "
                         f"only rises during this run and never decays")
