@@ -23,10 +23,11 @@ def check_checkpoint_file(path):
 
 
 def read_checkpoint(path):
-    """name -> Parameter of a MindSpore checkpoint, with a clear error for a missing, empty or broken file."""
+    """name -> Parameter of a MindSpore checkpoint, with a clear error for a missing, empty or broken file
+    (the CRC32 of each tensor is checked when the file has them: this zoo writes them)."""
     check_checkpoint_file(path)
     try:
-        return ms.load_checkpoint(path)
+        return ms.load_checkpoint(path, crc_check=True)
     except (RuntimeError, ValueError) as error:
         raise CheckpointError(f"cannot read checkpoint {path}: {str(error).splitlines()[0]}") from None
 
@@ -49,10 +50,12 @@ def load_network_checkpoint(net, path, ignore_prefixes=()):
 
 
 def folder_checkpoints(directory):
-    """The `.ckpt` files of `directory`, oldest first (by modification time, then name); [] for none."""
+    """The `.ckpt` files of `directory`, oldest first (by modification time, then name); [] for none.
+    Hidden files (a checkpoint being written) are not listed."""
     if not directory or not os.path.isdir(directory):
         return []
-    files = [os.path.join(directory, f) for f in os.listdir(directory) if f.endswith(MINDSPORE_SUFFIX)]
+    files = [os.path.join(directory, f) for f in os.listdir(directory)
+             if f.endswith(MINDSPORE_SUFFIX) and not f.startswith('.')]
     return sorted(files, key=lambda f: (os.path.getmtime(f), f))
 
 
