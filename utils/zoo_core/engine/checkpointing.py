@@ -29,11 +29,23 @@ MINDSPORE_TEMP_SUFFIX = '.tmp'
 # Our staging name: hidden, so that listings of the folder's checkpoints never include it.
 STAGING_PREFIX = '.'
 STAGING_SUFFIX = '.writing' + MINDSPORE_SUFFIX
-POSITION_KEYS = ('epoch_num', 'step_num', 'steps_per_epoch')
+# save_checkpoint(crc_check=True) ends the file with this marker and a 10-byte CRC32 of the rest.
+CRC_MARKER = b'crc_num'
+CRC_TRAILER_BYTES = len(CRC_MARKER) + 10
 
 
 class CheckpointWriteError(RunFailedError):
     """A checkpoint could not be written (a full disk, no permission): the run stops, the older ones stay."""
+
+
+def has_crc_trailer(path):
+    """True when the file ends with save_checkpoint's CRC record (a truncated file has lost it)."""
+    with open(path, 'rb') as handle:
+        handle.seek(0, os.SEEK_END)
+        if handle.tell() < CRC_TRAILER_BYTES:
+            return False
+        handle.seek(-CRC_TRAILER_BYTES, os.SEEK_END)
+        return handle.read(len(CRC_MARKER)) == CRC_MARKER
 
 
 def checkpoint_name(net, global_step, steps_per_epoch):

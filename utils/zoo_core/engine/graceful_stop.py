@@ -67,6 +67,13 @@ class GracefulStop(Callback):
         for signum in STOP_SIGNALS:
             self.previous_handlers[signum] = signal.signal(signum, self.handle)
 
+    def on_train_step_begin(self, run_context):
+        # MindSpore 2.10 installs its own SIGINT handler (C++, utils/signal_util.cc) at every graph run, and
+        # it turns a SIGINT into a SIGTERM: ours is put back before every step (microseconds), so that a
+        # Ctrl-C between steps exits 130; one during a step arrives as a SIGTERM (exit 143), as gracefully.
+        if self.signum is None:
+            signal.signal(signal.SIGINT, self.handle)
+
     def on_train_end(self, run_context):
         for signum, handler in self.previous_handlers.items():
             signal.signal(signum, handler)

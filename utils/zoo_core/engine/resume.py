@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from mindspore.train import Callback
 
-from zoo_core.engine.checkpointing import checkpoint_position, run_checkpoints
+from zoo_core.engine.checkpointing import checkpoint_position, has_crc_trailer, run_checkpoints
 from zoo_core.engine.monitor import keep_metrics_until
 from zoo_core.runtime.config import ConfigError
 from zoo_core.weights.checkpoint import CheckpointError, network_weights, read_checkpoint
@@ -62,6 +62,8 @@ def newest_complete_checkpoint(directory, net, steps_per_epoch, logger):
     for path in reversed(run_checkpoints(directory, net)):
         try:
             params = read_checkpoint(path)
+            if 'steps_per_epoch' in params and not has_crc_trailer(path):  # written by CheckpointWriter, cut short
+                raise CheckpointError(f"{path} has lost its CRC record: it is truncated")
             return ResumePoint(path, params, saved_global_step(params, steps_per_epoch, path))
         except CheckpointError as error:
             logger.warning(f"skipping {path}: {error}")

@@ -22,7 +22,7 @@ WEIGHT_FILE_SUFFIXES = TORCH_SUFFIXES + (SAFETENSORS_SUFFIX, MINDSPORE_SUFFIX)
 # training (`append_info`), the loss-scale cells' state, and one slot per parameter named
 # `<slot>.<parameter name>` (`moments.` for Momentum, `accum.`/`stat.` for SGD, `adam_m.`/`adam_v.` for
 # Adam and AdamWeightDecay).
-TRAINING_STATE_NAMES = frozenset({'global_step', 'learning_rate', 'momentum', 'epoch_num', 'step_num',
+TRAINING_STATE_NAMES = frozenset({'global_step', 'learning_rate', 'momentum', 'epoch_num', 'step_num', 'steps_per_epoch',
                                   'scale_sense', 'current_iterator_step', 'last_overflow_iterator_step'})
 # An optimizer with parameter groups stores one learning rate per group.
 GROUP_LEARNING_RATE_PREFIX = 'learning_rate_group_'
