@@ -17,6 +17,7 @@ usage() {
 Environment: LAUNCHER=msrun|mpirun (default: mpirun on GPU, msrun otherwise), MASTER_PORT (default: a free
 port), CLUSTER_TIME_OUT (seconds, default 600), MPIRUN_ARGS (mpirun options, default "--bind-to none"),
 OUTPUT_DIR (default <model folder>/output/distribute_train_<target>; logs in its logs/ folder).
+A run continues where it stopped in its output folder (--resume auto, the default here; --resume '' starts anew).
 EOF
 }
 
@@ -35,4 +36,4 @@ unset RANK_TABLE_FILE MS_ROLE MS_NODE_ID
 echo "training $MODEL_NAME on $COUNT $TARGET processes with ${DATA_DIR:-the demo dataset}; output in $OUT"
 cd "$OUT"
 run_cluster "$LAUNCHER" "$COUNT" "$OUT/logs" "$MODEL_DIR/train.py" --device_target "$TARGET" \
-    ${DATA_DIR:+--data_dir "$DATA_DIR"} --output_dir "$OUT" ${EXTRA[@]+"${EXTRA[@]}"}
+    ${DATA_DIR:+--data_dir "$DATA_DIR"} --output_dir "$OUT" --resume auto ${EXTRA[@]+"${EXTRA[@]}"}

@@ -95,6 +95,8 @@ class GracefulStop(Callback):
         self.stopped_at_step = step
         if self.save is not None:
             self.saved_path = self.save(run_context) or self.saved_path
+        if self.group_size > 1:  # no rank exits before rank 0 has saved: a launcher kills the rest at the first exit
+            all_reduce_sum(np.zeros(1, dtype=np.int32), self.group_size)
         run_context.request_stop()
 
     def on_train_step_end(self, run_context):
