@@ -333,3 +333,103 @@ def test_a_full_disk_stops_the_run_with_one_error_and_keeps_the_previous_checkpo
     assert len(kept) >= 2
     for path in kept:
         ms.load_checkpoint(str(path), crc_check=True)
+
+
+# --- a killed rank of a distributed run --------------------------------------------------------------
+
+COMMON_SH = REPO_ROOT / 'utils' / 'scripts' / 'common.sh'
+RANKS = 2
+DIST_EPOCHS = 20
+# Seconds the scheduler waits for a silent (killed) rank before it fails the job (MindSpore's default: 30).
+NODE_TIMEOUT_S = 5
+# The launcher must be gone this long after the kill: the node timeout, msrun's 1 s poll, the exits.
+DIST_EXIT_BOUND_S = NODE_TIMEOUT_S + 25
+LAUNCH_ENV_VARS = ('MS_ROLE', 'MS_NODE_ID', 'MS_WORKER_NUM', 'MS_SCHED_HOST', 'MS_SCHED_PORT', 'RANK_ID',
+                   'RANK_SIZE', 'RANK_TABLE_FILE', 'MASTER_PORT')
+
+
+def cluster_command(data_dir, output_dir):
+    """2 ranks of tiny_train under msrun, through the launchers' own `run_cluster` (utils/scripts/common.sh)."""
+    shell = 'set -euo pipefail; usage() { :; }; source "$1"; shift; run_cluster "$@"'
+    flags = [f for f in train_command(data_dir, output_dir)[2:]]
+    flags = [f if f != str(EPOCHS) else str(DIST_EPOCHS) for f in flags]
+    return ['bash', '-c', shell, 'bash', str(COMMON_SH), 'msrun', str(RANKS), str(output_dir / 'logs'),
+            str(TINY_TRAIN), *flags, '--eval_interval', '0', '--num_parallel_workers', '1', '--resume', 'auto']
+
+
+def cluster_env():
+    env = {k: v for k, v in os.environ.items() if k not in LAUNCH_ENV_VARS}
+    env['PATH'] = os.path.dirname(sys.executable) + os.pathsep + env.get('PATH', '')
+    return dict(env, CLUSTER_TIME_OUT='120', MS_NODE_TIMEOUT=str(NODE_TIMEOUT_S))
+
+
+def descendants(pid):
+    """Process ids of every descendant of `pid` (from /proc)."""
+    found, queue = [], [pid]
+    while queue:
+        parent = queue.pop()
+        for task in os.listdir(f'/proc/{parent}/task') if os.path.isdir(f'/proc/{parent}/task') else []:
+            try:
+                with open(f'/proc/{parent}/task/{task}/children') as handle:
+                    children = [int(c) for c in handle.read().split()]
+            except OSError:
+                continue
+            found += children
+            queue += children
+    return found
+
+
+def worker_pid(launcher_pid, rank):
+    """The pid of the msrun worker of `rank` under the launcher."""
+    for pid in descendants(launcher_pid):
+        try:
+            with open(f'/proc/{pid}/environ', 'rb') as handle:
+                env = dict(e.split(b'=', 1) for e in handle.read().split(b'\0') if b'=' in e)
+        except OSError:
+            continue
+        if env.get(b'MS_ROLE') == b'MS_WORKER' and env.get(b'RANK_ID') == str(rank).encode():
+            return pid
+    return None
+
+
+def alive(pid):
+    try:
+        with open(f'/proc/{pid}/stat') as handle:
+            return handle.read().split()[2] != 'Z'
+    except OSError:
+        return False
+
+
+@pytest.mark.slow
+def test_a_killed_rank_stops_every_rank_names_it_and_a_relaunch_continues(data_dir, tmp_path):
+    output_dir = tmp_path / 'dist'
+    output_dir.mkdir()
+    with open(tmp_path / 'launch.out', 'w') as log:
+        launcher = subprocess.Popen(cluster_command(data_dir, output_dir), stdout=log, stderr=subprocess.STDOUT,
+                                    env=cluster_env(), cwd=tmp_path)
+    deadline = time.monotonic() + RUN_TIMEOUT_S
+    rank1_log = output_dir / 'log_rank1.txt'
+    while not (rank1_log.is_file() and f'epoch 3/{DIST_EPOCHS}' in rank1_log.read_text()):
+        assert launcher.poll() is None and time.monotonic() < deadline, (tmp_path / 'launch.out').read_text()[-3000:]
+        time.sleep(0.05)
+    victim = worker_pid(launcher.pid, 1)
+    others = [p for p in descendants(launcher.pid) if p != victim]
+    assert victim is not None
+    os.kill(victim, signal.SIGKILL)
+    killed_at = time.monotonic()
+    status = launcher.wait(DIST_EXIT_BOUND_S + 60)
+    seconds = time.monotonic() - killed_at
+    out = (tmp_path / 'launch.out').read_text()
+    assert status != 0 and seconds < DIST_EXIT_BOUND_S, (seconds, out[-3000:])
+    assert f'error: rank 1 (process {victim}) failed first: killed by signal SIGKILL' in out, out[-3000:]
+    time.sleep(1)
+    assert not [p for p in others if alive(p)]
+
+    relaunch = subprocess.run(cluster_command(data_dir, output_dir), capture_output=True, text=True,
+                              env=cluster_env(), cwd=tmp_path, timeout=RUN_TIMEOUT_S)
+    assert relaunch.returncode == 0, relaunch.stdout[-3000:] + relaunch.stderr[-3000:]
+    log = (output_dir / 'log_rank1.txt').read_text()
+    assert 'resumed from' in log
+    assert metrics_epochs(output_dir) == list(range(1, DIST_EPOCHS + 1))
+    names = [os.path.basename(p) for p in run_checkpoints(str(output_dir / 'checkpoints'), 'tinynet')]
+    assert names[-1] == f'tinynet-{DIST_EPOCHS}_7.ckpt'
