@@ -433,3 +433,30 @@ def test_a_killed_rank_stops_every_rank_names_it_and_a_relaunch_continues(data_d
     assert metrics_epochs(output_dir) == list(range(1, DIST_EPOCHS + 1))
     names = [os.path.basename(p) for p in run_checkpoints(str(output_dir / 'checkpoints'), 'tinynet')]
     assert names[-1] == f'tinynet-{DIST_EPOCHS}_7.ckpt'
+
+
+@pytest.mark.slow
+def test_sigterm_to_one_rank_stops_every_rank_after_the_same_step_and_rank_0_saves(data_dir, tmp_path):
+    output_dir = tmp_path / 'dist'
+    output_dir.mkdir()
+    with open(tmp_path / 'launch.out', 'w') as log:
+        launcher = subprocess.Popen(cluster_command(data_dir, output_dir), stdout=log, stderr=subprocess.STDOUT,
+                                    env=cluster_env(), cwd=tmp_path)
+    deadline = time.monotonic() + RUN_TIMEOUT_S
+    rank1_log = output_dir / 'log_rank1.txt'
+    while not (rank1_log.is_file() and f'epoch 3/{DIST_EPOCHS} step 2/' in rank1_log.read_text()):
+        assert launcher.poll() is None and time.monotonic() < deadline, (tmp_path / 'launch.out').read_text()[-3000:]
+        time.sleep(0.02)
+    os.kill(worker_pid(launcher.pid, 1), signal.SIGTERM)
+    launcher.wait(RUN_TIMEOUT_S)
+    stops = [re.search(r'stopped by a signal after global step (\d+)(; saved (\S+))?',
+                       (output_dir / f'log_rank{rank}.txt').read_text()) for rank in range(RANKS)]
+    assert all(stops), (tmp_path / 'launch.out').read_text()[-3000:]
+    assert stops[0].group(1) == stops[1].group(1)
+    saved = stops[0].group(3).rstrip(';')
+    assert os.path.basename(saved) == checkpoint_name('tinynet', int(stops[0].group(1)), 7)
+    ms.load_checkpoint(saved, crc_check=True)
+    relaunch = subprocess.run(cluster_command(data_dir, output_dir), capture_output=True, text=True,
+                              env=cluster_env(), cwd=tmp_path, timeout=RUN_TIMEOUT_S)
+    assert relaunch.returncode == 0, relaunch.stdout[-3000:] + relaunch.stderr[-3000:]
+    assert f'(global step {stops[0].group(1)})' in (output_dir / 'log_rank1.txt').read_text()

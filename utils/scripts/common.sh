@@ -247,6 +247,10 @@ report_dead_workers() {
                 rank="${rank%.log}"
             fi
         done
+        if ((code == 130 || code == 143)); then  # train.py's graceful stop: saved, then exited 128 + signal
+            echo "rank $rank (process $pid) stopped on a signal (exit status $code); run the same command to continue" >&2
+            continue
+        fi
         how="exit status $code"
         ((code >= 0)) || how="killed by signal SIG$(kill -l "$((-code))" 2> /dev/null || echo "$((-code))")"
         echo "error: rank $rank (process $pid) failed first: $how; the launcher then stopped the others" >&2
