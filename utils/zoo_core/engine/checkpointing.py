@@ -7,7 +7,7 @@ scale, any extra state cell such as EMA weights) and the position: `epoch_num` (
 epoch 2, step 8), the same before and after a resume.
 
 A write goes to a hidden staging file that MindSpore's `save_checkpoint` itself writes through its
-`.tmp` name (with a CRC32 per tensor), is flushed to the disk, then renamed into place: a reader never
+`.tmp` name (with a CRC32 of its content), is flushed to the disk, then renamed into place: a reader never
 sees a partial checkpoint under a checkpoint's name. Only then are the oldest files beyond
 `keep_checkpoint_max` deleted (counted over the folder's files of the run, whichever process wrote them).
 A failed write (a full disk) removes its partial file, leaves the others as they were and stops the run
@@ -29,23 +29,10 @@ MINDSPORE_TEMP_SUFFIX = '.tmp'
 # Our staging name: hidden, so that listings of the folder's checkpoints never include it.
 STAGING_PREFIX = '.'
 STAGING_SUFFIX = '.writing' + MINDSPORE_SUFFIX
-# save_checkpoint(crc_check=True) ends the file with this marker and a 10-byte CRC32 of the rest.
-CRC_MARKER = b'crc_num'
-CRC_TRAILER_BYTES = len(CRC_MARKER) + 10
 
 
 class CheckpointWriteError(RunFailedError):
     """A checkpoint could not be written (a full disk, no permission): the run stops, the older ones stay."""
-
-
-def has_crc_trailer(path):
-    """True when the file ends with save_checkpoint's CRC record (a truncated file has lost it)."""
-    with open(path, 'rb') as handle:
-        handle.seek(0, os.SEEK_END)
-        if handle.tell() < CRC_TRAILER_BYTES:
-            return False
-        handle.seek(-CRC_TRAILER_BYTES, os.SEEK_END)
-        return handle.read(len(CRC_MARKER)) == CRC_MARKER
 
 
 def checkpoint_name(net, global_step, steps_per_epoch):
@@ -110,7 +97,7 @@ def describe_write_error(error):
 
 
 def save_atomically(save_obj, path, append_dict=None):
-    """`ms.save_checkpoint` of `save_obj` (with CRCs) to `path` through a hidden staging name and a rename:
+    """`ms.save_checkpoint` of `save_obj` (with a CRC) to `path` through a hidden staging name and a rename:
     `path` holds the old file or the whole new one, never a part (save_checkpoint alone deletes `path`
     before it writes). Raises OSError when the write fails, after removing the partial file."""
     directory, name = os.path.split(path)
@@ -177,19 +164,21 @@ class CheckpointCallback(Callback):
         self.every_steps = every_steps
         self.start_step = start_step
         self.last_saved_step = start_step
+        self.last_saved_path = None
 
     def global_step(self, run_context):
         """Steps completed since the run began (Model restarts its own count in a resumed process)."""
         return self.start_step + run_context.original_args().cur_step_num
 
     def save(self, run_context):
-        """Write the checkpoint of the current position, unless it was written already; returns its path."""
+        """Write the checkpoint of the current position, unless it was written already; returns its path
+        (None when the position is the one resumed from)."""
         step = self.global_step(run_context)
-        if step == self.last_saved_step:
-            return None
-        path = self.writer.save(run_context.original_args().train_network, step, self.steps_per_epoch)
-        self.last_saved_step = step
-        return path
+        if step != self.last_saved_step:
+            self.last_saved_path = self.writer.save(run_context.original_args().train_network, step,
+                                                    self.steps_per_epoch)
+            self.last_saved_step = step
+        return self.last_saved_path
 
     def on_train_step_end(self, run_context):
         step = self.global_step(run_context)

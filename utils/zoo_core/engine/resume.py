@@ -1,6 +1,6 @@
 """Continuing a run: which checkpoint (`--resume auto` or a path), and restoring its whole state.
 
-`--resume auto` takes the newest checkpoint of the run's folder that reads back whole with its CRCs
+`--resume auto` takes the newest checkpoint of the run's folder that reads back whole with its CRC
 (a corrupt or truncated one is skipped with a warning, the previous one taken); none means a new run.
 Restoring copies every parameter of the training network by name: the network, the optimizer's state
 (momentum buffers, step counter), a loss scale, and any other state cell (e.g. `ema.*` weights). Only the
@@ -12,10 +12,10 @@ from dataclasses import dataclass
 
 from mindspore.train import Callback
 
-from zoo_core.engine.checkpointing import checkpoint_position, has_crc_trailer, run_checkpoints
+from zoo_core.engine.checkpointing import checkpoint_position, run_checkpoints
 from zoo_core.engine.monitor import keep_metrics_until
 from zoo_core.runtime.config import ConfigError
-from zoo_core.weights.checkpoint import CheckpointError, network_weights, read_checkpoint
+from zoo_core.weights.checkpoint import CheckpointError, has_crc_trailer, network_weights, read_checkpoint
 from zoo_core.weights.files import GROUP_LEARNING_RATE_PREFIX
 from zoo_core.weights.fit import WeightMismatchError, load_weights
 
