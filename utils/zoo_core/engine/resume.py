@@ -169,5 +169,6 @@ def resume_run(cfg, train_network, net, dataset, steps_per_epoch, checkpoint_dir
     if rank == 0:
         dropped = keep_metrics_until(cfg.output_dir, start_step // steps_per_epoch)
         if dropped:
-            logger.info(f"dropped {dropped} row(s) of epochs after {start_step // steps_per_epoch} from the metrics log")
+            logger.info(f"dropped {dropped} row(s) of epochs after {start_step // steps_per_epoch} from the "
+                        f"metrics log")
     return start_step

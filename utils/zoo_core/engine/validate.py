@@ -68,6 +68,12 @@ def setting_warnings(cfg, command):
     if command == TRAIN and cfg.warmup_epochs >= cfg.epochs:
         warnings.append(f"--warmup_epochs {cfg.warmup_epochs} >= --epochs {cfg.epochs}: the learning rate "
                         f"only rises during this run and never decays")
+    sink_mode = cfg.get('dataset_sink_mode')
+    sink = sink_mode == 'on' or (sink_mode == 'auto' and cfg.device_target != 'CPU')
+    if command == TRAIN and cfg.save_every_steps and sink:
+        warnings.append(f"--save_every_steps {cfg.save_every_steps} with dataset sink mode: a sink runs a whole "
+                        f"epoch, so checkpoints are written at epoch ends only (--dataset_sink_mode off for step "
+                        f"checkpoints)")
     return warnings
 
 
