@@ -1,7 +1,6 @@
 """The training engine that every model's `train.py` calls: config -> data -> network -> loss ->
 optimizer -> AMP and loss scale -> `mindspore.train.Model` with callbacks -> checkpoints."""
 import os
-
 import sys
 
 from mindspore.amp import DynamicLossScaleManager, FixedLossScaleManager
@@ -13,8 +12,8 @@ from zoo_core.data.mixing import mixing_enabled
 from zoo_core.engine.checkpointing import CHECKPOINT_DIR, CheckpointCallback, CheckpointWriter
 from zoo_core.engine.crossentropy import CrossEntropySmooth
 from zoo_core.engine.eval_callback import EvalCallback, read_best
-from zoo_core.engine.graceful_stop import GracefulStop, resume_command
 from zoo_core.engine.evaluate import evaluate
+from zoo_core.engine.graceful_stop import GracefulStop, resume_command
 from zoo_core.engine.monitor import TrainingMonitor
 from zoo_core.engine.resume import AbandonedCheckpoints, resume_run
 from zoo_core.engine.validate import TRAIN, check_input_files, check_training_folders, validate_settings
