@@ -97,6 +97,40 @@ def test_the_resume_command_continues_in_the_same_folder():
     assert command == 'python train.py --epochs 4 --output_dir /runs/a --resume auto'
 
 
+WRITE_LOOP = """
+import sys
+from mindspore import nn
+from zoo_core.engine.checkpointing import CheckpointWriter
+from zoo_core.runtime.logging import get_logger
+net = nn.Dense(2048, 2048)  # 16 MB: a write takes tens of milliseconds, long enough to be hit
+writer = CheckpointWriter(sys.argv[1], 'big', 3, get_logger())
+print('writing', flush=True)
+for step in range(1, 10 ** 6):
+    writer.save(net, step, 5)
+"""
+KILLS = 3
+
+
+@pytest.mark.slow
+def test_a_writer_killed_at_random_moments_never_leaves_a_partial_file_under_a_checkpoint_name(tmp_path):
+    chance = random.Random(int(os.environ.get('RESUME_KILL_SEED', random.SystemRandom().randrange(10 ** 6))))
+    for _ in range(KILLS):
+        process = subprocess.Popen([sys.executable, '-c', WRITE_LOOP, str(tmp_path)], stdout=subprocess.PIPE,
+                                   text=True)
+        while process.stdout.readline().strip() != 'writing':  # after the warnings about partial files
+            assert process.poll() is None
+        time.sleep(chance.uniform(0.2, 1.0))
+        process.kill()
+        process.wait(RUN_TIMEOUT_S)
+        process.stdout.close()
+        files = run_checkpoints(str(tmp_path), 'big')
+        assert 1 <= len(files) <= 3
+        for path in files:
+            ms.load_checkpoint(path, crc_check=True)  # whole: a partial file fails its CRC or its parse
+    small_writer(tmp_path)  # a new run's writer removes what the kills left half-written
+    assert all(name.endswith('.ckpt') and not name.startswith('.') for name in os.listdir(tmp_path))
+
+
 # --- end to end -------------------------------------------------------------------------------------
 
 @pytest.fixture(scope='module')
