@@ -14,6 +14,7 @@ import mindspore as ms
 import numpy as np
 import pytest
 from mindspore import nn
+from mindspore.train import Model
 
 from helpers import REPO_ROOT
 from zoo_core.data.demo_data import generate
@@ -21,7 +22,9 @@ from zoo_core.engine.checkpointing import CheckpointWriter, checkpoint_name, che
 from zoo_core.engine.graceful_stop import resume_command
 from zoo_core.engine.monitor import keep_metrics_until
 from zoo_core.engine.plot import read_metrics
+from zoo_core.engine.resume import ResumePoint, restore_training_state, saved_global_step
 from zoo_core.runtime.logging import get_logger
+from zoo_core.weights.checkpoint import CheckpointError
 
 TINY_TRAIN = REPO_ROOT / 'tests' / 'helpers' / 'tiny_train.py'
 TRAIN_PER_CLASS, VAL_PER_CLASS = 6, 2   # 60 training images: 15 steps of 4 per epoch
@@ -97,11 +100,54 @@ def test_the_resume_command_continues_in_the_same_folder():
     assert command == 'python train.py --epochs 4 --output_dir /runs/a --resume auto'
 
 
+def dense_training_network():
+    net = nn.Dense(3, 2)
+    model = Model(net, nn.SoftmaxCrossEntropyWithLogits(sparse=True, reduction='mean'),
+                  nn.Momentum(net.trainable_params(), 0.1, 0.9))
+    return net, model.train_network
+
+
+def test_resume_restores_every_state_parameter_by_name_and_leaves_the_lr_schedule_to_the_config(tmp_path):
+    net, train_network = dense_training_network()
+    state = {p.name: p for p in train_network.get_parameters()}
+    state['moments.weight'].set_data(ms.Tensor(np.full((2, 3), 0.5, np.float32)))
+    state['global_step'].set_data(ms.Tensor(np.array([4], np.int32)))
+    path = small_writer(tmp_path).save(train_network, 4, 2)
+    fresh_net, fresh_train = dense_training_network()
+    point = ResumePoint(path, ms.load_checkpoint(path), 4)
+    restore_training_state(point, fresh_train, fresh_net)
+    restored = {p.name: p.asnumpy() for p in fresh_train.get_parameters()}
+    np.testing.assert_array_equal(restored['moments.weight'], np.full((2, 3), 0.5, np.float32))
+    np.testing.assert_array_equal(restored['weight'], net.weight.asnumpy())
+    assert int(restored['global_step'][0]) == 4
+
+
+def test_a_resume_with_another_epoch_length_moves_the_optimizer_step_to_the_position(tmp_path):
+    _, train_network = dense_training_network()
+    path = small_writer(tmp_path).save(train_network, 4, 2)  # the end of epoch 2 of 2 steps
+    params = ms.load_checkpoint(path)
+    step = saved_global_step(params, 3, path)  # now 3 steps per epoch
+    fresh_net, fresh_train = dense_training_network()
+    restore_training_state(ResumePoint(path, params, step), fresh_train, fresh_net)
+    assert step == 6 and int(dict((p.name, p.asnumpy()) for p in fresh_train.get_parameters())['global_step'][0]) == 6
+
+
+def test_a_checkpoint_without_the_optimizer_state_is_refused_with_the_missing_names(tmp_path):
+    net, train_network = dense_training_network()
+    path = str(tmp_path / 'weights.ckpt')
+    ms.save_checkpoint(net, path, append_dict={'epoch_num': 1})
+    fresh_net, fresh_train = dense_training_network()
+    with pytest.raises(CheckpointError, match='lacks the training state global_step, moments.bias'):
+        restore_training_state(ResumePoint(path, ms.load_checkpoint(path), 2), fresh_train, fresh_net)
+
+
 WRITE_LOOP = """
 import sys
 from mindspore import nn
+from mindspore.train import Model
 from zoo_core.engine.checkpointing import CheckpointWriter
 from zoo_core.runtime.logging import get_logger
+from zoo_core.weights.checkpoint import CheckpointError
 net = nn.Dense(2048, 2048)  # 16 MB: a write takes tens of milliseconds, long enough to be hit
 writer = CheckpointWriter(sys.argv[1], 'big', 3, get_logger())
 print('writing', flush=True)

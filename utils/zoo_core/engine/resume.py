@@ -10,6 +10,8 @@ current config, so that a run can be continued with more epochs.
 import os
 from dataclasses import dataclass
 
+import numpy as np
+from mindspore import Tensor
 from mindspore.train import Callback
 
 from zoo_core.engine.checkpointing import checkpoint_position, run_checkpoints
@@ -25,6 +27,8 @@ ABANDONED_DIR = 'abandoned'
 # Parameters of the training network that the config sets rather than the run's past: the lr schedule
 # (one value per step, so its length follows --epochs) and the momentum.
 CONFIG_SET_NAMES = frozenset({'learning_rate', 'momentum'})
+# The optimizer's step counter: MindSpore's optimizers index the lr schedule with it.
+OPTIMIZER_STEP = 'global_step'
 
 
 @dataclass(frozen=True)
@@ -84,6 +88,13 @@ def find_resume_point(cfg, checkpoint_dir, steps_per_epoch, logger):
     return ResumePoint(os.path.abspath(cfg.resume), params, saved_global_step(params, steps_per_epoch, cfg.resume))
 
 
+def global_step_changed(point):
+    """True when the checkpoint's own step count differs from the position it resumes at (a run with another
+    epoch length: the position was mapped to this run's epochs)."""
+    return 'step_num' in point.params and int(point.params['step_num'].asnumpy()) != point.global_step and \
+        'steps_per_epoch' in point.params
+
+
 def is_config_set(name):
     """True for a training-network parameter that the config sets (`CONFIG_SET_NAMES`)."""
     return name in CONFIG_SET_NAMES or name.startswith(GROUP_LEARNING_RATE_PREFIX)
@@ -105,6 +116,10 @@ def restore_training_state(point, train_network, net):
                               f"{' ...' if len(missing) > 5 else ''} (written by another training set-up?)")
     for name, param in state.items():
         saved = point.params[name]
+        if name == OPTIMIZER_STEP and global_step_changed(point):
+            # The epoch length changed: the optimizer's step (its index into the lr schedule) follows the position.
+            param.set_data(Tensor(np.full(param.shape, point.global_step), param.dtype))
+            continue
         if tuple(saved.shape) != tuple(param.shape):
             raise CheckpointError(f"{point.path}: {name} has shape {tuple(saved.shape)}, this run's "
                                   f"{tuple(param.shape)}")
