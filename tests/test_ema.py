@@ -13,9 +13,9 @@ from mindspore import nn
 from helpers import REPO_ROOT
 from helpers.dist_probe import TinyNet, initialise, synthetic_samples
 from zoo_core.data.demo_data import generate
-from zoo_core.engine.train_step import build_train_step, restore_train_step
+from zoo_core.engine.resume import ResumePoint, restore_training_state
+from zoo_core.engine.train_step import build_train_step
 from zoo_core.optim.ema import EMA_UPDATES_NAME, ModelEma, ema_decay_at
-from zoo_core.runtime.logging import get_logger
 from zoo_core.weights.files import network_weights_of
 
 BATCH = 4
@@ -111,9 +111,8 @@ def test_a_checkpoint_of_the_training_network_holds_the_ema_and_a_resume_restore
     assert set(network_weights_of(saved)) == {p.name for p in net.get_parameters()}  # EMA is not the network
 
     resumed_net = fresh_net()
-    ms.load_param_into_net(resumed_net, network_weights_of(saved))
     resumed = make_step(resumed_net)
-    restore_train_step(resumed, path, get_logger(str(tmp_path), 0))
+    restore_training_state(ResumePoint(path, saved, 0), resumed, resumed_net)  # what train.py's resume does
     for name, value in step.ema.averages().items():
         np.testing.assert_array_equal(resumed.ema.averages()[name], value, err_msg=name)
     assert int(resumed.ema.num_updates.asnumpy()) == UPDATES

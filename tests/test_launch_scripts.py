@@ -265,7 +265,7 @@ def test_a_shared_script_runs_directly_with_its_own_arguments(launch, tmp_path):
     result = run_shared('run_train.sh', REPO_ROOT / 'ResNeSt50', 'CPU', '--epochs', '1')
     assert result.returncode == 0, result.stderr
     assert launch.calls == [f"single {REPO_ROOT / 'ResNeSt50' / 'train.py'} --device_target CPU --output_dir "
-                            f"{launch.output_dir} --epochs 1"]
+                            f"{launch.output_dir} --resume auto --epochs 1"]
 
 
 # --- Ascend rank table: validated before anything starts ---
@@ -366,7 +366,7 @@ def test_single_device_training_passes_its_arguments_and_device(launch, tmp_path
     assert result.returncode == 0, result.stderr
     seen = record(launch.output_dir / 'console.log')
     assert seen['argv'][1:] == ['--device_target', 'GPU', '--data_dir', str(tmp_path), '--output_dir',
-                                str(launch.output_dir), '--epochs', '2']
+                                str(launch.output_dir), '--resume', 'auto', '--epochs', '2']
     assert seen['env']['DEVICE_ID'] == '3'
     assert seen['env']['RANK_TABLE_FILE'] == '' and seen['env']['RANK_SIZE'] == ''  # not taken for a rank
 
@@ -375,7 +375,7 @@ def test_cpu_training_without_a_dataset_uses_the_demo_dataset(launch):
     result = launch('run_train_cpu.sh', '--epochs', '1')
     assert result.returncode == 0, result.stderr
     assert launch.calls == [f"single {REPO_ROOT / 'ResNeSt50' / 'train.py'} --device_target CPU --output_dir "
-                            f"{launch.output_dir} --epochs 1"]
+                            f"{launch.output_dir} --resume auto --epochs 1"]
 
 
 def test_training_fails_with_the_exit_status_of_python(launch, tmp_path):

@@ -283,6 +283,31 @@ hosts_note() {
     ((NUM_NODES == 1)) || echo " on host $NODE_RANK of $NUM_NODES"
 }
 
+# report_dead_workers LOG_DIR: name the rank of each worker process that msrun saw exit with an error (msrun
+# names its process id only; MindSpore's lines in worker_<rank>.log carry that id as "(<pid>,").
+report_dead_workers() {
+    local log_dir="$1" pid code rank log how
+    [[ -f "$log_dir/launcher.log" ]] || return 0
+    while read -r pid code; do
+        rank="?"
+        for log in "$log_dir"/worker_*.log; do
+            if [[ -f "$log" ]] && grep -q "($pid," "$log"; then
+                rank="${log##*/worker_}"
+                rank="${rank%.log}"
+            fi
+        done
+        if ((code == 130 || code == 143)); then  # train.py's graceful stop: saved, then exited 128 + signal
+            echo "rank $rank (process $pid) stopped on a signal (exit status $code); run the same command to continue" >&2
+            continue
+        fi
+        how="exit status $code"
+        ((code >= 0)) || how="killed by signal SIG$(kill -l "$((-code))" 2> /dev/null || echo "$((-code))")"
+        echo "error: rank $rank (process $pid) failed first: $how; the launcher then stopped the others" >&2
+    done < <(sed -n 's/.*Worker process \([0-9]*\) exit with exception\. Error code: \(-\{0,1\}[0-9]*\)\..*/\1 \2/p' \
+        "$log_dir/launcher.log")
+    return 0
+}
+
 # run_cluster LAUNCHER N LOG_DIR SCRIPT [ARGS...]: run `python SCRIPT ARGS` as N processes of a MindSpore
 # dynamic cluster on this host (worker_<rank>.log and scheduler.log in LOG_DIR), wait for all of them,
 # and fail with the failing workers' log tails if any process fails. With NUM_NODES hosts (check_cluster_env),
@@ -325,8 +350,9 @@ run_cluster() {
     else
         echo "starting $count processes with $launcher (scheduler port $port); logs: $log_dir/worker_<rank>.log"
     fi
-    # In the background, so that an interrupt of this script is passed on and the workers are stopped.
-    "${command[@]}" &
+    # In the background, so that an interrupt of this script is passed on and the workers are stopped; its
+    # output is kept in LOG_DIR/launcher.log too, for report_dead_workers.
+    "${command[@]}" > >(tee "$log_dir/launcher.log") 2>&1 &
     CLUSTER_LAUNCHER_PID=$!
     CLUSTER_INTERRUPTED=0
     trap 'CLUSTER_INTERRUPTED=1; kill "-$CLUSTER_STOP_SIGNAL" "$CLUSTER_LAUNCHER_PID" 2> /dev/null || true' INT TERM
@@ -345,6 +371,7 @@ run_cluster() {
     fi
     if ((status != 0)); then
         report_failed_workers "$log_dir"
+        report_dead_workers "$log_dir"
         fail "$launcher run failed (exit status $status); logs in $log_dir"
     fi
     if ((NUM_NODES > 1)); then

@@ -21,6 +21,7 @@ OUTPUT_DIR (default <model folder>/output/distribute_train_<target>; logs in its
 Several hosts (docs/DISTRIBUTED.md): NUM_NODES (hosts, default 1), NODE_RANK (this host, 0..NUM_NODES-1),
 MASTER_ADDR (host 0's address) and MASTER_PORT, the same on every host; msrun: run this on every host;
 mpirun: on host 0 only, with the hosts in MPIRUN_ARGS (--hostfile FILE).
+A run continues where it stopped in its output folder (--resume auto, the default here; --resume '' starts anew).
 EOF
 }
 
@@ -41,4 +42,4 @@ unset RANK_TABLE_FILE MS_ROLE MS_NODE_ID
 echo "training $MODEL_NAME on $COUNT $TARGET processes$(hosts_note) with ${DATA_DIR:-the demo dataset}; output in $OUT"
 cd "$OUT"
 run_cluster "$LAUNCHER" "$COUNT" "$OUT/logs" "$MODEL_DIR/train.py" --device_target "$TARGET" \
-    ${DATA_DIR:+--data_dir "$DATA_DIR"} --output_dir "$OUT" ${EXTRA[@]+"${EXTRA[@]}"}
+    ${DATA_DIR:+--data_dir "$DATA_DIR"} --output_dir "$OUT" --resume auto ${EXTRA[@]+"${EXTRA[@]}"}

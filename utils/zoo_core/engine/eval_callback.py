@@ -8,8 +8,9 @@ beside them holds (`"weights": "raw"` or `"ema"`).
 import json
 import os
 
-import mindspore as ms
 from mindspore.train import Callback
+
+from zoo_core.engine.checkpointing import save_atomically
 
 BEST_CHECKPOINT = 'best.ckpt'
 BEST_RESULT = 'best.json'
@@ -22,10 +23,10 @@ BEST_FILES = {RAW: (BEST_CHECKPOINT, BEST_RESULT), EMA: (BEST_EMA_CHECKPOINT, BE
 class BestTracker:
     """The best top-1 so far of one kind of weights ('raw' or 'ema') and where it was reached."""
 
-    def __init__(self, weights):
+    def __init__(self, weights, top1=-1.0, epoch=None):
         self.weights = weights
-        self.top1 = -1.0
-        self.epoch = None
+        self.top1 = top1
+        self.epoch = epoch
 
     def improved_by(self, result, epoch):
         """Record `result` of `epoch`; True when it beats the best so far."""
@@ -41,10 +42,11 @@ class EvalCallback(Callback):
     `zoo_core.optim.ema.ModelEma`) the EMA weights are evaluated too and their best saved as `best_ema.ckpt`.
 
     `monitor.record` (the `TrainingMonitor`) receives the accuracies for the metrics log (`ema_top1`,
-    `ema_top5` for the EMA).
+    `ema_top5` for the EMA); `best` is what a resumed run has to beat (`read_best`), None for a new run.
     """
 
-    def __init__(self, net, evaluate_fn, interval, output_dir, logger, monitor=None, save=True, ema=None):
+    def __init__(self, net, evaluate_fn, interval, output_dir, logger, monitor=None, save=True, ema=None,
+                 best=None):
         super().__init__()
         self.net = net
         self.evaluate_fn = evaluate_fn
@@ -54,7 +56,8 @@ class EvalCallback(Callback):
         self.monitor = monitor
         self.save = save
         self.ema = ema
-        self.best = {RAW: BestTracker(RAW), EMA: BestTracker(EMA)}
+        # A resumed run starts from the best so far: only a better model replaces a best checkpoint.
+        self.best = {kind: BestTracker(kind, *(best or {}).get(kind, ())) for kind in BEST_FILES}
         self.last_result = None
         self.last_ema_result = None
 
@@ -69,6 +72,8 @@ class EvalCallback(Callback):
         return self.best[RAW].epoch
 
     def on_train_epoch_end(self, run_context):
+        if run_context.get_stop_requested():  # stopped mid-epoch (a signal): the epoch has not ended
+            return
         params = run_context.original_args()
         epoch = params.cur_epoch_num
         if epoch % self.interval and epoch != params.epoch_num:
@@ -96,11 +101,28 @@ class EvalCallback(Callback):
         return result
 
     def save_best(self, weights, epoch, result):
-        """Write the network (now holding `weights`) and its JSON: epoch, which weights, counts, accuracies."""
+        """Write the network (now holding `weights`) and its JSON (epoch, which weights, counts, accuracies),
+        each to a temporary name first, so that an interrupted save leaves the previous best whole."""
         checkpoint, summary = BEST_FILES[weights]
         path = os.path.join(self.output_dir, checkpoint)
-        ms.save_checkpoint(self.net, path, append_dict={'epoch_num': epoch})
-        with open(os.path.join(self.output_dir, summary), 'w', encoding='utf-8') as handle:
+        save_atomically(self.net, path, append_dict={'epoch_num': epoch})
+        result_path = os.path.join(self.output_dir, summary)
+        with open(result_path + '.tmp', 'w', encoding='utf-8') as handle:
             json.dump(dict(epoch=epoch, checkpoint=path, weights=weights, **result.as_dict()), handle, indent=2)
+        os.replace(result_path + '.tmp', result_path)
         label = '' if weights == RAW else ' (EMA)'
         self.logger.info(f"new best top-1{label} {result.top1:.4%} at epoch {epoch}: saved {path}")
+
+
+def read_best(output_dir):
+    """{'raw'/'ema': (top-1, epoch)} of the best-result files in `output_dir` that exist and read back;
+    {} when there is none."""
+    best = {}
+    for weights, (_, summary) in BEST_FILES.items():
+        try:
+            with open(os.path.join(output_dir, summary), encoding='utf-8') as handle:
+                saved = json.load(handle)
+            best[weights] = (float(saved['top1']), int(saved['epoch']))
+        except (OSError, ValueError, KeyError, TypeError):
+            continue
+    return best

@@ -26,9 +26,8 @@ import mindspore as ms
 from mindspore import Parameter, Tensor, amp, nn, ops
 from mindspore.communication import get_group_size
 
-from zoo_core.optim.ema import ModelEma, restore_ema
+from zoo_core.optim.ema import ModelEma
 from zoo_core.runtime.config import ConfigError
-from zoo_core.weights.checkpoint import CheckpointError, read_checkpoint
 
 ACCUMULATED_PREFIX = 'accumulated_grads'
 ACCUMULATED_STEPS_NAME = 'accumulated_steps'
@@ -73,18 +72,6 @@ def accumulation_dataset(dataset, accumulate_steps, logger):
                     f"{steps} batches ({updates} updates)")
         dataset = dataset.take(updates * accumulate_steps)
     return dataset, updates
-
-
-def restore_train_step(train_step, path, logger):
-    """Restore the EMA of a resumed run from its checkpoint `path` (the network and optimizer are restored
-    by the engine's resume). A checkpoint without EMA state starts the EMA from the resumed weights."""
-    if train_step.ema is None:
-        return
-    try:
-        restored = restore_ema(train_step.ema, read_checkpoint(path))
-    except KeyError as error:
-        raise CheckpointError(f"{path}: {error.args[0]}") from None
-    logger.info(f"EMA {'restored from' if restored else 'starts from the weights of'} {path}")
 
 
 def gradient_reducer(weights):

@@ -8,6 +8,7 @@ from zoo_core.data.autoaug import check_policy, policy_warnings
 from zoo_core.data.dataset import EVAL_RESIZE_CHOICES, INTERPOLATIONS
 from zoo_core.data.workers import requested_workers
 from zoo_core.data.mindrecord import DATASET_FORMATS
+from zoo_core.engine.resume import RESUME_AUTO
 from zoo_core.optim.lr_schedule import SCHEDULES
 from zoo_core.runtime.config import ConfigError
 from zoo_core.runtime.devices import DEVICE_TARGETS
@@ -59,6 +60,8 @@ def check_ranges(cfg, command):
     if command == TRAIN:
         if not 0 <= cfg.label_smoothing < 1:
             raise ConfigError(f"--label_smoothing must be in [0, 1), got {cfg.label_smoothing}")
+        if cfg.save_every_steps < 0:
+            raise ConfigError(f"--save_every_steps must be 0 (epoch ends only) or more, got {cfg.save_every_steps}")
         for key in ('mixup', 'cutmix'):
             if cfg[key] < 0:
                 raise ConfigError(f"--{key} is a Beta distribution's alpha: 0 (off) or more, got {cfg[key]}")
@@ -77,6 +80,12 @@ def setting_warnings(cfg, command):
     if command == TRAIN and cfg.warmup_epochs >= cfg.epochs:
         warnings.append(f"--warmup_epochs {cfg.warmup_epochs} >= --epochs {cfg.epochs}: the learning rate "
                         f"only rises during this run and never decays")
+    sink_mode = cfg.get('dataset_sink_mode')
+    sink = sink_mode == 'on' or (sink_mode == 'auto' and cfg.device_target != 'CPU')
+    if command == TRAIN and cfg.save_every_steps and sink:
+        warnings.append(f"--save_every_steps {cfg.save_every_steps} with dataset sink mode: a sink runs a whole "
+                        f"epoch, so checkpoints are written at epoch ends only (--dataset_sink_mode off for step "
+                        f"checkpoints)")
     return warnings
 
 
@@ -92,11 +101,11 @@ def validate_settings(cfg, command):
 
 def check_input_files(cfg, family, command):
     """Raise when a file that a `command` ('train' or 'eval') config names is missing or empty:
-    `--pretrained` (a path or a name in the weight cache), train's `--resume`, and every checkpoint that
-    eval's `--ckpt_path` means."""
+    `--pretrained` (a path or a name in the weight cache), train's `--resume` (unless 'auto'), and every
+    checkpoint that eval's `--ckpt_path` means."""
     if cfg.pretrained:
         find_weights_file(cfg.net, family.preprocessing(cfg.net), cfg.pretrained)
-    if command == TRAIN and cfg.resume:
+    if command == TRAIN and cfg.resume and cfg.resume != RESUME_AUTO:
         check_checkpoint_file(cfg.resume)
     if command == EVAL and cfg.ckpt_path:
         for path in checkpoint_files(cfg.ckpt_path):

@@ -81,22 +81,3 @@ def _update_one(decay, average, weight):
     """average <- decay * average + (1 - decay) * weight, in the average's dtype."""
     new = average * ops.cast(decay, average.dtype) + weight * ops.cast(1.0 - decay, average.dtype)
     return ops.assign(average, new)
-
-
-def ema_state_names(params):
-    """The names of `params` (a checkpoint's name -> value mapping) that are EMA state."""
-    return [name for name in params if name.startswith(EMA_PREFIX) or name == EMA_UPDATES_NAME]
-
-
-def restore_ema(ema, params):
-    """Set `ema`'s averages and update count from a checkpoint's `params`; returns False (nothing changed)
-    when the checkpoint has no EMA state, e.g. a run that switches EMA on when it resumes."""
-    if EMA_UPDATES_NAME not in params:
-        return False
-    missing = [average.name for average in ema.ema if average.name not in params]
-    if missing:
-        raise KeyError(f"the checkpoint's EMA state lacks {', '.join(missing[:5])}")
-    for average in ema.ema:
-        average.set_data(Tensor(params[average.name].asnumpy().copy(), average.dtype))
-    ema.num_updates.set_data(Tensor(int(params[EMA_UPDATES_NAME].asnumpy()), ms.int32))
-    return True

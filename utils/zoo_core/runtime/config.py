@@ -183,7 +183,12 @@ FLAG_HELP = dict(
     dataset_format='imagefolder: data_dir is an ImageFolder tree; mindrecord: a folder written by '
                    'utils/to_mindrecord.py; auto (default): mindrecord when data_dir has its mindrecord.json',
     output_dir="logs, checkpoints and results; empty: ./output/<net> (eval: ./output/<net>/eval)",
-    resume='train: a training checkpoint of this zoo to continue from (weights, optimizer state, epoch)',
+    resume="train: continue a run: 'auto' (the newest complete checkpoint in <output_dir>/checkpoints; none: a "
+           "new run), or a training checkpoint of this zoo (weights, optimizer and other state, epoch and step)",
+    save_every_steps='train: also save a checkpoint every N steps within an epoch (0: at epoch ends only); a '
+                     'killed run loses at most N steps',
+    deterministic='train: deterministic kernels, and a resumed run replays its data pipeline up to the resume '
+                  'point so that it sees the same augmentations (costs the data time of the steps before it)',
     pretrained='weights to start from (train) or to evaluate (eval): a MindSpore, PyTorch or safetensors '
                'file, or a file name in the weight cache',
     ckpt_path='eval: the checkpoint to evaluate, or a folder whose every .ckpt is evaluated',
@@ -224,6 +229,8 @@ RUN_DEFAULTS = dict(
     eval_batch_size=64,
     log_every=20,               # steps between progress lines
     keep_checkpoint_max=5,
+    save_every_steps=0,         # checkpoints within an epoch (0: at epoch ends only)
+    deterministic=False,        # deterministic kernels and exact data recovery on resume
     eval_interval=1,            # epochs between evaluations during training (0: none)
     seed=1,
     amp_level='auto',           # auto: O0 on CPU, O2 on GPU/Ascend

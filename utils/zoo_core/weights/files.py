@@ -25,7 +25,7 @@ WEIGHT_FILE_SUFFIXES = TORCH_SUFFIXES + (SAFETENSORS_SUFFIX, MINDSPORE_SUFFIX)
 # The counters of `zoo_core.optim.ema` (EMA_UPDATES_NAME) and `zoo_core.engine.train_step`
 # (ACCUMULATED_STEPS_NAME) are training state too; their tensors (`ema.<name>`, `accumulated_grads.<name>`)
 # are left out as `<slot>.<parameter>` entries.
-TRAINING_STATE_NAMES = frozenset({'global_step', 'learning_rate', 'momentum', 'epoch_num', 'step_num',
+TRAINING_STATE_NAMES = frozenset({'global_step', 'learning_rate', 'momentum', 'epoch_num', 'step_num', 'steps_per_epoch',
                                   'scale_sense', 'current_iterator_step', 'last_overflow_iterator_step',
                                   'ema_num_updates', 'accumulated_steps'})
 # An optimizer with parameter groups stores one learning rate per group.
