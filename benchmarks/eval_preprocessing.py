@@ -5,7 +5,7 @@
 The images are crops of sklearn's two photographs at ImageNet-like sizes (shorter side 300-500, aspect
 3:4 to 4:3), written once to a temporary ImageFolder tree. The modes alternate over `--repeat` passes
 and the img/s of each pass is printed, then the median. Without `--net` only the input pipeline is
-timed (decode to normalised batch); with `--net NAME` the eval loop (`zoo_core.engine.evaluate`) runs
+timed (decode to uint8 batch); with `--net NAME` the eval loop (`zoo_core.engine.evaluate`) runs
 that network (random weights, GRAPH mode) on the batches too, after one untimed pass that
 compiles it.
 
@@ -88,7 +88,8 @@ def images_per_second(cfg, net=None):
     dataset = create_eval_dataset(cfg)
     if net is not None:
         from zoo_core.engine.evaluate import evaluate
-        result = evaluate(net, dataset)
+        from zoo_core.models.input_norm import NormalizedNetwork
+        result = evaluate(NormalizedNetwork(net, cfg.mean, cfg.std), dataset)  # the pipeline gives uint8
         return result.total / result.seconds
     start = time.perf_counter()
     count = sum(images.shape[0] for images, _ in dataset.create_tuple_iterator(num_epochs=1, output_numpy=True))

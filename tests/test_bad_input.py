@@ -139,6 +139,7 @@ def test_plotting_without_matplotlib_says_how_to_install_it(run_script, tmp_path
     ('--crop_pct', 0, '--crop_pct must be in (0, 1]'),
     ('--crop_pct', 1.5, '--crop_pct must be in (0, 1]'),
     ('--num_parallel_workers', 0, '--num_parallel_workers must be at least 1'),
+    ('--num_parallel_workers', 'many', "--num_parallel_workers must be 'auto' or a number of workers, got 'many'"),
     ('--mixup', -0.2, "--mixup is a Beta distribution's alpha: 0 (off) or more, got -0.2"),
     ('--cutmix', -1, "--cutmix is a Beta distribution's alpha: 0 (off) or more, got -1.0"),
     ('--keep_checkpoint_max', 0, '--keep_checkpoint_max must be at least 1'),

@@ -6,8 +6,9 @@ import pytest
 from easydict import EasyDict
 from PIL import Image
 
-from zoo_core.data.dataset import (DatasetError, clamp_workers, class_indexing, create_eval_dataset,
-                              create_train_dataset, eval_resize_size)
+from zoo_core.data.dataset import (DatasetError, class_indexing, create_eval_dataset, create_train_dataset,
+                              eval_resize_size)
+from zoo_core.data.workers import clamp_workers, workers_per_rank
 from zoo_core.models.registry import IMAGENET_MEAN, IMAGENET_STD
 
 CLASSES = ('ant', 'bee', 'cat')
@@ -37,17 +38,18 @@ def image_folder(tmp_path):
     return write_image_folder(tmp_path, {'train': (5, 4, 3), 'val': (3, 2, 2)})
 
 
-def test_train_batches_are_normalised_chw_with_integer_labels(image_folder):
+def test_train_batches_are_uint8_chw_with_integer_labels(image_folder):
     data = create_train_dataset(data_cfg(image_folder))
     images, labels = next(data.create_tuple_iterator(num_epochs=1))
-    assert images.shape == (4, 3, 16, 16) and str(images.dtype) == 'Float32'
+    assert images.shape == (4, 3, 16, 16) and str(images.dtype) == 'UInt8'
     assert str(labels.dtype) == 'Int32' and set(labels.asnumpy()) <= {0, 1, 2}
     assert data.get_dataset_size() == 12 // 4
 
 
-def test_mixup_makes_soft_labels(image_folder):
+def test_mixup_makes_soft_labels_and_float_images(image_folder):
     data = create_train_dataset(data_cfg(image_folder, mixup=0.5, autoaugment='none'))
-    _, labels = next(data.create_tuple_iterator(num_epochs=1))
+    images, labels = next(data.create_tuple_iterator(num_epochs=1))
+    assert str(images.dtype) == 'Float32' and 0 <= images.asnumpy().min() and images.asnumpy().max() <= 255
     assert labels.shape == (4, 3)
     np.testing.assert_allclose(labels.asnumpy().sum(axis=1), 1.0, rtol=1e-5)
 
@@ -98,3 +100,21 @@ def test_a_batch_larger_than_the_shard_is_a_clear_error(image_folder):
 def test_workers_are_clamped_to_the_cores():
     assert clamp_workers(1000) == os.cpu_count()
     assert clamp_workers(0) == 1
+
+
+def test_auto_workers_share_the_cores_among_the_hosts_ranks():
+    cores = len(os.sched_getaffinity(0))
+    assert workers_per_rank('auto', local_ranks=1) == cores
+    assert workers_per_rank('auto', local_ranks=2) == max(1, cores // 2)
+    assert workers_per_rank('auto', local_ranks=cores * 4) == 1
+
+
+def test_a_worker_count_from_a_flag_or_a_file_is_clamped():
+    assert workers_per_rank('1') == 1
+    assert workers_per_rank(1000) == os.cpu_count()
+
+
+def test_the_recipes_default_is_auto_workers():
+    from zoo_resnest.family import FAMILY
+    assert FAMILY.get_config([]).num_parallel_workers == 'auto'
+    assert FAMILY.get_config(['--num_parallel_workers', '2']).num_parallel_workers == '2'

@@ -15,6 +15,7 @@ from mindspore import nn
 
 from helpers import REPO_ROOT, run_script
 from zoo_core.deploy.export import ExportError, export_network, main, num_classes_of
+from zoo_core.models.registry import IMAGENET_MEAN, IMAGENET_STD
 from zoo_resnest.models import get_network as get_resnest
 from zoo_resnest.family import FAMILY as RESNEST
 from zoo_resnext.family import FAMILY as RESNEXT
@@ -248,3 +249,43 @@ def test_export_cli_names_the_misshaped_classifier_for_a_wrong_number_of_classes
                             '--image_size', IMAGE_SIZE, '--file_name', tmp_path / 'exported')
     assert result.returncode != 0
     assert f'fc.weight ({NUM_CLASSES}, 2048) vs (5, 2048)' in result.stderr
+
+
+# --- uint8 input: the graph normalises (export.py --input_dtype uint8) ----------------------------
+
+PIXELS = np.random.default_rng(2).integers(0, 256, (BATCH, 3, IMAGE_SIZE, IMAGE_SIZE), dtype=np.uint8)
+
+
+def host_normalised(pixels, mean=IMAGENET_MEAN, std=IMAGENET_STD):
+    """uint8 NCHW -> float32 `(x / 255 - mean) / std`, as the float-input path's host pipeline makes it."""
+    scale = (np.asarray(std, np.float32) * np.float32(255)).reshape(1, -1, 1, 1)
+    return (pixels.astype(np.float32) - np.asarray(mean, np.float32).reshape(1, -1, 1, 1) * 255) / scale
+
+
+@pytest.mark.parametrize('file_format, logits_of, atol', [('MINDIR', mindir_logits, MINDIR_ATOL),
+                                                          ('ONNX', onnx_logits, ONNX_ATOL)])
+def test_uint8_input_export_gives_the_logits_of_the_network_on_host_normalised_images(exports, tmp_path, file_format,
+                                                                                      logits_of, atol):
+    net = exports.network('resnest14d')
+    path = export_network(net, str(tmp_path / 'uint8'), file_format, IMAGE_SIZE, batch_size=BATCH,
+                          input_dtype='uint8', normalization=(IMAGENET_MEAN, IMAGENET_STD))
+    expected = net(ms.Tensor(host_normalised(PIXELS))).asnumpy()
+    np.testing.assert_allclose(logits_of(path, PIXELS), expected, rtol=0, atol=atol)
+
+
+def test_a_uint8_export_is_refused_without_the_statistics_to_normalise_with(exports, tmp_path):
+    with pytest.raises(ExportError, match='needs the \\(mean, std\\)'):
+        export_network(exports.network('resnest14d'), str(tmp_path / 'net'), 'MINDIR', IMAGE_SIZE, input_dtype='uint8')
+
+
+def test_export_cli_input_dtype_uint8_exports_a_model_that_takes_pixels(exports, tmp_path):
+    checkpoint = save_training_checkpoint(exports.network('resnest14d'), tmp_path / 'train.ckpt')
+    result = run_export_cli('ResNeSt50', '--net', 'resnest14d', '--ckpt_file', checkpoint, '--input_dtype', 'uint8',
+                            '--image_size', IMAGE_SIZE, '--file_name', tmp_path / 'exported')
+    assert result.returncode == 0, result.stderr
+    assert 'input uint8' in result.stdout
+    preprocessing = RESNEST.preprocessing('resnest14d')
+    expected = exports.network('resnest14d')(ms.Tensor(host_normalised(PIXELS[:1], preprocessing.mean,
+                                                                       preprocessing.std))).asnumpy()
+    np.testing.assert_allclose(mindir_logits(tmp_path / 'exported.mindir', PIXELS[:1]), expected,
+                               rtol=0, atol=MINDIR_ATOL)

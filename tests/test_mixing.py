@@ -98,3 +98,15 @@ def test_no_mixing_or_a_negative_alpha_is_refused():
         MixupCutmix()
     with pytest.raises(ConfigError):
         MixupCutmix(mixup_alpha=-0.1)
+
+
+@pytest.mark.parametrize('kind', ['mixup', 'cutmix'])
+def test_uint8_batches_are_mixed_exactly_as_their_float32_values(kind):
+    """The pipelines send uint8: the mix is the float32 one of the same pixels, not a uint8 rounding of it."""
+    rng = np.random.default_rng(2)
+    pixels = rng.integers(0, 256, (BATCH, CHANNELS, SIZE, SIZE), dtype=np.uint8)
+    labels = np.eye(CLASSES, dtype=np.float32)[rng.integers(0, CLASSES, BATCH)]
+    mixed, _ = MixupCutmix(**{f'{kind}_alpha': 0.3}, seed=9)(pixels, labels)
+    expected, _ = MixupCutmix(**{f'{kind}_alpha': 0.3}, seed=9)(pixels.astype(np.float32), labels)
+    assert mixed.dtype == np.float32
+    np.testing.assert_array_equal(mixed, expected)

@@ -15,7 +15,7 @@ from helpers import REPO_ROOT, run_script
 from test_export import make_non_trivial
 from zoo_core.data.dataset import EVAL_RESIZE_FAST, eval_resize_size
 from zoo_core.deploy.export import export_network
-from zoo_core.deploy.infer import EvalTransform, mindir_input_shape, run_mindir
+from zoo_core.deploy.infer import EvalTransform, mindir_input, run_mindir
 from zoo_core.engine.metrics import Accuracy as Scores
 from zoo_core.deploy.postprocess import (DeployDataError, create_label_file, load_labels, main, print_scores,
                                   score_results)
@@ -213,8 +213,11 @@ class Deployment:
                                              dynamic_batch=True)
         self.static_mindir = export_network(net, str(directory / 'static'), 'MINDIR', IMAGE_SIZE,
                                             batch_size=STATIC_EXPORT_BATCH)
-        self.data_dir = write_image_tree(directory / 'val')
         self.preprocessing = PretrainedConfig()
+        self.uint8_mindir = export_network(net, str(directory / 'uint8'), 'MINDIR', IMAGE_SIZE, dynamic_batch=True,
+                                           input_dtype='uint8',
+                                           normalization=(self.preprocessing.mean, self.preprocessing.std))
+        self.data_dir = write_image_tree(directory / 'val')
         transform = EvalTransform(self.preprocessing, IMAGE_SIZE)
         paths = sorted(self.data_dir.glob('*/*'))
         logits = net(ms.Tensor(np.stack([transform(str(p)) for p in paths]))).asnumpy()
@@ -240,9 +243,19 @@ def expected_scores(expected, labels):
                   top5_correct=sum(r < 5 for r in ranks.values()))
 
 
-def test_mindir_input_shape_shows_a_dynamic_or_static_batch(deployment):
-    assert mindir_input_shape(deployment.dynamic_mindir) == (-1, 3, IMAGE_SIZE, IMAGE_SIZE)
-    assert mindir_input_shape(deployment.static_mindir) == (STATIC_EXPORT_BATCH, 3, IMAGE_SIZE, IMAGE_SIZE)
+def test_mindir_input_shows_a_dynamic_or_static_batch_and_the_input_dtype(deployment):
+    assert mindir_input(deployment.dynamic_mindir) == ((-1, 3, IMAGE_SIZE, IMAGE_SIZE), np.float32)
+    assert mindir_input(deployment.static_mindir) == ((STATIC_EXPORT_BATCH, 3, IMAGE_SIZE, IMAGE_SIZE), np.float32)
+    assert mindir_input(deployment.uint8_mindir) == ((-1, 3, IMAGE_SIZE, IMAGE_SIZE), np.uint8)
+
+
+def test_cpu_inference_of_a_uint8_input_mindir_gives_the_float_networks_logits_and_scores(deployment, tmp_path):
+    run_mindir(deployment.uint8_mindir, str(deployment.data_dir), str(tmp_path / 'results'),
+               deployment.preprocessing, batch_size=DYNAMIC_RUN_BATCH)
+    assert_results_are_the_network_logits(tmp_path / 'results', deployment.expected)
+    create_label_file(str(deployment.data_dir), str(tmp_path / 'labels.json'))
+    labels = load_labels(str(tmp_path / 'labels.json'))
+    assert score_results(str(tmp_path / 'results'), labels) == expected_scores(deployment.expected, labels)
 
 
 def test_cpu_inference_writes_the_network_logits_of_each_image(deployment, tmp_path):

@@ -10,6 +10,7 @@ import json
 import math
 
 import numpy as np
+import mindspore as ms
 import pytest
 from easydict import EasyDict
 from PIL import Image
@@ -22,6 +23,7 @@ from zoo_core.data.dataset import (DatasetError, EVAL_RESIZE_FAST, EVAL_RESIZE_P
 from zoo_core.data.reference_eval import reference_crop_ops, reference_resized_size
 from zoo_core.deploy.export import export_network, parse_args
 from zoo_core.deploy.infer import EvalTransform, run_mindir
+from zoo_core.models.input_norm import InputNormalization
 from zoo_resnest.family import FAMILY as RESNEST
 from zoo_resnext.family import FAMILY as RESNEXT
 
@@ -184,7 +186,7 @@ def photograph_tree(root, photographs):
 
 @pytest.mark.parametrize('family, net', [(RESNEST, 'resnest50'), (RESNEST, 'resnest200'),
                                          (RESNEXT, 'resnext101_64x4d')])
-def test_eval_dataset_gives_timms_tensors(family, net, photographs, tmp_path):
+def test_eval_dataset_normalised_in_the_graph_gives_timms_tensors(family, net, photographs, tmp_path):
     preprocessing = family.preprocessing(net)
     root = photograph_tree(tmp_path, photographs)
     names = sorted(photographs)
@@ -193,8 +195,11 @@ def test_eval_dataset_gives_timms_tensors(family, net, photographs, tmp_path):
                    mean=list(preprocessing.mean), std=list(preprocessing.std), eval_resize=EVAL_RESIZE_PIL,
                    eval_batch_size=3, num_parallel_workers=2, strict_data=False)
     reference = timm_transform(preprocessing)
+    normalize = InputNormalization(preprocessing.mean, preprocessing.std)
     seen = 0
-    for images, labels in create_eval_dataset(cfg).create_tuple_iterator(num_epochs=1, output_numpy=True):
+    for pixels, labels in create_eval_dataset(cfg).create_tuple_iterator(num_epochs=1, output_numpy=True):
+        assert pixels.dtype == np.uint8
+        images = normalize(ms.Tensor(pixels)).asnumpy()
         for image, label in zip(images, labels):
             expected = reference(open_rgb(photographs[names[label]])).numpy()
             np.testing.assert_allclose(image, expected, rtol=0, atol=NORMALISED_ATOL, err_msg=names[label])

@@ -4,6 +4,8 @@ The images are checked first (`zoo_core.data.index`): a bad file is named and le
 The pipelines read the checked list through `ManifestDataset`; a file that passes the check but still
 fails to decode is replaced by another sample (MindSpore's error-samples mode REPLACE, which keeps every
 rank's step count; SKIP could leave ranks with different counts), unless `strict_data` is set.
+Both pipelines end in uint8 CHW: the network normalises in the graph (`zoo_core.models.input_norm`), so a
+sample crosses to the device in a quarter of the bytes of float32 and the host saves the Normalize op.
 Training data is sharded by rank. Evaluation data is split by index (image i goes to rank i mod N), so
 that every image is evaluated exactly once whatever the number of ranks: no padding, no dropped tail.
 """
@@ -22,7 +24,9 @@ from zoo_core.data.autoaug import augmentation_ops
 from zoo_core.data.index import DatasetError, class_names, index_split, write_manifest
 from zoo_core.data.mindrecord import FORMAT_MINDRECORD, MindRecordSplit, dataset_format, mindrecord_source, read_split
 from zoo_core.data.mixing import MixupCutmix, mixing_enabled
-from zoo_core.data.reference_eval import reference_crop_ops, reference_normalize_ops
+from zoo_core.data.reference_eval import reference_crop_ops, reference_normalize_ops, reference_uint8_ops
+from zoo_core.data.workers import workers_per_rank
+from zoo_core.models.input_norm import PIXEL_MAX
 
 INTERPOLATIONS = {
     'bilinear': vision.Inter.LINEAR,
@@ -37,7 +41,6 @@ EVAL_RESIZE_FAST = 'fast'
 EVAL_RESIZE_AUTO = 'auto'
 EVAL_RESIZE_CHOICES = (EVAL_RESIZE_AUTO, EVAL_RESIZE_PIL, EVAL_RESIZE_FAST)
 RANDOM_RESIZED_CROP_RATIO = (3.0 / 4.0, 4.0 / 3.0)
-PIXEL_MAX = 255.0
 
 
 def class_indexing(data_dir):
@@ -119,19 +122,20 @@ def interpolation_mode(name):
     return INTERPOLATIONS[name]
 
 
-def clamp_workers(requested):
-    """`requested` limited to the machine's cores (MindSpore rejects more)."""
-    return max(1, min(int(requested), os.cpu_count() or 1))
-
-
 def normalize_ops(mean, std):
-    """Normalise uint8 HWC with 0-1 statistics, then HWC -> CHW."""
+    """Normalise uint8 HWC with 0-1 statistics, then HWC -> CHW (host-side float32; `export.py --run_mindir`
+    for a float-input MINDIR)."""
     return [vision.Normalize(mean=[m * PIXEL_MAX for m in mean], std=[s * PIXEL_MAX for s in std]),
             vision.HWC2CHW()]
 
 
+def uint8_chw_ops():
+    """uint8 HWC -> uint8 CHW, what the pipelines send to the device (the network normalises)."""
+    return [vision.HWC2CHW()]
+
+
 def train_transforms(cfg):
-    """Random resized crop (decoding only the crop), flip, colour jitter, auto augmentation, normalisation."""
+    """Random resized crop (decoding only the crop), flip, colour jitter, auto augmentation; uint8 CHW out."""
     ops = [vision.RandomCropDecodeResize(cfg.image_size, scale=(cfg.crop_scale_min, 1.0),
                                          ratio=RANDOM_RESIZED_CROP_RATIO,
                                          interpolation=interpolation_mode(cfg.interpolation)),
@@ -139,7 +143,7 @@ def train_transforms(cfg):
     if cfg.color_jitter > 0:
         ops.append(vision.RandomColorAdjust(brightness=cfg.color_jitter, contrast=cfg.color_jitter,
                                             saturation=cfg.color_jitter))
-    return ops + augmentation_ops(cfg.autoaugment) + normalize_ops(cfg.mean, cfg.std)
+    return ops + augmentation_ops(cfg.autoaugment) + uint8_chw_ops()
 
 
 def eval_resize_size(image_size, crop_pct):
@@ -158,27 +162,32 @@ def effective_eval_resize(choice, published_weights):
     return choice
 
 
-def fast_eval_transforms(cfg):
+def fast_eval_transforms(cfg, normalize=False):
     """C++ ops: decode, resize the shorter side (OpenCV-style bilinear, or Pillow's bicubic), center crop
-    (offset floored), normalise. Faster than the reference path, and not its pixels."""
+    (offset floored); uint8 CHW, or normalised float32 CHW with `normalize`. Faster than the reference
+    path, and not its pixels."""
     return [vision.Decode(),
             vision.Resize(eval_resize_size(cfg.image_size, cfg.crop_pct),
                           interpolation=interpolation_mode(cfg.interpolation)),
-            vision.CenterCrop(cfg.image_size)] + normalize_ops(cfg.mean, cfg.std)
+            vision.CenterCrop(cfg.image_size)] + (normalize_ops(cfg.mean, cfg.std) if normalize else uint8_chw_ops())
 
 
-def reference_eval_transforms(cfg):
-    """The reference's eval preprocessing, pixel for pixel (`zoo_core.data.reference_eval`)."""
-    return (reference_crop_ops(eval_resize_size(cfg.image_size, cfg.crop_pct), cfg.image_size, cfg.interpolation)
-            + reference_normalize_ops(cfg.mean, cfg.std))
+def reference_eval_transforms(cfg, normalize=False):
+    """The reference's eval preprocessing, pixel for pixel (`zoo_core.data.reference_eval`); uint8 CHW, or
+    with `normalize` the reference's float32 CHW (`ToTensor` + `Normalize`)."""
+    crop = reference_crop_ops(eval_resize_size(cfg.image_size, cfg.crop_pct), cfg.image_size, cfg.interpolation)
+    return crop + (reference_normalize_ops(cfg.mean, cfg.std) if normalize else reference_uint8_ops())
 
 
-def eval_transforms(cfg):
-    """Decode, resize the shorter side to `image_size / crop_pct`, center crop, normalise to float32 CHW:
-    with the reference's exact ops when `cfg.eval_resize` is 'pil', else ('fast', and 'auto' left
-    unresolved, as for a checkpoint trained here) with the C++ ops."""
+def eval_transforms(cfg, normalize=False):
+    """Decode, resize the shorter side to `image_size / crop_pct`, center crop, to uint8 CHW (or, with
+    `normalize`, normalised float32 CHW, for a model that takes float input): with the reference's exact
+    ops when `cfg.eval_resize` is 'pil', else ('fast', and 'auto' left unresolved, as for a checkpoint
+    trained here) with the C++ ops."""
     choice = effective_eval_resize(getattr(cfg, 'eval_resize', EVAL_RESIZE_AUTO), published_weights=False)
-    return reference_eval_transforms(cfg) if choice == EVAL_RESIZE_PIL else fast_eval_transforms(cfg)
+    if choice == EVAL_RESIZE_PIL:
+        return reference_eval_transforms(cfg, normalize)
+    return fast_eval_transforms(cfg, normalize)
 
 
 def check_num_classes(indexing, num_classes, split_dir):
@@ -192,10 +201,11 @@ def create_train_dataset(cfg, rank=0, group_size=1, index=None):
     """Shuffled, augmented, batched training data of this rank's shard (last partial batch dropped).
 
     `index` is the checked train split (`index_for`), made here when not given. With mixup or CutMix
-    the labels are one-hot and batches are mixed by `MixupCutmix`, seeded by the run's seed and the rank.
+    the labels are one-hot and batches are mixed by `MixupCutmix`, seeded by the run's seed and the rank;
+    images are uint8 CHW, or float32 (0-255, not normalised) when mixed.
     """
     index = index_for(cfg, 'train') if index is None else index
-    workers = clamp_workers(cfg.num_parallel_workers)
+    workers = workers_per_rank(cfg.num_parallel_workers)
     data = source_dataset(cfg, 'train', index, workers, shuffle=True, num_shards=group_size if group_size > 1 else None,
                           shard_id=rank if group_size > 1 else None)
     data = data.map(operations=train_transforms(cfg), input_columns='image', num_parallel_workers=workers)
@@ -226,7 +236,7 @@ def create_eval_dataset(cfg, rank=0, group_size=1, split='val', index=None):
     indices = list(range(rank, len(index.samples), group_size))
     if not indices:
         return None
-    workers = clamp_workers(cfg.num_parallel_workers)
+    workers = workers_per_rank(cfg.num_parallel_workers)
     data = source_dataset(cfg, split, index, workers, sampler=ds.SubsetSampler(indices))
     data = data.map(operations=eval_transforms(cfg), input_columns='image', num_parallel_workers=workers)
     data = data.map(operations=transforms.TypeCast(ms.int32), input_columns='label',

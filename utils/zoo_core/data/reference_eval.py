@@ -63,6 +63,11 @@ def reference_crop_ops(resize_size, crop_size, interpolation):
     return [vision.Decode(to_pil=True), ReferenceResizeCrop(resize_size, crop_size, interpolation)]
 
 
+def reference_uint8_ops():
+    """Pillow image -> its uint8 CHW array (the crop's pixels unchanged, for normalisation in the graph)."""
+    return [vision.ToNumpy(), vision.HWC2CHW()]
+
+
 def reference_normalize_ops(mean, std):
     """Pillow image -> float32 CHW: `/ 255`, then `(x - mean) / std` with 0-1 statistics, as
     torchvision's `ToTensor` + `Normalize`."""

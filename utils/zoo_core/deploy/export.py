@@ -5,6 +5,10 @@ What each format allows, in MindSpore 2.x:
 - MINDIR: static batch, or a dynamic batch (input `[None, 3, H, W]`).
 - ONNX: static batch only; MindSpore refuses to export ONNX with a dynamic shape.
 - AIR: only with the Ascend backend (`--device_target Ascend` on an Ascend machine).
+
+Input: float32 images normalised by the caller (the default, what `ascend310_infer/` and `--run_mindir`
+feed), or with `--input_dtype uint8` the uint8 CHW pixels, normalised in the graph by the variant's
+mean/std (`zoo_core.models.input_norm`): a quarter of the bytes, and no normalisation for the caller.
 """
 import argparse
 import os
@@ -15,6 +19,7 @@ import mindspore as ms
 from zoo_core.data.dataset import EVAL_RESIZE_FAST, EVAL_RESIZE_PIL
 from zoo_core.deploy.infer import run_mindir
 from zoo_core.models.backbone import CLASSIFIER_WEIGHT
+from zoo_core.models.input_norm import NormalizedNetwork
 from zoo_core.runtime.devices import DEVICE_TARGETS, select_device
 from zoo_core.runtime.errors import ZooError, run_command
 from zoo_core.weights.checkpoint import network_weights, read_checkpoint
@@ -24,20 +29,32 @@ FILE_EXTENSIONS = {'MINDIR': '.mindir', 'ONNX': '.onnx', 'AIR': '.air'}
 AIR_DEVICE_TARGET = 'Ascend'
 IMAGE_CHANNELS = 3
 DEFAULT_RESULT_PATH = 'result_Files'
+# --input_dtype: what the exported model takes; float32 is normalised by the caller, uint8 in the graph.
+INPUT_DTYPES = {'float32': ms.float32, 'uint8': ms.uint8}
+DEFAULT_INPUT_DTYPE = 'float32'
 
 
 class ExportError(ZooError):
     """An export that cannot be done as asked; the message says why and what to do instead."""
 
 
-def export_network(net, file_name, file_format, input_size, batch_size=1, dynamic_batch=False):
+def export_network(net, file_name, file_format, input_size, batch_size=1, dynamic_batch=False,
+                   input_dtype=DEFAULT_INPUT_DTYPE, normalization=None):
     """Export `net` (eval mode) for input images of `input_size` (int or (H, W)); returns the file written.
 
     Args:
         file_name: output path; the format's extension (`.mindir`, `.onnx`, `.air`) is added if missing.
         batch_size: the batch the graph is exported for (ignored with `dynamic_batch`).
         dynamic_batch: leave the batch dimension open (MINDIR only).
+        input_dtype: 'float32' (normalised images, `net` exported as it is) or 'uint8' (pixels, 0-255:
+            the graph normalises them with `normalization`, the (mean, std) of the variant).
     """
+    if input_dtype not in INPUT_DTYPES:
+        raise ExportError(f"unknown input dtype {input_dtype!r}; choose one of {', '.join(INPUT_DTYPES)}")
+    if INPUT_DTYPES[input_dtype] == ms.uint8:
+        if normalization is None:
+            raise ExportError("a uint8-input export needs the (mean, std) to normalise with")
+        net = NormalizedNetwork(net, *normalization)
     file_format = file_format.upper()
     if file_format not in FILE_EXTENSIONS:
         raise ExportError(f"unknown file format {file_format!r}; choose one of {', '.join(FILE_EXTENSIONS)}")
@@ -52,10 +69,11 @@ def export_network(net, file_name, file_format, input_size, batch_size=1, dynami
     if batch_size < 1:
         raise ExportError(f"batch_size must be at least 1, got {batch_size}")
     height, width = (input_size, input_size) if isinstance(input_size, int) else input_size
+    dtype = INPUT_DTYPES[input_dtype]
     if dynamic_batch:
-        inputs = ms.Tensor(shape=[None, IMAGE_CHANNELS, height, width], dtype=ms.float32)
+        inputs = ms.Tensor(shape=[None, IMAGE_CHANNELS, height, width], dtype=dtype)
     else:
-        inputs = ms.Tensor(np.zeros((batch_size, IMAGE_CHANNELS, height, width), dtype=np.float32))
+        inputs = ms.Tensor(np.zeros((batch_size, IMAGE_CHANNELS, height, width)), dtype=dtype)
     extension = FILE_EXTENSIONS[file_format]
     file_name = os.fspath(file_name)
     path = file_name if file_name.endswith(extension) else file_name + extension
@@ -100,6 +118,10 @@ def build_parser(family):
                         help="batch of the exported graph (export); images per step (--run_mindir with a "
                              "dynamic-batch MINDIR)")
     parser.add_argument('--dynamic_batch', action='store_true', help="leave the batch open (MINDIR only)")
+    parser.add_argument('--input_dtype', default=DEFAULT_INPUT_DTYPE, choices=list(INPUT_DTYPES),
+                        help="what the exported model takes: float32, images normalised by the caller (what "
+                             "the Ascend 310 program sends), or uint8, the pixels (N, 3, H, W), normalised in "
+                             "the graph with the variant's mean/std")
     parser.add_argument('--image_size', type=int, default=None,
                         help="input height and width (default: the variant's pretrained input size)")
     parser.add_argument('--device_target', default='CPU', choices=DEVICE_TARGETS)
@@ -131,10 +153,13 @@ def export_checkpoint(family, args):
         load_weights(net, weights)
     except WeightMismatchError as error:
         raise ExportError(f"checkpoint {args.ckpt_path} does not fit {args.net}: {error}") from None
-    image_size = args.image_size or family.preprocessing(args.net).input_size
+    preprocessing = family.preprocessing(args.net)
+    image_size = args.image_size or preprocessing.input_size
     path = export_network(net, args.file_name or args.net, args.file_format, image_size,
-                          batch_size=args.batch_size, dynamic_batch=args.dynamic_batch)
-    print(f"exported {args.net} ({num_classes} classes, input {image_size}x{image_size}) -> {path}")
+                          batch_size=args.batch_size, dynamic_batch=args.dynamic_batch,
+                          input_dtype=args.input_dtype, normalization=(preprocessing.mean, preprocessing.std))
+    print(f"exported {args.net} ({num_classes} classes, input {args.input_dtype} {image_size}x{image_size}) "
+          f"-> {path}")
     return path
 
 

@@ -4,7 +4,8 @@ so that `zoo_core.deploy.postprocess` scores both the same way.
 
 The preprocessing is the evaluation pipeline's (`zoo_core.data.dataset.eval_transforms`) with the variant's
 `PretrainedConfig`: decode, resize the shorter side to `image_size / crop_pct`, center crop to the
-MINDIR's input size, normalize, HWC -> CHW. By default (`eval_resize='pil'`) it is the reference's, pixel
+MINDIR's input size, HWC -> CHW, and normalize unless the MINDIR takes uint8 (`export.py --input_dtype
+uint8` normalises in the graph). By default (`eval_resize='pil'`) it is the reference's, pixel
 for pixel (`zoo_core.data.reference_eval`); 'fast' takes the C++ ops that the 310 program calls
 (`docs/PREPROCESSING.md` says how far those are from the reference).
 """
@@ -25,10 +26,15 @@ DEFAULT_BATCH_SIZE = 8
 # How a MINDIR marks a dimension left open at export (the dynamic batch).
 DYNAMIC_DIM = -1
 IMAGE_RANK = 4
+# MINDIR input dtypes (mind_ir TensorProto.DataType) the images can be given in.
+MINDIR_FLOAT32 = mind_ir_pb2.TensorProto.DataType.Value('FLOAT')
+MINDIR_UINT8 = mind_ir_pb2.TensorProto.DataType.Value('UINT8')
+INPUT_DTYPES = {MINDIR_FLOAT32: np.float32, MINDIR_UINT8: np.uint8}
 
 
-def mindir_input_shape(mindir_path):
-    """Shape of the MINDIR's (single) input, `DYNAMIC_DIM` for a dimension left open, e.g. `(-1, 3, 224, 224)`."""
+def mindir_input(mindir_path):
+    """(shape, numpy dtype) of the MINDIR's (single) input, `DYNAMIC_DIM` for a dimension left open, e.g.
+    `((-1, 3, 224, 224), np.float32)`."""
     if not os.path.isfile(mindir_path):
         raise MissingFileError(f"MINDIR file {mindir_path!r} does not exist")
     model = mind_ir_pb2.ModelProto()
@@ -37,22 +43,26 @@ def mindir_input_shape(mindir_path):
     inputs = model.graph.input
     if len(inputs) != 1 or not inputs[0].tensor:
         raise ZooError(f"{mindir_path!r} has {len(inputs)} inputs; expected one image batch (N, 3, H, W)")
-    shape = tuple(int(d) for d in inputs[0].tensor[0].dims)
+    tensor = inputs[0].tensor[0]
+    shape = tuple(int(d) for d in tensor.dims)
     if len(shape) != IMAGE_RANK or DYNAMIC_DIM in shape[1:] or shape[2] != shape[3]:
         raise ZooError(f"{mindir_path!r} takes input of shape {shape}; expected (N, 3, S, S) with only "
                          "the batch dimension N dynamic")
-    return shape
+    if tensor.data_type not in INPUT_DTYPES:
+        raise ZooError(f"{mindir_path!r} takes input of type {mind_ir_pb2.TensorProto.DataType.Name(tensor.data_type)}"
+                       "; expected float32 or uint8 images (export.py --input_dtype)")
+    return shape, INPUT_DTYPES[tensor.data_type]
 
 
 class EvalTransform:
-    """Image file -> normalized float32 CHW array of `image_size` x `image_size`, with the evaluation
-    pipeline's ops and the variant's `preprocessing` (a `PretrainedConfig`); `eval_resize` is 'pil' (the
-    reference's pixels) or 'fast' (the C++ ops)."""
+    """Image file -> normalized float32 CHW array of `image_size` x `image_size` (with `normalize`; else the
+    uint8 CHW pixels), with the evaluation pipeline's ops and the variant's `preprocessing` (a
+    `PretrainedConfig`); `eval_resize` is 'pil' (the reference's pixels) or 'fast' (the C++ ops)."""
 
-    def __init__(self, preprocessing, image_size, eval_resize=EVAL_RESIZE_PIL):
+    def __init__(self, preprocessing, image_size, eval_resize=EVAL_RESIZE_PIL, normalize=True):
         self.ops = eval_transforms(SimpleNamespace(
             image_size=image_size, crop_pct=preprocessing.crop_pct, interpolation=preprocessing.interpolation,
-            mean=preprocessing.mean, std=preprocessing.std, eval_resize=eval_resize))
+            mean=preprocessing.mean, std=preprocessing.std, eval_resize=eval_resize), normalize=normalize)
 
     def __call__(self, path):
         image = np.fromfile(path, dtype=np.uint8)
@@ -67,16 +77,17 @@ def run_mindir(mindir_path, data_dir, result_dir, preprocessing, batch_size=DEFA
     (float32 logits) into `result_dir`; returns the number of images.
 
     A MINDIR with a static batch N is run N images at a time (the last batch padded with zeros);
-    one with a dynamic batch `batch_size` at a time. `eval_resize` as in `EvalTransform`.
+    one with a dynamic batch `batch_size` at a time. `eval_resize` as in `EvalTransform`; the images are
+    normalised here unless the MINDIR takes uint8 (and normalises them itself).
     """
-    shape = mindir_input_shape(mindir_path)
+    shape, input_dtype = mindir_input(mindir_path)
     static_batch = shape[0] != DYNAMIC_DIM
     if static_batch:
         batch_size = shape[0]
     elif batch_size < 1:
         raise ZooError(f"batch_size must be at least 1, got {batch_size}")
     images = [path for path, _ in list_image_folder(data_dir)]
-    transform = EvalTransform(preprocessing, shape[2], eval_resize)
+    transform = EvalTransform(preprocessing, shape[2], eval_resize, normalize=input_dtype == np.float32)
     network = nn.GraphCell(ms.load(mindir_path))
     os.makedirs(result_dir, exist_ok=True)
     for start in range(0, len(images), batch_size):

@@ -10,6 +10,7 @@ from zoo_core.data.dataset import create_eval_dataset, effective_eval_resize, in
 from zoo_core.data.demo_data import ensure_demo_dataset
 from zoo_core.engine.metrics import Accuracy, count_correct
 from zoo_core.engine.validate import EVAL, check_input_files, validate_settings
+from zoo_core.models.input_norm import NormalizedNetwork
 from zoo_core.runtime.config import EVAL_KEYS
 from zoo_core.runtime.distributed import all_reduce_sum, setup_device
 from zoo_core.runtime.errors import run_command
@@ -22,18 +23,22 @@ RESULT_FILE = 'eval_result.json'
 
 def evaluate(net, dataset, group_size=1):
     """`Accuracy` of `net` (put in eval mode) on `dataset` (this rank's share; None for no image),
-    summed over the `group_size` ranks: every rank must call it."""
+    summed over the `group_size` ranks: every rank must call it. The eval pipeline gives uint8 images:
+    `net` normalises them (a `NormalizedNetwork`)."""
     net.set_train(False)
     counts = np.zeros(3, dtype=np.int64)
+    network_seconds = 0.0
     start = time.perf_counter()
     if dataset is not None:
         for images, labels in dataset.create_tuple_iterator(num_epochs=1):
+            call_start = time.perf_counter()
             logits = net(images).asnumpy()
+            network_seconds += time.perf_counter() - call_start
             top1, top5 = count_correct(logits, labels.asnumpy())
             counts += (top1, top5, labels.shape[0])
     seconds = time.perf_counter() - start
     counts = all_reduce_sum(counts, group_size)
-    return Accuracy(int(counts[0]), int(counts[1]), int(counts[2]), seconds)
+    return Accuracy(int(counts[0]), int(counts[1]), int(counts[2]), seconds, network_seconds)
 
 
 def apply_pretrained_preprocessing(cfg, preprocessing):
@@ -68,10 +73,11 @@ def run_eval(cfg, family):
             load_network_checkpoint(net, source)
         else:
             net = create_network(family.registry, cfg.net, num_classes=cfg.num_classes, pretrained=source)
-        result = evaluate(net, dataset, group_size)
+        result = evaluate(NormalizedNetwork(net, cfg.mean, cfg.std), dataset, group_size)
         logger.info(f"{source}: top-1 {result.top1:.4%} top-5 {result.top5:.4%} "
-                    f"({result.top1_correct}/{result.total} images, {result.images_per_second:.1f} img/s "
-                    f"on rank {rank}; {len(val_index.bad_files)} bad image file(s) skipped)")
+                    f"({result.top1_correct}/{result.total} images, {result.images_per_second:.1f} img/s, network "
+                    f"alone {result.network_images_per_second:.1f} img/s, on rank {rank}; "
+                    f"{len(val_index.bad_files)} bad image file(s) skipped)")
         results.append(dict(checkpoint=source, net=cfg.net, data_dir=cfg.data_dir, ranks=group_size,
                             eval_resize=cfg.eval_resize,
                             **result.as_dict(), skipped=len(val_index.bad_files),

@@ -11,11 +11,13 @@ TOP_K = 5
 
 @dataclass(frozen=True)
 class Accuracy:
-    """Exact hit counts over `total` images, the accuracies they give, and the time they took."""
+    """Exact hit counts over `total` images, the accuracies they give, and the time they took: `seconds`
+    of the whole loop (input pipeline included), `network_seconds` of the network's calls alone."""
     top1_correct: int
     top5_correct: int
     total: int
     seconds: float = 0.0
+    network_seconds: float = 0.0
 
     @property
     def top1(self):
@@ -32,9 +34,15 @@ class Accuracy:
         """Throughput of the process that counted."""
         return self.total / self.seconds if self.seconds else 0.0
 
+    @property
+    def network_images_per_second(self):
+        """Throughput of the network's calls alone (what the loop would reach if the input never waited)."""
+        return self.total / self.network_seconds if self.network_seconds else 0.0
+
     def as_dict(self):
         """Counts, accuracies and throughput, for JSON."""
-        return dict(asdict(self), top1=self.top1, top5=self.top5, images_per_second=self.images_per_second)
+        return dict(asdict(self), top1=self.top1, top5=self.top5, images_per_second=self.images_per_second,
+                    network_images_per_second=self.network_images_per_second)
 
 
 def top_k_classes(logits, k=TOP_K):

@@ -15,6 +15,7 @@ from zoo_core.engine.eval_callback import EvalCallback
 from zoo_core.engine.evaluate import evaluate
 from zoo_core.engine.monitor import TrainingMonitor
 from zoo_core.engine.validate import TRAIN, check_input_files, check_training_folders, validate_settings
+from zoo_core.models.input_norm import NormalizedNetwork
 from zoo_core.optim.lr_schedule import build_lr_schedule, scaled_lr
 from zoo_core.optim.optimizer import build_optimizer
 from zoo_core.runtime.config import EVAL_ONLY_KEYS, ConfigError, format_config, save_config
@@ -27,6 +28,8 @@ from zoo_core.weights.pretrained import create_network
 CHECKPOINT_DIR = 'checkpoints'
 # The optimizer's state restored on resume: momentum buffers and the step counter (lr position).
 OPTIMIZER_STATE_PREFIXES = ('moments.', 'global_step')
+# AMP levels whose network computes in float16 (BatchNorm aside), so the input is normalised in float16.
+FLOAT16_AMP_LEVELS = ('O2', 'O3')
 
 
 def resolve_amp_level(cfg):
@@ -34,6 +37,11 @@ def resolve_amp_level(cfg):
     if cfg.amp_level != 'auto':
         return cfg.amp_level
     return 'O0' if cfg.device_target == 'CPU' else 'O2'
+
+
+def compute_dtype(amp_level):
+    """The dtype the network computes in at `amp_level`: float16 at O2/O3, float32 otherwise."""
+    return ms.float16 if amp_level in FLOAT16_AMP_LEVELS else ms.float32
 
 
 def loss_scale_manager(cfg, amp_level):
@@ -141,6 +149,8 @@ def train(cfg, family):
     optimizer_loss_scale = cfg.loss_scale if isinstance(scale_manager, FixedLossScaleManager) else 1.0
     optimizer = build_optimizer(net, lr, cfg, loss_scale=optimizer_loss_scale, logger=logger)
     initial_epoch = resume_from(cfg, net, optimizer, logger) if cfg.resume else 0
+    # The data is uint8: normalise in the graph. Parameter names are the network's, so checkpoints are unchanged.
+    net = NormalizedNetwork(net, cfg.mean, cfg.std, compute_dtype(amp_level))
     loss = CrossEntropySmooth(cfg.num_classes, cfg.label_smoothing, sparse=not mixing_enabled(cfg))
     model = Model(net, loss_fn=loss, optimizer=optimizer, amp_level=amp_level, loss_scale_manager=scale_manager,
                   boost_level='O0')

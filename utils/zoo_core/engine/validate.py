@@ -6,6 +6,7 @@ import os
 
 from zoo_core.data.autoaug import POLICIES
 from zoo_core.data.dataset import EVAL_RESIZE_CHOICES, INTERPOLATIONS
+from zoo_core.data.workers import requested_workers
 from zoo_core.data.mindrecord import DATASET_FORMATS
 from zoo_core.optim.lr_schedule import SCHEDULES
 from zoo_core.runtime.config import ConfigError
@@ -21,8 +22,8 @@ AMP_LEVELS = ('auto', 'O0', 'O1', 'O2', 'O3')
 MIN_IMAGE_SIZE = 32
 # Keys that count something and must be at least 1, per command.
 POSITIVE_KEYS = {
-    TRAIN: ('epochs', 'batch_size', 'eval_batch_size', 'num_parallel_workers', 'keep_checkpoint_max', 'log_every'),
-    EVAL: ('eval_batch_size', 'num_parallel_workers'),
+    TRAIN: ('epochs', 'batch_size', 'eval_batch_size', 'keep_checkpoint_max', 'log_every'),
+    EVAL: ('eval_batch_size',),
 }
 # Keys that name one of a fixed set of choices, per command.
 CHOICES = {
@@ -47,6 +48,7 @@ def check_ranges(cfg, command):
     for key in POSITIVE_KEYS[command]:
         if cfg[key] < 1:
             raise ConfigError(f"--{key} must be at least 1, got {cfg[key]}")
+    requested_workers(cfg.num_parallel_workers)
     if cfg.image_size < MIN_IMAGE_SIZE:
         raise ConfigError(f"--image_size must be at least {MIN_IMAGE_SIZE} (the network downsamples 32x), "
                           f"got {cfg.image_size}")

@@ -171,6 +171,8 @@ FLAG_HELP = dict(
     ckpt_path='eval: the checkpoint to evaluate, or a folder whose every .ckpt is evaluated',
     strict_data='true: the first bad image file is an error; false (default): each is named in a warning, '
                 'left out and counted',
+    num_parallel_workers="data pipeline workers per rank: 'auto' (this host's cores / its ranks) or a count "
+                         "(clamped to the cores)",
 )
 
 
@@ -185,7 +187,7 @@ RUN_DEFAULTS = dict(
     resume='',
     pretrained='',
     ckpt_path='',
-    num_parallel_workers=8,     # data workers, clamped to the machine's cores
+    num_parallel_workers='auto',  # data workers per rank: auto (the rank's share of the cores) or a count
     eval_batch_size=64,
     log_every=20,               # steps between progress lines
     keep_checkpoint_max=5,
