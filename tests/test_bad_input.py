@@ -86,7 +86,7 @@ def test_an_unknown_choice_lists_the_valid_ones(run_script, flag, value, choices
 def test_a_device_target_this_build_lacks_names_the_targets_it_has_and_where_to_get_one(run_script, script, args):
     line = error_line(run_script(script, *args, '--device_target', 'GPU'))
     assert 'this MindSpore build has no GPU backend (it has: CPU)' in line
-    assert 'https://www.mindspore.cn/install' in line
+    assert 'from 2.4 on has an official GPU (CUDA) build: install 2.2.14' in line
 
 
 # --- weights and checkpoints ---
@@ -145,7 +145,13 @@ def test_plotting_without_matplotlib_says_how_to_install_it(run_script, tmp_path
     ('--keep_checkpoint_max', 0, '--keep_checkpoint_max must be at least 1'),
     ('--log_every', 0, '--log_every must be at least 1'),
     ('--lr_schedule', 'linear', "unknown lr_schedule 'linear'; choose from cosine, step"),
-    ('--autoaugment', 'rand', "unknown autoaugment 'rand'; choose from autoaugment, randaugment"),
+    ('--autoaugment', 'randomaug', "unknown autoaugment 'randomaug'; choose from autoaugment, randaugment"),
+    ('--autoaugment', 'rand-m9-w0', "policy 'rand-m9-w0': unknown key 'w'"),
+    ('--autoaugment', 'rand-m12', "magnitudes above 10 (levels above 1) are not expressible"),
+    ('--reprob', 1.5, '--reprob is a probability in [0, 1], got 1.5'),
+    ('--accumulate_steps', 0, '--accumulate_steps must be at least 1'),
+    ('--clip_grad', -1, '--clip_grad is the largest gradient norm: 0 (off) or more, got -1.0'),
+    ('--ema_decay', 1.0, '--ema_decay must be in (0, 1), got 1.0'),
     ('--interpolation', 'lanczos', "unknown interpolation 'lanczos'; choose from bilinear, bicubic, nearest"),
 ])
 def test_train_refuses_a_nonsense_setting(capsys, flag, value, message):

@@ -112,7 +112,8 @@ def help_of(main, capsys):
 
 def test_train_help_names_its_checkpoint_flags_and_no_eval_flag(capsys):
     text = help_of(train_main, capsys)
-    assert '--resume CKPT continues a run' in text and '--pretrained FILE starts from weights' in text
+    words = ' '.join(text.split())  # the description is wrapped
+    assert '--resume auto continues the run' in words and '--pretrained FILE starts from weights' in words
     assert '--ckpt_path' not in text
     assert '--amp False' not in text and '--epochs INT' in text
 

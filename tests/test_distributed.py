@@ -8,13 +8,17 @@ that the two ranks get unequal shares and partial batches).
 import json
 import os
 import shutil
+import subprocess
 import sys
+import time
 
 import numpy as np
 import pytest
 from PIL import Image
 
-from helpers import REPO_ROOT, run_script
+from helpers import REPO_ROOT, run_script, script_command
+from helpers.loopback_hosts import (HOST0_MASTER_ADDR, HOST1_MASTER_ADDR, TcpRelay, descendants, free_port,
+                                    kill_host)
 from zoo_core.runtime.distributed import cpu_threads_per_process, local_process_count
 
 RANKS = 2
@@ -37,10 +41,12 @@ TRAIN_FLAGS = NET_FLAGS + ['--epochs', '1', '--batch_size', '4', '--warmup_epoch
                            '--autoaugment', 'none', '--log_every', '1']
 # Variables of a distributed launch that must not leak from the shell running the tests into a run.
 LAUNCH_ENV_VARS = ('MS_ROLE', 'MS_NODE_ID', 'MS_WORKER_NUM', 'MS_SCHED_HOST', 'MS_SCHED_PORT', 'RANK_ID',
-                   'RANK_SIZE', 'RANK_TABLE_FILE', 'MASTER_PORT', 'OUTPUT_DIR')
+                   'RANK_SIZE', 'RANK_TABLE_FILE', 'MASTER_PORT', 'OUTPUT_DIR', 'NUM_NODES', 'NODE_RANK',
+                   'MASTER_ADDR', 'ZOO_LOCAL_WORKER_NUM')
 SGD_PER_RANK_BATCH = 4
 SGD_TOLERANCE = 1e-5
 SGD_MIN_UPDATE = 1e-2
+ACCUMULATE_STEPS = 2
 
 
 def run_env(**extra):
@@ -62,6 +68,69 @@ def run_cluster(launcher, log_dir, script, *args, **extra_env):
     shell = 'set -euo pipefail; usage() { :; }; source "$1"; shift; run_cluster "$@"'
     return run(['bash', '-c', shell, 'bash', COMMON_SH, launcher, RANKS, log_dir, script, *args],
                cwd=log_dir.parent, **extra_env)
+
+
+HOSTS = 2
+MASTER_ADDRS = (HOST0_MASTER_ADDR, HOST1_MASTER_ADDR)  # what each "host" is told host 0's address is
+
+
+class HostRun:
+    """One host's launcher of a multi-host run, in the background: `wait()` -> (exit status, output)."""
+
+    def __init__(self, command, cwd, env, log_path):
+        self.log_path = log_path
+        with open(log_path, 'w', encoding='utf-8') as log:
+            self.process = subprocess.Popen(script_command(*command), cwd=cwd, env=env, stdout=log,
+                                            stderr=subprocess.STDOUT, text=True)
+
+    def wait(self, timeout=RUN_TIMEOUT_SECONDS):
+        status = self.process.wait(timeout=timeout)
+        return status, self.log_path.read_text(encoding='utf-8')
+
+
+def host_folders(folder):
+    """One output folder per "host", created: hosts without shared storage write apart."""
+    folders = [folder / f'host{node_rank}' for node_rank in range(HOSTS)]
+    for host_folder in folders:
+        host_folder.mkdir(parents=True, exist_ok=True)
+    return folders
+
+
+def start_hosts(command_of_host, folder, **extra_env):
+    """Start `command_of_host(node_rank) -> command` on each of the `HOSTS` loopback "hosts", in its folder
+    `folder/host<node_rank>` (also its OUTPUT_DIR), with NUM_NODES, NODE_RANK, MASTER_ADDR and MASTER_PORT
+    set; returns (relay, [HostRun per host])."""
+    port = free_port()
+    relay = TcpRelay(port)
+    runs = []
+    for node_rank, host_folder in enumerate(host_folders(folder)):
+        env = run_env(NUM_NODES=str(HOSTS), NODE_RANK=str(node_rank), MASTER_ADDR=MASTER_ADDRS[node_rank],
+                      MASTER_PORT=str(port), OUTPUT_DIR=str(host_folder), **extra_env)
+        command, cwd = command_of_host(node_rank), host_folder
+        runs.append(HostRun(command, cwd, env, folder / f'host{node_rank}.out'))
+    return relay, runs
+
+
+def run_on_hosts(command_of_host, folder, **extra_env):
+    """`start_hosts`, then wait for every host: [(exit status, output) per host]; the hosts' folders are
+    `folder/host<node_rank>`."""
+    relay, runs = start_hosts(command_of_host, folder, **extra_env)
+    try:
+        return [run.wait() for run in runs]
+    finally:
+        relay.close()
+
+
+def assert_hosts_succeeded(results):
+    for node_rank, (status, output) in enumerate(results):
+        assert status == 0, f'host {node_rank}:\n{output[-6000:]}'
+
+
+def cluster_command(launcher, count, log_dir, script, *args):
+    """The command of `python script args` as `count` processes of this host, through the launchers' own
+    `run_cluster` (which reads the hosts from the environment)."""
+    shell = 'set -euo pipefail; usage() { :; }; source "$1"; shift; run_cluster "$@"'
+    return ['bash', '-c', shell, 'bash', COMMON_SH, launcher, count, log_dir, script, *args]
 
 
 def assert_succeeded(result):
@@ -196,6 +265,21 @@ def test_two_ranks_of_batch_b_train_like_one_process_of_batch_2b(sgd_run, launch
 
 
 @pytest.mark.slow
+def test_two_ranks_accumulating_k_micro_batches_of_b_train_like_one_process_of_batch_2kb(sgd_run, tmp_path):
+    """Accumulated gradients are summed over the window, averaged over the ranks once per update."""
+    single, trainable = load_parameters(sgd_run(None) / 'sgd_rank0_of1.npz')
+    micro = RANKS * SGD_PER_RANK_BATCH // (RANKS * ACCUMULATE_STEPS)
+    result = run_cluster('msrun', tmp_path / 'logs', PROBE, 'accum', tmp_path, '--per_rank_batch', micro,
+                         '--accumulate_steps', ACCUMULATE_STEPS)
+    assert_succeeded(result)
+    for rank in range(RANKS):
+        ranked, _ = load_parameters(tmp_path / f'accum_rank{rank}_of2.npz')
+        for name in trainable:
+            np.testing.assert_allclose(ranked[name], single[name], rtol=0, atol=SGD_TOLERANCE,
+                                       err_msg=f'{name} of rank {rank}')
+
+
+@pytest.mark.slow
 def test_only_distributed_ranks_limit_their_cpu_threads(sgd_run):
     with np.load(sgd_run(None) / 'sgd_rank0_of1.npz') as arrays:
         assert not bool(arrays['__threads_configured__'])
@@ -235,3 +319,152 @@ def test_a_failing_rank_fails_the_launch_with_its_error_shown(tmp_path, data_dir
     assert result.returncode != 0
     assert "unknown ResNeSt network 'no_such_net'" in result.stdout
     assert 'msrun run failed' in result.stdout
+
+
+
+# --- several hosts: two msrun launches on this machine, one rank each (tests/helpers/loopback_hosts.py) ---
+
+@pytest.fixture(scope='module')
+def two_host_training(tmp_path_factory, data_dir):
+    """([(status, output) per host], [output folder per host]) of the model folder's
+    run_distribute_train_cpu.sh with 1 process on each of 2 hosts, each host writing its own folder."""
+    folder = tmp_path_factory.mktemp('two_host_train')
+    results = run_on_hosts(lambda node_rank: ['bash', MODEL_DIR / 'scripts' / 'run_distribute_train_cpu.sh', 1,
+                                              data_dir, *TRAIN_FLAGS], folder)
+    return results, host_folders(folder)
+
+
+@pytest.mark.slow
+def test_two_host_training_script_keeps_rank_0_files_on_host_0_and_each_rank_log_on_its_host(two_host_training):
+    results, (host0, host1) = two_host_training
+    assert_hosts_succeeded(results)
+    assert 'host 0 of 2: starting ranks 0..0 of 2' in results[0][1]
+    assert 'host 1 of 2: starting ranks 1..1 of 2' in results[1][1]
+    assert 'all 1 processes of host 1 finished' in results[1][1]
+    assert list((host0 / 'checkpoints').glob('resnest14d-1_*.ckpt'))
+    assert json.loads((host0 / 'best.json').read_text())['total'] == VAL_IMAGES
+    assert (host0 / 'config.yaml').is_file()
+    assert (host0 / 'logs' / 'scheduler.log').is_file() and (host0 / 'logs' / 'worker_0.log').is_file()
+    assert 'rank 0 of 2' in (host0 / 'log_rank0.txt').read_text()
+    # Host 1 runs rank 1 only: its log, its worker log, no scheduler and none of rank 0's files.
+    assert 'rank 1 of 2' in (host1 / 'log_rank1.txt').read_text()
+    assert 'epoch 1 validation' in (host1 / 'log_rank1.txt').read_text()
+    assert (host1 / 'logs' / 'worker_1.log').is_file()
+    assert not (host1 / 'logs' / 'scheduler.log').exists()
+    for rank_0_only in ('checkpoints', 'best.ckpt', 'config.yaml', 'log_rank0.txt'):
+        assert not (host1 / rank_0_only).exists(), rank_0_only
+
+
+@pytest.mark.slow
+def test_two_hosts_of_one_rank_train_like_one_process_of_the_global_batch(tmp_path, sgd_run):
+    results = run_on_hosts(lambda node_rank: cluster_command('msrun', 1, tmp_path / f'host{node_rank}' / 'logs',
+                                                             PROBE, 'sgd', tmp_path / f'host{node_rank}',
+                                                             '--per_rank_batch', SGD_PER_RANK_BATCH), tmp_path)
+    assert_hosts_succeeded(results)
+    single, trainable = load_parameters(sgd_run(None) / 'sgd_rank0_of1.npz')
+    for rank in range(HOSTS):
+        ranked, _ = load_parameters(tmp_path / f'host{rank}' / f'sgd_rank{rank}_of2.npz')
+        for name in trainable:
+            np.testing.assert_allclose(ranked[name], single[name], rtol=0, atol=SGD_TOLERANCE,
+                                       err_msg=f'{name} of rank {rank} (host {rank})')
+
+
+@pytest.mark.slow
+def test_two_host_engine_training_leaves_identical_trainable_parameters(tmp_path, data_dir):
+    def command(node_rank):
+        host = tmp_path / f'host{node_rank}'
+        return cluster_command('msrun', 1, host / 'logs', PROBE, 'engine', host, '--device_target', 'CPU',
+                               '--data_dir', data_dir, '--output_dir', host, *TRAIN_FLAGS, '--eval_interval', '0')
+
+    assert_hosts_succeeded(run_on_hosts(command, tmp_path))
+    rank0, trainable = load_parameters(tmp_path / 'host0' / 'engine_rank0_of2.npz')
+    rank1, _ = load_parameters(tmp_path / 'host1' / 'engine_rank1_of2.npz')
+    assert trainable and set(rank0) == set(rank1)
+    for name in trainable:
+        np.testing.assert_array_equal(rank0[name], rank1[name], err_msg=name)
+    moving = [name for name in rank0 if name.endswith('moving_mean')]
+    assert moving and any(not np.array_equal(rank0[n], rank1[n]) for n in moving)
+
+
+@pytest.mark.slow
+def test_two_host_evaluation_counts_every_image_once(tmp_path, data_dir, two_host_training):
+    results, (host0, _) = two_host_training
+    assert_hosts_succeeded(results)
+    checkpoint = host0 / 'best.ckpt'
+    results = run_on_hosts(lambda node_rank: ['bash', MODEL_DIR / 'scripts' / 'run_distribute_eval.sh', 'CPU', 1,
+                                              checkpoint, data_dir, *NET_FLAGS], tmp_path / 'eval')
+    assert_hosts_succeeded(results)
+    single_dir = tmp_path / 'single'
+    assert_succeeded(run([sys.executable, MODEL_DIR / 'eval.py', '--ckpt_path', checkpoint, '--data_dir', data_dir,
+                          '--output_dir', single_dir, *NET_FLAGS], cwd=tmp_path))
+    [distributed] = json.loads((tmp_path / 'eval' / 'host0' / 'eval_result.json').read_text())
+    [single] = json.loads((single_dir / 'eval_result.json').read_text())
+    counts = ('top1_correct', 'top5_correct', 'total')
+    assert distributed['ranks'] == HOSTS
+    assert {k: distributed[k] for k in counts} == {k: single[k] for k in counts}
+    assert distributed['total'] == VAL_IMAGES
+    assert not (tmp_path / 'eval' / 'host1' / 'eval_result.json').exists()
+
+
+# Seconds host 0's launch may take to end once host 1 is gone: measured 55.6 s (MindSpore's heartbeat
+# timeout, MS_NODE_TIMEOUT 30 s, then the survivor's reconnection attempts); see docs/DISTRIBUTED.md.
+HOST_DEATH_EXIT_LIMIT = 240
+TRAINING_STARTED = 'epoch 1/'
+
+
+def with_flag(flags, key, value):
+    """`flags` with option `key` set to `value`."""
+    position = flags.index(key)
+    return flags[:position + 1] + [value] + flags[position + 2:]
+
+
+def alive(pids):
+    """The processes of `pids` that still run (zombies count as ended)."""
+    running = []
+    for pid in pids:
+        try:
+            with open(f'/proc/{pid}/stat', encoding='ascii') as handle:
+                if handle.read().rsplit(')', 1)[1].split()[0] != 'Z':
+                    running.append(pid)
+        except FileNotFoundError:
+            pass
+    return running
+
+
+def wait_for_text(path, text, timeout):
+    """Wait until file `path` contains `text`; False after `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if path.exists() and text in path.read_text(encoding='utf-8', errors='replace'):
+            return True
+        time.sleep(0.5)
+    return False
+
+
+@pytest.mark.slow
+def test_when_a_host_dies_the_other_host_stops_with_an_error(tmp_path, data_dir):
+    flags = with_flag(TRAIN_FLAGS, '--epochs', '1000')
+    relay, (host0, host1) = start_hosts(
+        lambda node_rank: ['bash', MODEL_DIR / 'scripts' / 'run_distribute_train_cpu.sh', 1, data_dir, *flags,
+                           '--eval_interval', '0'], tmp_path)
+    try:
+        assert wait_for_text(tmp_path / 'host1' / 'log_rank1.txt', TRAINING_STARTED, RUN_TIMEOUT_SECONDS), \
+            host1.log_path.read_text()
+        host0_processes = descendants(host0.process.pid)
+        killed_at = time.monotonic()
+        kill_host(host1.process.pid)
+        status, output = host0.wait(timeout=HOST_DEATH_EXIT_LIMIT + 60)
+        seconds = time.monotonic() - killed_at
+    finally:
+        relay.close()
+        for run_ in (host0, host1):
+            if run_.process.poll() is None:
+                kill_host(run_.process.pid)
+    print(f'host 0 ended {seconds:.1f} s after host 1 was killed, exit status {status}')
+    print(output[-3000:])
+    assert status != 0
+    assert 'msrun run failed' in output
+    assert 'worker 1 is the first one timed out' in output  # the scheduler's diagnosis, shown by msrun
+    assert seconds < HOST_DEATH_EXIT_LIMIT
+    time.sleep(1)
+    assert alive(host0_processes) == []

@@ -28,12 +28,16 @@ SCRIPT_TIMEOUT_SECONDS = 120
 
 STUB_PYTHON = r'''#!/bin/bash
 # Stand-in for python: records a call of a model entry point, forwards anything else to the real python.
+# STUB_BACKENDS="GPU ...": the backend check of these targets passes, as on a MindSpore build that has them.
+if [[ "${1:-} ${2:-} ${3:-}" == "-m zoo_core.runtime.devices check" && " ${STUB_BACKENDS:-} " == *" ${4:-} "* ]]; then
+    exit 0
+fi
 case "${1:-}" in
     *train.py | *eval.py)
         echo "ARGV $*"
         echo "CWD $PWD"
         for name in RANK_ID DEVICE_ID RANK_SIZE RANK_TABLE_FILE MS_ROLE MS_NODE_ID MS_WORKER_NUM MS_SCHED_HOST \
-                    MS_SCHED_PORT OMPI_COMM_WORLD_RANK; do
+                    MS_SCHED_PORT OMPI_COMM_WORLD_RANK ZOO_LOCAL_WORKER_NUM; do
             echo "ENV $name=${!name-}"
         done
         echo "CPUS $(grep Cpus_allowed_list /proc/self/status | cut -f2)"
@@ -61,7 +65,7 @@ count=1
 while (($#)); do
     case "$1" in
         -n | -np) count="$2"; shift 2 ;;
-        -x | --bind-to) shift 2 ;;
+        -x | --bind-to | --hostfile | -H) shift 2 ;;
         --allow-run-as-root | --oversubscribe) shift ;;
         *) break ;;
     esac
@@ -109,9 +113,10 @@ class Launch:
         self.output_dir = tmp_path / 'out'
         self.env = {key: value for key, value in os.environ.items()
                     if key not in ('MS_ROLE', 'RANK_TABLE_FILE', 'RANK_SIZE', 'RANK_ID', 'DEVICE_ID', 'SERVER_ID',
-                                   'LAUNCHER', 'MASTER_PORT')}
+                                   'LAUNCHER', 'MASTER_PORT', 'NUM_NODES', 'NODE_RANK', 'MASTER_ADDR',
+                                   'MPIRUN_ARGS', 'ZOO_LOCAL_WORKER_NUM')}
         self.env.update(PATH=f"{stub_bin}{os.pathsep}{os.environ['PATH']}", STUB_CALLS=str(self.calls_file),
-                        OUTPUT_DIR=str(self.output_dir), CLUSTER_TIME_OUT='60')
+                        OUTPUT_DIR=str(self.output_dir), CLUSTER_TIME_OUT='60', STUB_BACKENDS='GPU')
 
     def __call__(self, script, *args, model='ResNeSt50', **env):
         return run_script(REPO_ROOT / model / 'scripts' / script, *args, cwd=self.tmp_path, env={**self.env, **env},
@@ -260,7 +265,7 @@ def test_a_shared_script_runs_directly_with_its_own_arguments(launch, tmp_path):
     result = run_shared('run_train.sh', REPO_ROOT / 'ResNeSt50', 'CPU', '--epochs', '1')
     assert result.returncode == 0, result.stderr
     assert launch.calls == [f"single {REPO_ROOT / 'ResNeSt50' / 'train.py'} --device_target CPU --output_dir "
-                            f"{launch.output_dir} --epochs 1"]
+                            f"{launch.output_dir} --resume auto --epochs 1"]
 
 
 # --- Ascend rank table: validated before anything starts ---
@@ -338,7 +343,7 @@ def test_stopping_the_ascend_launch_stops_every_rank(launch, tmp_path):
 
 def test_a_table_of_several_servers_needs_server_id(launch, tmp_path):
     table = tmp_path / 'rank_table.json'
-    table.write_text(json.dumps({'server_list': [
+    table.write_text(json.dumps({'server_count': '2', 'server_list': [
         {'server_id': '10.0.0.1', 'device': [{'device_id': '0', 'device_ip': '192.168.0.10', 'rank_id': '0'}]},
         {'server_id': '10.0.0.2', 'device': [{'device_id': '0', 'device_ip': '192.168.0.11', 'rank_id': '1'}]},
     ]}), encoding='utf-8')
@@ -361,7 +366,7 @@ def test_single_device_training_passes_its_arguments_and_device(launch, tmp_path
     assert result.returncode == 0, result.stderr
     seen = record(launch.output_dir / 'console.log')
     assert seen['argv'][1:] == ['--device_target', 'GPU', '--data_dir', str(tmp_path), '--output_dir',
-                                str(launch.output_dir), '--epochs', '2']
+                                str(launch.output_dir), '--resume', 'auto', '--epochs', '2']
     assert seen['env']['DEVICE_ID'] == '3'
     assert seen['env']['RANK_TABLE_FILE'] == '' and seen['env']['RANK_SIZE'] == ''  # not taken for a rank
 
@@ -370,7 +375,7 @@ def test_cpu_training_without_a_dataset_uses_the_demo_dataset(launch):
     result = launch('run_train_cpu.sh', '--epochs', '1')
     assert result.returncode == 0, result.stderr
     assert launch.calls == [f"single {REPO_ROOT / 'ResNeSt50' / 'train.py'} --device_target CPU --output_dir "
-                            f"{launch.output_dir} --epochs 1"]
+                            f"{launch.output_dir} --resume auto --epochs 1"]
 
 
 def test_training_fails_with_the_exit_status_of_python(launch, tmp_path):
@@ -449,3 +454,95 @@ def test_stopping_an_msrun_launch_stops_its_workers(launch):
     status, alive = launch.interrupted('run_distribute_train_cpu.sh', 2, workers=2)
     assert status == 130
     assert alive == []
+
+
+# --- several hosts: NUM_NODES, NODE_RANK, MASTER_ADDR, MASTER_PORT ---
+
+@pytest.mark.parametrize('script, args', [('run_distribute_train_cpu.sh', ['2']),
+                                          ('run_distribute_eval.sh', ['CPU', '2', '{ckpt}'])])
+@pytest.mark.parametrize('env, message', [
+    (dict(NUM_NODES='two'), 'NUM_NODES must be a positive integer'),
+    (dict(NUM_NODES='0'), 'NUM_NODES must be a positive integer'),
+    (dict(NUM_NODES='2', NODE_RANK='2', MASTER_ADDR='10.0.0.1', MASTER_PORT='8118'),
+     'NODE_RANK must be an integer from 0 to NUM_NODES-1 = 1'),
+    (dict(NUM_NODES='2', NODE_RANK='-1', MASTER_ADDR='10.0.0.1', MASTER_PORT='8118'), 'NODE_RANK must be'),
+    (dict(NUM_NODES='2', NODE_RANK='1', MASTER_PORT='8118'), 'set MASTER_ADDR to the address of host 0'),
+    (dict(NUM_NODES='2', NODE_RANK='1', MASTER_ADDR='10.0.0.1'), 'set MASTER_PORT, the same on every host'),
+    (dict(MASTER_PORT='80'), 'MASTER_PORT must be a port number from 1024 to 65535'),
+])
+def test_a_wrong_multi_host_setting_gives_the_usage_and_starts_nothing(launch, tmp_path, script, args, env,
+                                                                     message):
+    ckpt = tmp_path / 'net.ckpt'
+    ckpt.write_bytes(b'')
+    result = launch(script, *[arg.format(ckpt=ckpt) for arg in args], **env)
+    assert result.returncode == USAGE_EXIT_STATUS, result.stdout + result.stderr
+    assert message in result.stderr
+    assert f'usage: bash ResNeSt50/scripts/{script}' in result.stderr
+    assert launch.calls == [] and not launch.output_dir.exists()
+
+
+@pytest.mark.parametrize('env, message', [
+    (dict(NODE_RANK='1'), 'run it there only (NODE_RANK=0), not on host 1'),
+    (dict(NODE_RANK='0'), 'name them in MPIRUN_ARGS'),
+])
+def test_multi_host_mpirun_runs_from_host_0_with_a_hostfile(launch, env, message):
+    result = launch('run_distribute_train_gpu.sh', 8, NUM_NODES='2', MASTER_ADDR='10.0.0.1', MASTER_PORT='8118',
+                    **env)
+    assert result.returncode == USAGE_EXIT_STATUS
+    assert message in result.stderr
+    assert launch.calls == []
+
+
+def test_multi_host_mpirun_starts_every_rank_with_host_0_as_scheduler(launch, tmp_path):
+    hostfile = tmp_path / 'hosts.txt'
+    hostfile.write_text('10.0.0.1 slots=2\n10.0.0.2 slots=2\n', encoding='utf-8')
+    result = launch('run_distribute_train_gpu.sh', 2, NUM_NODES='2', NODE_RANK='0', MASTER_ADDR='10.0.0.1',
+                    MASTER_PORT='8124', MPIRUN_ARGS=f'--bind-to none --hostfile {hostfile}')
+    assert result.returncode == 0, result.stdout + result.stderr
+    mpirun_call = next(call for call in launch.calls if call.startswith('mpirun'))
+    assert mpirun_call.startswith('mpirun -n 4 ') and f'--hostfile {hostfile}' in mpirun_call
+    for rank in range(4):
+        seen = record(launch.output_dir / 'logs' / f'worker_{rank}.log')
+        assert (seen['env']['MS_SCHED_HOST'], seen['env']['MS_SCHED_PORT']) == ('10.0.0.1', '8124')
+        assert (seen['env']['MS_WORKER_NUM'], seen['env']['RANK_ID']) == ('4', str(rank))
+
+
+@needs_msrun
+@pytest.mark.parametrize('script, args', [('run_distribute_train_cpu.sh', ['2']),
+                                          ('run_distribute_eval.sh', ['CPU', '2', '{ckpt}'])])
+def test_a_second_host_starts_its_ranks_under_msrun_without_a_scheduler(launch, tmp_path, script, args):
+    ckpt = tmp_path / 'net.ckpt'
+    ckpt.write_bytes(b'')
+    # 192.0.2.1 (TEST-NET-1) is no address of this machine: msrun starts no scheduler here, as on host 1.
+    result = launch(script, *[arg.format(ckpt=ckpt) for arg in args], NUM_NODES='3', NODE_RANK='1',
+                    MASTER_ADDR='192.0.2.1', MASTER_PORT='8125')
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert 'host 1 of 3: starting ranks 2..3 of 6' in result.stdout
+    msrun_call = next(call for call in launch.calls if call.startswith('msrun')).split()
+    for expected in ('--worker_num=6', '--local_worker_num=2', '--node_rank=1', '--master_addr=192.0.2.1',
+                     '--master_port=8125', '--tail_worker_log=2'):
+        assert expected in msrun_call
+    logs = launch.output_dir / 'logs'
+    assert not (logs / 'scheduler.log').exists()
+    for rank in (2, 3):
+        seen = record(logs / f'worker_{rank}.log')
+        assert (seen['env']['RANK_ID'], seen['env']['MS_ROLE']) == (str(rank), 'MS_WORKER')
+        assert seen['env']['MS_WORKER_NUM'] == '6'
+        assert seen['env']['ZOO_LOCAL_WORKER_NUM'] == '2'
+
+
+# --- GPU: the backend is checked before anything starts ---
+
+@pytest.mark.parametrize('script, args', [('run_train_gpu.sh', []), ('run_eval_gpu.sh', ['{tmp}/eval', '{ckpt}']),
+                                          ('run_distribute_train_gpu.sh', ['2']),
+                                          ('run_distribute_eval.sh', ['GPU', '2', '{ckpt}'])])
+def test_gpu_scripts_on_a_build_without_gpu_stop_with_the_build_to_install(launch, tmp_path, script, args):
+    """This machine's MindSpore (the PyPI CPU wheel) has no GPU backend: the real check runs."""
+    ckpt = tmp_path / 'net.ckpt'
+    ckpt.write_bytes(b'')
+    result = launch(script, *[arg.format(tmp=tmp_path, ckpt=ckpt) for arg in args], STUB_BACKENDS='')
+    assert result.returncode == USAGE_EXIT_STATUS
+    [line] = result.stderr.strip().splitlines()
+    assert line.startswith('error: --device_target GPU: this MindSpore build has no GPU backend (it has: CPU)')
+    assert 'from 2.4 on has an official GPU (CUDA) build: install 2.2.14' in line
+    assert launch.calls == [] and not launch.output_dir.exists()

@@ -18,15 +18,21 @@ FAKE_HCCN_CONF = ''.join(f'address_{device}=192.168.{device}.10\nnetdetect_{devi
 
 
 def device(device_id, rank_id, ip=None):
-    """One `device` entry as hccl_tools writes it (numbers as strings)."""
-    return {'device_id': str(device_id), 'device_ip': ip or f'192.168.{device_id}.10', 'rank_id': str(rank_id)}
+    """One `device` entry as hccl_tools writes it (numbers as strings); without `ip`, `table` gives it one."""
+    return {'device_id': str(device_id), 'device_ip': ip, 'rank_id': str(rank_id)}
+
+
+def with_device_ips(devices, server_index):
+    """`devices` with the IPs not given set to 192.168.<device>.<10 + server_index> (unique in a table)."""
+    return [{**entry, 'device_ip': entry['device_ip'] or f"192.168.{entry['device_id']}.{10 + server_index}"}
+            if entry.get('device_ip', '') is None and 'device_id' in entry else entry for entry in devices]
 
 
 def table(*servers):
     """A rank table document from (server_id, [device entries]) pairs."""
     return {'version': '1.0', 'server_count': str(len(servers)),
-            'server_list': [{'server_id': server_id, 'device': devices, 'host_nic_ip': 'reserve'}
-                            for server_id, devices in servers],
+            'server_list': [{'server_id': server_id, 'device': with_device_ips(devices, index),
+                             'host_nic_ip': 'reserve'} for index, (server_id, devices) in enumerate(servers)],
             'status': 'completed'}
 
 
@@ -98,7 +104,7 @@ def test_the_same_device_id_on_two_servers_is_fine():
 
 @pytest.mark.parametrize('field', ['device_id', 'device_ip', 'rank_id'])
 def test_a_device_without_a_required_field_is_rejected(field):
-    entry = device(0, 0)
+    entry = device(0, 0, ip='192.168.0.10')
     del entry[field]
     with pytest.raises(RankTableError, match=f"misses '{field}'"):
         parse_rank_table(table(('10.0.0.1', [entry])))
@@ -266,3 +272,65 @@ def test_a_failing_rank_stops_the_others_even_one_that_ignores_sigterm(tmp_path,
     assert 'error: rank 1 (device 1) failed with exit status 3' in err
     with pytest.raises(ProcessLookupError):
         os.kill(int(ready.read_text()), 0)
+
+
+# --- tables of several servers ---
+
+def test_a_device_ip_given_twice_is_rejected():
+    with pytest.raises(RankTableError, match='device_ip 192.168.9.9 is given twice'):
+        parse_rank_table(table(('10.0.0.1', [device(0, 0, ip='192.168.9.9')]),
+                               ('10.0.0.2', [device(0, 1, ip='192.168.9.9')])))
+
+
+def test_several_servers_need_their_ranks_in_server_order():
+    with pytest.raises(RankTableError, match=r'ranks of server 10.0.0.1 are 0, 2; .*expected 0..1'):
+        parse_rank_table(table(('10.0.0.1', [device(0, 0), device(1, 2)]),
+                               ('10.0.0.2', [device(0, 1), device(1, 3)])))
+    with pytest.raises(RankTableError, match=r'ranks of server 10.0.0.2 are 2, 3; .*expected 0..1'):
+        parse_rank_table(table(('10.0.0.2', [device(0, 2), device(1, 3)]),
+                               ('10.0.0.1', [device(0, 0), device(1, 1)])))
+
+
+def test_several_servers_need_server_count_and_ip_server_ids():
+    document = table(('10.0.0.1', [device(0, 0)]), ('10.0.0.2', [device(0, 1)]))
+    del document['server_count']
+    with pytest.raises(RankTableError, match="table of 2 servers needs 'server_count'"):
+        parse_rank_table(document)
+    with pytest.raises(RankTableError, match="server_id of a table of several servers must be an IP address"):
+        parse_rank_table(table(('node-a', [device(0, 0)]), ('10.0.0.2', [device(0, 1)])))
+
+
+def write_server_table(tmp_path, server_ip, hccn_conf_text):
+    """hccl_tools.py's 8-device table of one server, written with its own hccn.conf; returns its path."""
+    conf = tmp_path / f'hccn_{server_ip}.conf'
+    conf.write_text(hccn_conf_text, encoding='utf-8')
+    output = tmp_path / f'{server_ip}.json'
+    result = run_hccl_tools(tmp_path, '--server_ip', server_ip, '--hccn_conf', conf, '--output', output)
+    assert result.returncode == 0, result.stderr
+    return output
+
+
+def test_hccl_tools_merges_the_servers_tables_into_one_of_16_ranks_in_server_order(tmp_path):
+    second_conf = FAKE_HCCN_CONF.replace('.10\n', '.11\n')
+    tables = [write_server_table(tmp_path, '10.0.0.1', FAKE_HCCN_CONF),
+              write_server_table(tmp_path, '10.0.0.2', second_conf)]
+    result = run_hccl_tools(tmp_path, '--merge', *tables)
+    assert result.returncode == 0, result.stderr
+    merged_path = tmp_path / 'hccl_16p_2s.json'
+    merged = json.loads(merged_path.read_text())
+    assert merged['server_count'] == '2'
+    rank_table = load_rank_table(merged_path)
+    assert rank_table.server_ids == ('10.0.0.1', '10.0.0.2')
+    assert [(r.rank_id, r.device_id, r.server_id) for r in rank_table.ranks_of('10.0.0.2')] == [
+        (8 + d, d, '10.0.0.2') for d in range(8)]
+    assert rank_table.ranks[9].device_ip == '192.168.1.11'
+    assert run_validator(merged_path, '--server_id', '10.0.0.2').stdout.splitlines()[:2] == ['RANK_SIZE 16',
+                                                                                          '8 0 10.0.0.2']
+
+
+def test_hccl_tools_refuses_to_merge_a_server_twice(tmp_path):
+    first = write_server_table(tmp_path, '10.0.0.1', FAKE_HCCN_CONF)
+    result = run_hccl_tools(tmp_path, '--merge', first, first)
+    assert result.returncode == 2
+    assert 'server_id 10.0.0.1 is listed twice' in result.stderr
+    assert not (tmp_path / 'hccl_16p_2s.json').exists()

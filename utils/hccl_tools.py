@@ -2,9 +2,12 @@
 
     python utils/hccl_tools.py --device_num "[0,8)"            # all 8 devices of an Ascend 910 server
     python utils/hccl_tools.py --device_num "[0,4)" --visible_devices 0,1,2,3 --server_ip 10.0.0.1
+    python utils/hccl_tools.py --merge hccl_8p_01234567_10.0.0.1.json hccl_8p_01234567_10.0.0.2.json
 
 The device IPs come from `/etc/hccn.conf` (lines `address_<device>=<ip>`, written by the driver's hccn_tool).
-The table is validated with `zoo_core.runtime.rank_table` before it is written.
+`--merge` joins the tables written on each server into the table of the whole job: the servers in the
+order given, their ranks renumbered so that each server's follow the previous one's (server 0: 0..7,
+server 1: 8..15, ...). Every table is validated with `zoo_core.runtime.rank_table` before it is written.
 """
 import argparse
 import json
@@ -14,7 +17,7 @@ import socket
 import sys
 
 from zoo_core.runtime.errors import ZooError, run_command
-from zoo_core.runtime.rank_table import parse_rank_table
+from zoo_core.runtime.rank_table import load_rank_table, parse_rank_table
 
 DEFAULT_HCCN_CONF = '/etc/hccn.conf'
 DEVICES_PER_SERVER = 8
@@ -110,6 +113,29 @@ def default_table_name(device_indices, server_id):
     return f"hccl_{len(device_indices)}p_{''.join(map(str, device_indices))}_{server_id}.json"
 
 
+def merge_rank_tables(paths):
+    """The rank table of the job whose servers' tables are the files `paths`, in that order: each server's
+    ranks renumbered to follow the previous server's, in the order of their own rank ids."""
+    servers = []
+    for path in paths:
+        table = load_rank_table(path)
+        servers += [(server_id, table.ranks_of(server_id)) for server_id in table.server_ids]
+    server_list, next_rank = [], 0
+    for server_id, ranks in servers:
+        devices = [{'device_id': str(entry.device_id), 'device_ip': entry.device_ip, 'rank_id': str(next_rank + k)}
+                   for k, entry in enumerate(ranks)]
+        server_list.append({'server_id': server_id, 'device': devices, 'host_nic_ip': 'reserve'})
+        next_rank += len(ranks)
+    return {'version': '1.0', 'server_count': str(len(server_list)), 'server_list': server_list,
+            'status': 'completed'}
+
+
+def default_merged_name(table):
+    """hccl_<ranks>p_<servers>s.json."""
+    ranks = sum(len(server['device']) for server in table['server_list'])
+    return f"hccl_{ranks}p_{len(table['server_list'])}s.json"
+
+
 def parse_args(argv=None):
     """Command line of the tool."""
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
@@ -119,26 +145,35 @@ def parse_args(argv=None):
                         help='the physical device ids, in the order the indices of --device_num refer to')
     parser.add_argument('--server_ip', default='', help="this server's IP (default: the host's outgoing IP)")
     parser.add_argument('--hccn_conf', default=DEFAULT_HCCN_CONF, help='file with the device IPs')
+    parser.add_argument('--merge', nargs='+', default=None, metavar='TABLE',
+                        help="join these servers' rank tables into one (the options above are then unused)")
     parser.add_argument('--output', default='',
-                        help='rank table file to write (default: ./hccl_<n>p_<devices>_<server_ip>.json)')
+                        help='rank table file to write (default: ./hccl_<n>p_<devices>_<server_ip>.json; '
+                             'with --merge ./hccl_<n>p_<servers>s.json)')
     return parser.parse_args(argv)
 
 
 def write_rank_table(args):
-    """Build, validate and write the rank table that the parsed command line `args` describes."""
-    device_indices = parse_device_range(args.device_num)
-    visible_devices = parse_visible_devices(args.visible_devices)
-    server_id = args.server_ip or local_ip()
-    if not server_id:
-        raise HcclToolsError('cannot find this host\'s IP address; give it with --server_ip')
-    table = build_rank_table(device_indices, visible_devices, read_device_ips(args.hccn_conf), server_id)
-    output = os.path.realpath(args.output or default_table_name(device_indices, server_id))
+    """Build (or merge), validate and write the rank table that the parsed command line `args` describes."""
+    if args.merge:
+        table = merge_rank_tables(args.merge)
+        output = os.path.realpath(args.output or default_merged_name(table))
+    else:
+        device_indices = parse_device_range(args.device_num)
+        visible_devices = parse_visible_devices(args.visible_devices)
+        server_id = args.server_ip or local_ip()
+        if not server_id:
+            raise HcclToolsError('cannot find this host\'s IP address; give it with --server_ip')
+        table = build_rank_table(device_indices, visible_devices, read_device_ips(args.hccn_conf), server_id)
+        output = os.path.realpath(args.output or default_table_name(device_indices, server_id))
     parse_rank_table(table, output)  # a RankTableError (a ZooError) before anything is written
     with open(output, 'w', encoding='utf-8') as handle:
         json.dump(table, handle, indent=4)
         handle.write('\n')
-    for device in table['server_list'][0]['device']:
-        print(f"rank_id:{device['rank_id']} device_id:{device['device_id']} device_ip:{device['device_ip']}")
+    for server in table['server_list']:
+        for device in server['device']:
+            print(f"server:{server['server_id']} rank_id:{device['rank_id']} device_id:{device['device_id']} "
+                  f"device_ip:{device['device_ip']}")
     print(f'rank table written to {output}')
 
 

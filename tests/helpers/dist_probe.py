@@ -9,6 +9,9 @@ parameters, by name) when it ends; `sgd` also writes its initial parameters, `OU
       by SGD on a fixed synthetic set: at step s the global batch is samples [s*B*N, (s+1)*B*N) and rank r
       takes its r-th block of B. With averaged gradients, N ranks of batch B end where one process of
       batch B*N does.
+  python dist_probe.py accum OUT_DIR [--per_rank_batch b] [--accumulate_steps K] [--steps S] [--lr LR]
+      The same network and data through the zoo's `TrainStep` with gradient accumulation: update s takes
+      the global batch of `sgd` with B = K*b, as K micro-batches of b per rank. It ends where `sgd` does.
   python dist_probe.py engine OUT_DIR [train.py --key value ...]
       The engine's training (zoo_core.engine.train.train) of a ResNeSt with the given flags.
 """
@@ -99,6 +102,33 @@ def run_sgd(out_dir, argv):
     save_parameters(net, result_path(out_dir, 'sgd', rank, group_size))
 
 
+def run_accum(out_dir, argv):
+    """Train TinyNet with `TrainStep(accumulate_steps=K)` on this rank's micro-batches; save the parameters."""
+    from zoo_core.engine.train_step import TrainStep
+
+    parser = argparse.ArgumentParser(prog='dist_probe.py accum')
+    parser.add_argument('--per_rank_batch', type=int, default=2)
+    parser.add_argument('--accumulate_steps', type=int, default=2)
+    parser.add_argument('--steps', type=int, default=3)
+    parser.add_argument('--lr', type=float, default=0.5)
+    args = parser.parse_args(argv)
+    rank, group_size = setup_device('CPU', 'graph')
+    micro, accumulate = args.per_rank_batch, args.accumulate_steps
+    update_batch = micro * group_size * accumulate
+    images, labels = synthetic_samples(update_batch * args.steps)
+    net = TinyNet()
+    initialise(net)
+    loss = nn.SoftmaxCrossEntropyWithLogits(sparse=True, reduction='mean')
+    step = TrainStep(nn.WithLossCell(net, loss), nn.SGD(net.trainable_params(), learning_rate=args.lr),
+                     accumulate_steps=accumulate)
+    step.set_train()
+    for update in range(args.steps):
+        for index in range(accumulate):
+            start = update * update_batch + (index * group_size + rank) * micro
+            step(ms.Tensor(images[start:start + micro]), ms.Tensor(labels[start:start + micro]))
+    save_parameters(net, result_path(out_dir, 'accum', rank, group_size))
+
+
 def run_engine(out_dir, argv):
     """The engine's training of a ResNeSt with train.py's flags `argv`; save the trained network."""
     from mindspore.communication import get_group_size, get_rank
@@ -119,7 +149,7 @@ def run_engine(out_dir, argv):
     save_parameters(built[-1], result_path(out_dir, 'engine', rank, group_size))
 
 
-MODES = {'sgd': run_sgd, 'engine': run_engine}
+MODES = {'sgd': run_sgd, 'accum': run_accum, 'engine': run_engine}
 
 
 def main(argv):

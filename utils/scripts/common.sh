@@ -13,7 +13,11 @@
 #
 # Environment read here:
 #   OUTPUT_DIR        output folder of a run (default: <model folder>/output/<kind of run>)
-#   MASTER_PORT       scheduler port of msrun/mpirun runs (default: a free port)
+#   MASTER_PORT       scheduler port of msrun/mpirun runs (default: a free port; required with NUM_NODES > 1)
+#   NUM_NODES         hosts of a msrun/mpirun run, each starting the same number of processes (default 1)
+#   NODE_RANK         this host's index among them, 0..NUM_NODES-1 (default 0; host 0 runs the scheduler)
+#   MASTER_ADDR       address of host 0, where the scheduler listens (default 127.0.0.1; required with
+#                     NUM_NODES > 1)
 #   CLUSTER_TIME_OUT  seconds the processes of a run wait for each other to join the cluster (default 600)
 #   LOG_TAIL_LINES    lines of a failing process's log printed on failure (default 40)
 
@@ -21,6 +25,7 @@ ZOO_SCRIPTS_DIR="$(dirname "$(realpath "${BASH_SOURCE[0]}")")"
 DEVICE_TARGETS="CPU GPU Ascend"
 CLUSTER_TIME_OUT="${CLUSTER_TIME_OUT:-600}"
 LOG_TAIL_LINES="${LOG_TAIL_LINES:-40}"
+DEFAULT_MASTER_ADDR=127.0.0.1
 # Variables by which the Python side (zoo_core.runtime.distributed) recognises a distributed launch.
 DISTRIBUTED_ENV_VARS="MS_ROLE MS_WORKER_NUM MS_SCHED_HOST MS_SCHED_PORT MS_NODE_ID RANK_TABLE_FILE RANK_SIZE RANK_ID"
 
@@ -197,6 +202,16 @@ require_command() {
     command -v "$1" > /dev/null 2>&1 || fail "'$1' not found on the PATH: $2"
 }
 
+# require_backend TARGET: stop before anything starts (one line `error: ...`, exit 2) unless this MindSpore
+# build has TARGET's backend; checked for GPU, which no MindSpore release after 2.2 ships
+# (zoo_core.runtime.devices; GLOG_v=4 keeps MindSpore's own loader messages out of that line).
+require_backend() {
+    [[ "$1" == GPU ]] || return 0
+    local status=0
+    GLOG_v=4 python -m zoo_core.runtime.devices check "$1" || status=$?
+    ((status == 0)) || exit "$status"
+}
+
 # clear_distributed_env: a single-process run must not be taken for a rank of a distributed job left in the shell.
 clear_distributed_env() {
     # shellcheck disable=SC2086
@@ -234,21 +249,86 @@ report_failed_workers() {
     return 0
 }
 
+# check_cluster_env LAUNCHER: the hosts of a run from NUM_NODES, NODE_RANK, MASTER_ADDR and MASTER_PORT,
+# checked (a usage error, before anything is started); sets them with their defaults.
+check_cluster_env() {
+    NUM_NODES="${NUM_NODES:-1}"
+    NODE_RANK="${NODE_RANK:-0}"
+    MASTER_ADDR="${MASTER_ADDR:-}"
+    is_positive_int "$NUM_NODES" || usage_error "NUM_NODES must be a positive integer, got '$NUM_NODES'"
+    is_non_negative_int "$NODE_RANK" && ((NODE_RANK < NUM_NODES)) ||
+        usage_error "NODE_RANK must be an integer from 0 to NUM_NODES-1 = $((NUM_NODES - 1)), got '$NODE_RANK'"
+    if [[ -n "${MASTER_PORT:-}" ]]; then
+        is_positive_int "$MASTER_PORT" && ((MASTER_PORT >= 1024 && MASTER_PORT <= 65535)) ||
+            usage_error "MASTER_PORT must be a port number from 1024 to 65535, got '$MASTER_PORT'"
+    fi
+    if ((NUM_NODES > 1)); then
+        [[ -n "$MASTER_ADDR" ]] || usage_error "NUM_NODES=$NUM_NODES: set MASTER_ADDR to the address of host 0" \
+            "(NODE_RANK=0), the same on every host"
+        [[ -n "${MASTER_PORT:-}" ]] || usage_error "NUM_NODES=$NUM_NODES: set MASTER_PORT, the same on every host" \
+            "(a port that host 0 can open)"
+        if [[ "$1" == mpirun ]]; then
+            ((NODE_RANK == 0)) || usage_error "LAUNCHER=mpirun starts every host from host 0: run it there only" \
+                "(NODE_RANK=0), not on host $NODE_RANK"
+            [[ " ${MPIRUN_ARGS:-} " =~ [[:space:]](--hostfile|-hostfile|--machinefile|-machinefile|--host|-H)(=|[[:space:]]) ]] ||
+                usage_error "LAUNCHER=mpirun on NUM_NODES=$NUM_NODES hosts: name them in MPIRUN_ARGS" \
+                    "(e.g. MPIRUN_ARGS=\"--bind-to none --hostfile hosts.txt\")"
+        fi
+    fi
+    MASTER_ADDR="${MASTER_ADDR:-$DEFAULT_MASTER_ADDR}"
+}
+
+# hosts_note: " on host NODE_RANK of NUM_NODES" for a multi-host run (after check_cluster_env), else nothing.
+hosts_note() {
+    ((NUM_NODES == 1)) || echo " on host $NODE_RANK of $NUM_NODES"
+}
+
+# report_dead_workers LOG_DIR: name the rank of each worker process that msrun saw exit with an error (msrun
+# names its process id only; MindSpore's lines in worker_<rank>.log carry that id as "(<pid>,").
+report_dead_workers() {
+    local log_dir="$1" pid code rank log how
+    [[ -f "$log_dir/launcher.log" ]] || return 0
+    while read -r pid code; do
+        rank="?"
+        for log in "$log_dir"/worker_*.log; do
+            if [[ -f "$log" ]] && grep -q "($pid," "$log"; then
+                rank="${log##*/worker_}"
+                rank="${rank%.log}"
+            fi
+        done
+        if ((code == 130 || code == 143)); then  # train.py's graceful stop: saved, then exited 128 + signal
+            echo "rank $rank (process $pid) stopped on a signal (exit status $code); run the same command to continue" >&2
+            continue
+        fi
+        how="exit status $code"
+        ((code >= 0)) || how="killed by signal SIG$(kill -l "$((-code))" 2> /dev/null || echo "$((-code))")"
+        echo "error: rank $rank (process $pid) failed first: $how; the launcher then stopped the others" >&2
+    done < <(sed -n 's/.*Worker process \([0-9]*\) exit with exception\. Error code: \(-\{0,1\}[0-9]*\)\..*/\1 \2/p' \
+        "$log_dir/launcher.log")
+    return 0
+}
+
 # run_cluster LAUNCHER N LOG_DIR SCRIPT [ARGS...]: run `python SCRIPT ARGS` as N processes of a MindSpore
 # dynamic cluster on this host (worker_<rank>.log and scheduler.log in LOG_DIR), wait for all of them,
-# and fail with the failing workers' log tails if any process fails.
+# and fail with the failing workers' log tails if any process fails. With NUM_NODES hosts (check_cluster_env),
+# msrun here starts this host's N workers, ranks NODE_RANK*N .. NODE_RANK*N+N-1 of N*NUM_NODES, and host 0 the
+# scheduler; mpirun (run on host 0 only) starts all N*NUM_NODES over the hosts of MPIRUN_ARGS.
 run_cluster() {
     local launcher="$1" count="$2" log_dir="$3"
     shift 3
+    check_cluster_env "$launcher"
     local port="${MASTER_PORT:-}"
     [[ -n "$port" ]] || port="$(free_port)"
+    local total=$((count * NUM_NODES)) first_rank=$((NODE_RANK * count))
     mkdir -p "$log_dir"
+    # msrun does not tell its workers how many of them share this host (setup_device's thread share).
+    export ZOO_LOCAL_WORKER_NUM="$count"
     local command=()
     if [[ "$launcher" == msrun ]]; then
         require_command msrun "it comes with MindSpore >= 2.3: activate the environment that has MindSpore"
-        command=(msrun --worker_num="$count" --local_worker_num="$count" --master_addr=127.0.0.1
-            --master_port="$port" --log_dir="$log_dir" --join=True --cluster_time_out="$CLUSTER_TIME_OUT"
-            --tail_worker_log=0 "$@")
+        command=(msrun --worker_num="$total" --local_worker_num="$count" --node_rank="$NODE_RANK"
+            --master_addr="$MASTER_ADDR" --master_port="$port" --log_dir="$log_dir" --join=True
+            --cluster_time_out="$CLUSTER_TIME_OUT" --tail_worker_log="$first_rank" "$@")
         # msrun stops its workers (each in a session of its own) on SIGINT, and only then.
         CLUSTER_STOP_SIGNAL=INT
     else
@@ -258,15 +338,21 @@ run_cluster() {
         [[ "$(id -u)" != 0 ]] || mpirun_options+=(--allow-run-as-root)
         # Default: no core binding by OpenMPI (its default binds a rank to one core, starving the data pipeline).
         read -r -a extra_options <<< "${MPIRUN_ARGS---bind-to none}"
-        command=(env MS_SCHED_HOST=127.0.0.1 MS_SCHED_PORT="$port" MS_TOPO_TIMEOUT="$CLUSTER_TIME_OUT"
-            mpirun -n "$count" -x MS_SCHED_HOST -x MS_SCHED_PORT -x MS_TOPO_TIMEOUT
+        command=(env MS_SCHED_HOST="$MASTER_ADDR" MS_SCHED_PORT="$port" MS_TOPO_TIMEOUT="$CLUSTER_TIME_OUT"
+            mpirun -n "$total" -x MS_SCHED_HOST -x MS_SCHED_PORT -x MS_TOPO_TIMEOUT -x ZOO_LOCAL_WORKER_NUM
             ${mpirun_options[@]+"${mpirun_options[@]}"} ${extra_options[@]+"${extra_options[@]}"}
             bash "$ZOO_SCRIPTS_DIR/mpirun_worker.sh" "$log_dir" python "$@")
         CLUSTER_STOP_SIGNAL=TERM
     fi
-    echo "starting $count processes with $launcher (scheduler port $port); logs: $log_dir/worker_<rank>.log"
-    # In the background, so that an interrupt of this script is passed on and the workers are stopped.
-    "${command[@]}" &
+    if ((NUM_NODES > 1)); then
+        echo "host $NODE_RANK of $NUM_NODES: starting ranks $first_rank..$((first_rank + count - 1)) of $total" \
+            "with $launcher (scheduler $MASTER_ADDR:$port); logs: $log_dir/worker_<rank>.log"
+    else
+        echo "starting $count processes with $launcher (scheduler port $port); logs: $log_dir/worker_<rank>.log"
+    fi
+    # In the background, so that an interrupt of this script is passed on and the workers are stopped; its
+    # output is kept in LOG_DIR/launcher.log too, for report_dead_workers.
+    "${command[@]}" > >(tee "$log_dir/launcher.log") 2>&1 &
     CLUSTER_LAUNCHER_PID=$!
     CLUSTER_INTERRUPTED=0
     trap 'CLUSTER_INTERRUPTED=1; kill "-$CLUSTER_STOP_SIGNAL" "$CLUSTER_LAUNCHER_PID" 2> /dev/null || true' INT TERM
@@ -285,7 +371,12 @@ run_cluster() {
     fi
     if ((status != 0)); then
         report_failed_workers "$log_dir"
+        report_dead_workers "$log_dir"
         fail "$launcher run failed (exit status $status); logs in $log_dir"
     fi
-    echo "all $count processes finished; logs in $log_dir"
+    if ((NUM_NODES > 1)); then
+        echo "all $count processes of host $NODE_RANK finished; logs in $log_dir"
+    else
+        echo "all $count processes finished; logs in $log_dir"
+    fi
 }

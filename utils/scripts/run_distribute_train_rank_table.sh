@@ -19,6 +19,7 @@ usage() {
   --key value      any train.py option, passed through; the learning rate is scaled by the Python side
 Environment: SERVER_ID (this server's server_id, for a table of several servers), OUTPUT_DIR (default
 <model folder>/output/distribute_train_ascend; rank r logs to train_parallel<r>/log in it), LOG_TAIL_LINES.
+A run continues where it stopped in its output folder (--resume auto, the default here; --resume '' starts anew).
 EOF
 }
 
@@ -32,4 +33,4 @@ OUT="$(realpath -m "${OUTPUT_DIR:-$MODEL_DIR/output/distribute_train_ascend}")"
 exec python -m zoo_core.runtime.rank_table_launch --rank_table "${POSITIONAL[0]}" --output_dir "$OUT" \
     ${SERVER_ID:+--server_id "$SERVER_ID"} --log_tail_lines "$LOG_TAIL_LINES" -- \
     python "$MODEL_DIR/train.py" --device_target Ascend ${DATA_DIR:+--data_dir "$DATA_DIR"} --output_dir "$OUT" \
-    ${EXTRA[@]+"${EXTRA[@]}"}
+    --resume auto ${EXTRA[@]+"${EXTRA[@]}"}

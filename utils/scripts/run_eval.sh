@@ -25,6 +25,7 @@ CKPT="$(existing_path_arg "${POSITIONAL[1]}" CKPT)"
 DATA_DIR="${POSITIONAL[2]:-}"
 [[ -z "$DATA_DIR" ]] || DATA_DIR="$(existing_dir_arg "$DATA_DIR" DATA_DIR)"
 require_command python "activate the Python environment that has MindSpore"
+require_backend "$TARGET"
 
 mkdir -p "${POSITIONAL[0]}"
 OUT="$(realpath "${POSITIONAL[0]}")"

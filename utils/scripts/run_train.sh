@@ -13,6 +13,7 @@ usage() {
   DEVICE_ID     device to train on (default: \$DEVICE_ID, else 0)
   --key value   any train.py option, passed through (e.g. --epochs 2 --batch_size 32 --net resnest50)
 Output (checkpoints, logs, console.log): \$OUTPUT_DIR, default <model folder>/output/train_<target>
+A run continues where it stopped in its output folder (--resume auto, the default here; --resume '' starts anew).
 EOF
 }
 
@@ -24,6 +25,7 @@ if ((${#POSITIONAL[@]} > 1)); then
     export DEVICE_ID
 fi
 require_command python "activate the Python environment that has MindSpore"
+require_backend "$TARGET"
 
 OUT="$(output_dir_for "$MODEL_DIR" "train_${TARGET,,}")"
 clear_distributed_env
@@ -31,5 +33,7 @@ echo "training $MODEL_NAME on $TARGET${DEVICE_ID:+ device $DEVICE_ID} with ${DAT
 echo "output and console.log in $OUT"
 # Run in the output folder: MindSpore writes compile artefacts (kernel_meta/, rank_*/) to the working folder.
 cd "$OUT"
+# --resume auto: a run killed or stopped in this output folder continues (train.py --help); tee ignores Ctrl-C
+# so that it still shows how the stopped run continues.
 python "$MODEL_DIR/train.py" --device_target "$TARGET" ${DATA_DIR:+--data_dir "$DATA_DIR"} --output_dir "$OUT" \
-    ${EXTRA[@]+"${EXTRA[@]}"} 2>&1 | tee "$OUT/console.log"
+    --resume auto ${EXTRA[@]+"${EXTRA[@]}"} 2>&1 | tee -i "$OUT/console.log"

@@ -20,10 +20,13 @@ import mindspore.dataset as ds
 import mindspore.dataset.transforms as transforms
 import mindspore.dataset.vision as vision
 
-from zoo_core.data.autoaug import augmentation_ops
+from zoo_core.data.autoaug import augmentation_ops, mean_fill
+from zoo_core.data.erasing import random_erasing_ops
 from zoo_core.data.index import DatasetError, class_names, index_split, write_manifest
+from zoo_core.data.mindrecord import FORMAT_MINDRECORD, MindRecordSplit, dataset_format, mindrecord_source, read_split
 from zoo_core.data.mixing import MixupCutmix, mixing_enabled
 from zoo_core.data.reference_eval import reference_crop_ops, reference_normalize_ops, reference_uint8_ops
+from zoo_core.data.sampling import train_sampling
 from zoo_core.data.workers import workers_per_rank
 from zoo_core.models.input_norm import PIXEL_MAX
 
@@ -73,7 +76,10 @@ def set_error_samples_mode(strict):
 
 def index_for(cfg, split, classes=None):
     """The checked images (`SplitIndex`) of split `split` of `cfg.data_dir`, labelled by `classes`
-    (default: `class_indexing`'s, so that every split of a run shares the training labels)."""
+    (default: `class_indexing`'s, so that every split of a run shares the training labels); for a
+    MindRecord dataset (`cfg.dataset_format`), its converted split (`MindRecordSplit`)."""
+    if dataset_format(cfg) == FORMAT_MINDRECORD:
+        return read_split(cfg.data_dir, split, classes)
     classes = list(class_indexing(cfg.data_dir)) if classes is None else classes
     return index_split(os.path.join(cfg.data_dir, split), classes, strict=strict_data(cfg))
 
@@ -83,15 +89,32 @@ def strict_data(cfg):
     return cfg.get('strict_data', False)
 
 
+def require_samples(index):
+    """A split without a usable image is an error."""
+    if not index.samples:
+        raise DatasetError(f"no usable images in {index.split_dir}")
+
+
 def checked_split(cfg, split, index):
     """(class name -> label, manifest path) of the checked split `index`, after checking the class count;
     sets the error-samples mode for its decode errors."""
     indexing = {name: label for label, name in enumerate(index.classes)}
     check_num_classes(indexing, cfg.num_classes, index.split_dir)
-    if not index.samples:
-        raise DatasetError(f"no usable images in {index.split_dir}")
+    require_samples(index)
     set_error_samples_mode(strict_data(cfg))
     return indexing, write_manifest(index, manifest_path(split))
+
+
+def source_dataset(cfg, split, index, workers, **sampling):
+    """The (encoded image, label) rows of the checked split `index`: from its MindRecord shards, or its
+    ImageFolder files through a manifest; `sampling`: shuffle/num_shards/shard_id, or a sampler."""
+    if isinstance(index, MindRecordSplit):
+        check_num_classes(index.classes, cfg.num_classes, index.split_dir)
+        set_error_samples_mode(strict_data(cfg))
+        return mindrecord_source(index, workers, **sampling)
+    indexing, manifest = checked_split(cfg, split, index)
+    return ds.ManifestDataset(manifest, usage='train', class_indexing=indexing, num_parallel_workers=workers,
+                              **sampling)
 
 
 def interpolation_mode(name):
@@ -114,7 +137,8 @@ def uint8_chw_ops():
 
 
 def train_transforms(cfg):
-    """Random resized crop (decoding only the crop), flip, colour jitter, auto augmentation; uint8 CHW out."""
+    """Random resized crop (decoding only the crop), flip, colour jitter, auto augmentation, random
+    erasing; uint8 CHW out."""
     ops = [vision.RandomCropDecodeResize(cfg.image_size, scale=(cfg.crop_scale_min, 1.0),
                                          ratio=RANDOM_RESIZED_CROP_RATIO,
                                          interpolation=interpolation_mode(cfg.interpolation)),
@@ -122,7 +146,8 @@ def train_transforms(cfg):
     if cfg.color_jitter > 0:
         ops.append(vision.RandomColorAdjust(brightness=cfg.color_jitter, contrast=cfg.color_jitter,
                                             saturation=cfg.color_jitter))
-    return ops + augmentation_ops(cfg.autoaugment) + uint8_chw_ops()
+    return (ops + augmentation_ops(cfg.autoaugment, mean_fill(cfg.mean)) + uint8_chw_ops()
+            + random_erasing_ops(cfg.get('reprob', 0.0), mean_fill(cfg.mean)))
 
 
 def eval_resize_size(image_size, crop_pct):
@@ -177,18 +202,17 @@ def check_num_classes(indexing, num_classes, split_dir):
 
 
 def create_train_dataset(cfg, rank=0, group_size=1, index=None):
-    """Shuffled, augmented, batched training data of this rank's shard (last partial batch dropped).
+    """Shuffled, augmented, batched training data of this rank's shard (last partial batch dropped), or
+    with `aug_repeats` > 1 this rank's share of repeated augmentation (`zoo_core.data.sampling`).
 
     `index` is the checked train split (`index_for`), made here when not given. With mixup or CutMix
     the labels are one-hot and batches are mixed by `MixupCutmix`, seeded by the run's seed and the rank;
     images are uint8 CHW, or float32 (0-255, not normalised) when mixed.
     """
     index = index_for(cfg, 'train') if index is None else index
-    indexing, manifest = checked_split(cfg, 'train', index)
     workers = workers_per_rank(cfg.num_parallel_workers)
-    data = ds.ManifestDataset(manifest, usage='train', shuffle=True, class_indexing=indexing,
-                              num_shards=group_size if group_size > 1 else None,
-                              shard_id=rank if group_size > 1 else None, num_parallel_workers=workers)
+    sampling = train_sampling(len(index.samples), rank, group_size, cfg.get('aug_repeats', 1), cfg.seed)
+    data = source_dataset(cfg, 'train', index, workers, **sampling)
     data = data.map(operations=train_transforms(cfg), input_columns='image', num_parallel_workers=workers)
     data = data.map(operations=transforms.TypeCast(ms.int32), input_columns='label',
                     num_parallel_workers=workers)
@@ -213,13 +237,12 @@ def create_eval_dataset(cfg, rank=0, group_size=1, split='val', index=None):
     image (more ranks than images).
     """
     index = index_for(cfg, split) if index is None else index
-    indexing, manifest = checked_split(cfg, split, index)
+    require_samples(index)
     indices = list(range(rank, len(index.samples), group_size))
     if not indices:
         return None
     workers = workers_per_rank(cfg.num_parallel_workers)
-    data = ds.ManifestDataset(manifest, usage='train', sampler=ds.SubsetSampler(indices),
-                              class_indexing=indexing, num_parallel_workers=workers)
+    data = source_dataset(cfg, split, index, workers, sampler=ds.SubsetSampler(indices))
     data = data.map(operations=eval_transforms(cfg), input_columns='image', num_parallel_workers=workers)
     data = data.map(operations=transforms.TypeCast(ms.int32), input_columns='label',
                     num_parallel_workers=workers)

@@ -60,11 +60,19 @@ class TrainingMonitor(Callback):
 
     Args:
         checkpoint_dir: the run's checkpoint folder, whose newest file the divergence message names.
+        start_step: the steps completed before this process began (a resumed run's position).
+        accumulate_steps: micro-batches per optimizer update; `steps_per_epoch`, `global_batch` and `start_step`
+            count micro-batches, the progress lines and `lr_schedule` (one value per update) count updates;
+            the run's length is that of the lr schedule.
     """
 
     def __init__(self, logger, lr_schedule, global_batch, steps_per_epoch, log_every, output_dir=None,
-                 num_classes=1000, checkpoint_dir=None, skipped_files=0):
+                 num_classes=1000, checkpoint_dir=None, skipped_files=0, start_step=0, accumulate_steps=1):
         super().__init__()
+        self.start_step = start_step
+        self.accumulate_steps = accumulate_steps
+        self.updates_per_epoch = steps_per_epoch // accumulate_steps
+        self.epochs = max(1, len(lr_schedule) // self.updates_per_epoch)
         self.loss_bound = divergence_bound(num_classes)
         self.checkpoint_dir = checkpoint_dir
         self.skipped_files = skipped_files
@@ -88,22 +96,25 @@ class TrainingMonitor(Callback):
     def on_train_step_end(self, run_context):
         params = run_context.original_args()
         loss = step_loss(params.net_outputs)
-        epoch = params.cur_epoch_num
-        step_in_epoch = (params.cur_step_num - 1) % self.steps_per_epoch + 1
-        # Model.train restarts cur_step_num at a resumed run's first epoch; the epoch number is absolute.
-        global_step = (epoch - 1) * self.steps_per_epoch + step_in_epoch
+        # Model.train counts the steps of this process (from 0 in a resumed one); the position is the run's.
+        global_step = self.start_step + params.cur_step_num
+        epoch = (global_step - 1) // self.steps_per_epoch + 1
+        step_in_epoch = global_step - (epoch - 1) * self.steps_per_epoch
         if not math.isfinite(loss) or loss > self.loss_bound:
             raise DivergedLossError(self.divergence_message(loss, epoch, step_in_epoch))
         self.epoch_losses.append(loss)
         self.window_steps += 1
-        if step_in_epoch % self.log_every and step_in_epoch != self.steps_per_epoch:
+        update, rest = divmod(step_in_epoch, self.accumulate_steps)
+        if rest or (update % self.log_every and update != self.updates_per_epoch):
             return
+        global_update = (epoch - 1) * self.updates_per_epoch + update
+        loss = float(np.mean(self.epoch_losses[-self.accumulate_steps:]))  # the update's micro-batches
         now = time.perf_counter()
         images_per_second = self.window_steps * self.global_batch / max(now - self.window_start, 1e-9)
-        steps_left = (params.epoch_num - epoch) * self.steps_per_epoch + self.steps_per_epoch - step_in_epoch
+        steps_left = max(0, self.epochs * self.steps_per_epoch - global_step)
         eta = steps_left * self.global_batch / max(images_per_second, 1e-9)
-        self.logger.info(f"epoch {epoch}/{params.epoch_num} step {step_in_epoch}/{self.steps_per_epoch} "
-                         f"loss {loss:.4f} lr {self.current_lr(global_step):.6f} "
+        self.logger.info(f"epoch {epoch}/{self.epochs} step {update}/{self.updates_per_epoch} "
+                         f"loss {loss:.4f} lr {self.current_lr(global_update):.6f} "
                          f"{images_per_second:.1f} img/s ETA {format_duration(eta)}")
         self.window_start, self.window_steps = now, 0
 
@@ -117,24 +128,47 @@ class TrainingMonitor(Callback):
         return (f"training diverged: loss {loss:.4g} at epoch {epoch} step {step_in_epoch} is {cause}; the "
                 f"diverged weights were not saved, {kept}; lower the lr (--base_lr) or check the data")
 
-    def current_lr(self, global_step):
-        """The learning rate used at (1-based) `global_step`."""
-        return float(self.lr_schedule[min(global_step, len(self.lr_schedule)) - 1])
+    def current_lr(self, global_update):
+        """The learning rate used at (1-based) optimizer update `global_update`."""
+        return float(self.lr_schedule[min(global_update, len(self.lr_schedule)) - 1])
 
     def on_train_epoch_end(self, run_context):
+        if run_context.get_stop_requested():  # stopped mid-epoch (a signal): the epoch has not ended
+            return
         params = run_context.original_args()
         seconds = time.perf_counter() - self.epoch_start
         epoch = params.cur_epoch_num
         record = dict(epoch=epoch, loss=float(np.mean(self.epoch_losses)) if self.epoch_losses
-                      else float('nan'), lr=self.current_lr(epoch * self.steps_per_epoch), seconds=round(seconds, 3),
-                      images_per_second=round(self.steps_per_epoch * self.global_batch / max(seconds, 1e-9), 2))
+                      else float('nan'), lr=self.current_lr(epoch * self.updates_per_epoch), seconds=round(seconds, 3),
+                      images_per_second=round((len(self.epoch_losses) or self.steps_per_epoch) * self.global_batch
+                                              / max(seconds, 1e-9), 2))
         record.update(self.record)
+        if 0 < len(self.epoch_losses) < self.steps_per_epoch:  # resumed mid-epoch: the loss of the steps run here
+            record['loss_steps'] = len(self.epoch_losses)
         if self.skipped_files:
             record['skipped_files'] = self.skipped_files
         self.logger.info(f"epoch {record['epoch']} done in {format_duration(seconds)}: mean loss "
                          f"{record['loss']:.4f}, {record['images_per_second']:.1f} img/s, "
-                         f"{seconds / self.steps_per_epoch * 1000:.1f} ms/step"
+                         f"{seconds / (len(self.epoch_losses) or self.steps_per_epoch) * 1000:.1f} ms/step"
                          + (f", {self.skipped_files} bad image file(s) skipped" if self.skipped_files else ""))
         if self.metrics_path:
             with open(self.metrics_path, 'a', encoding='utf-8') as handle:
                 handle.write(json.dumps(record) + '\n')
+
+
+def keep_metrics_until(output_dir, epoch):
+    """Drop the rows of `output_dir`'s metrics log after `epoch` (an abandoned future, or the epoch that a
+    resumed run repeats), so that the log keeps one row per epoch; rewritten atomically. Returns the
+    number of rows dropped."""
+    path = os.path.join(output_dir, METRICS_FILE)
+    if not os.path.isfile(path):
+        return 0
+    with open(path, encoding='utf-8') as handle:
+        rows = [line for line in handle if line.strip()]
+    kept = [line for line in rows if json.loads(line)['epoch'] <= epoch]
+    if len(kept) < len(rows):
+        staging = path + '.tmp'
+        with open(staging, 'w', encoding='utf-8') as handle:
+            handle.writelines(kept)
+        os.replace(staging, path)
+    return len(rows) - len(kept)

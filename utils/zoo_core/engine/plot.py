@@ -16,7 +16,8 @@ DPI = 100
 
 
 def read_metrics(run_dir):
-    """The per-epoch records of a run, in order; a clear error when there are none."""
+    """The per-epoch records of a run in epoch order, one per epoch (the last one written wins: a log of an
+    older version repeated the epochs a resumed run ran again); a clear error when there are none."""
     path = os.path.join(run_dir, METRICS_FILE)
     if not os.path.isfile(path):
         raise MissingFileError(f"no {METRICS_FILE} in {run_dir}: is it a training output folder?")
@@ -24,7 +25,7 @@ def read_metrics(run_dir):
         records = [json.loads(line) for line in handle if line.strip()]
     if not records:
         raise ZooError(f"{path} is empty: no epoch has finished yet")
-    return records
+    return sorted({r['epoch']: r for r in records}.values(), key=lambda r: r['epoch'])
 
 
 def import_pyplot():

@@ -1,33 +1,34 @@
 """The training engine that every model's `train.py` calls: config -> data -> network -> loss ->
 optimizer -> AMP and loss scale -> `mindspore.train.Model` with callbacks -> checkpoints."""
 import os
+import sys
 
 import mindspore as ms
-import mindspore.dataset as ds
 from mindspore.amp import DynamicLossScaleManager, FixedLossScaleManager
-from mindspore.train import CheckpointConfig, Model, ModelCheckpoint
+from mindspore.train import Model
 
 from zoo_core.data.dataset import create_eval_dataset, create_train_dataset, index_for
 from zoo_core.data.demo_data import ensure_demo_dataset
 from zoo_core.data.mixing import mixing_enabled
+from zoo_core.engine.checkpointing import CHECKPOINT_DIR, CheckpointCallback, CheckpointWriter
 from zoo_core.engine.crossentropy import CrossEntropySmooth
-from zoo_core.engine.eval_callback import EvalCallback
+from zoo_core.engine.eval_callback import EMA, EvalCallback, read_best
 from zoo_core.engine.evaluate import evaluate
+from zoo_core.engine.graceful_stop import GracefulStop, resume_command
 from zoo_core.engine.monitor import TrainingMonitor
+from zoo_core.engine.resume import AbandonedCheckpoints, resume_run
+from zoo_core.engine.train_step import accumulation_dataset, build_train_step, needs_train_step
 from zoo_core.engine.validate import TRAIN, check_input_files, check_training_folders, validate_settings
 from zoo_core.models.input_norm import NormalizedNetwork
 from zoo_core.optim.lr_schedule import build_lr_schedule, scaled_lr
 from zoo_core.optim.optimizer import build_optimizer
-from zoo_core.runtime.config import EVAL_ONLY_KEYS, ConfigError, format_config, save_config
+from zoo_core.runtime.config import EVAL_ONLY_KEYS, format_config, save_config
 from zoo_core.runtime.distributed import setup_device
 from zoo_core.runtime.errors import run_command
 from zoo_core.runtime.logging import get_logger
-from zoo_core.weights.checkpoint import CheckpointError, load_network_checkpoint
+from zoo_core.runtime.reproducibility import seed_run
 from zoo_core.weights.pretrained import create_network
 
-CHECKPOINT_DIR = 'checkpoints'
-# The optimizer's state restored on resume: momentum buffers and the step counter (lr position).
-OPTIMIZER_STATE_PREFIXES = ('moments.', 'global_step')
 # AMP levels whose network computes in float16 (BatchNorm aside), so the input is normalised in float16.
 FLOAT16_AMP_LEVELS = ('O2', 'O3')
 
@@ -74,59 +75,45 @@ def build_network(cfg, family, logger):
     return net
 
 
-def resume_from(cfg, net, optimizer, logger):
-    """Load network and optimizer state (momentum buffers, step counter, hence the lr position) of
-    `cfg.resume`; returns the epoch to start from."""
-    params = load_network_checkpoint(net, cfg.resume)
-    if 'epoch_num' not in params or 'global_step' not in params:
-        raise CheckpointError(f"{cfg.resume} has no epoch_num/global_step: it is not a training checkpoint "
-                              f"of this zoo (to start from weights only, use --pretrained)")
-    restored = [p for p in optimizer.get_parameters() if p.name.startswith(OPTIMIZER_STATE_PREFIXES)]
-    missing = [p.name for p in restored if p.name not in params]
-    if missing:
-        raise CheckpointError(f"{cfg.resume} lacks the optimizer state {', '.join(missing[:5])}"
-                              f"{' ...' if len(missing) > 5 else ''}")
-    for param in restored:
-        param.set_data(params[param.name].value().astype(param.dtype))
-    epoch = int(params['epoch_num'].asnumpy())
-    if epoch >= cfg.epochs:
-        raise ConfigError(f"{cfg.resume} is at epoch {epoch}; nothing to do for --epochs {cfg.epochs}")
-    logger.info(f"resumed from {cfg.resume} at epoch {epoch}, step {int(params['global_step'].asnumpy())}")
-    return epoch
+def make_callbacks(cfg, net, rank, group_size, steps_per_epoch, lr, logger, train_index, start_step=0, ema=None):
+    """Eval (with best checkpoints, of the EMA too when `ema` is given), progress/metrics monitor, rank 0's
+    checkpoints, and the graceful stop.
 
-
-def make_callbacks(cfg, net, rank, group_size, steps_per_epoch, lr, logger, train_index):
-    """Eval (with best checkpoint), progress/metrics monitor, and rank 0's periodic checkpoints.
-
-    `train_index` is the checked train split: its bad files are counted, its classes label val/."""
+    `train_index` is the checked train split: its bad files are counted, its classes label val/.
+    `start_step` is a resumed run's position (0: a new run); `ema` the model EMA, whose weights are
+    evaluated too (None: none)."""
     checkpoint_dir = os.path.join(cfg.output_dir, CHECKPOINT_DIR)
     monitor = TrainingMonitor(logger, lr, cfg.batch_size * group_size, steps_per_epoch, cfg.log_every,
                               cfg.output_dir if rank == 0 else None, cfg.num_classes, checkpoint_dir,
-                              len(train_index.bad_files))
+                              len(train_index.bad_files), start_step, cfg.accumulate_steps)
     callbacks = []
     if cfg.eval_interval > 0:
         eval_data = create_eval_dataset(cfg, rank, group_size, index=index_for(cfg, 'val', train_index.classes))
         callbacks.append(EvalCallback(net, lambda: evaluate(net, eval_data, group_size), cfg.eval_interval,
-                                      cfg.output_dir, logger, monitor, save=rank == 0))
+                                      cfg.output_dir, logger, monitor, save=rank == 0, ema=ema,
+                                      best=read_best(cfg.output_dir) if start_step else None))
     callbacks.append(monitor)  # after the eval callback (which records into it), before the checkpoints
+    save = None
     if rank == 0:
-        config = CheckpointConfig(save_checkpoint_steps=steps_per_epoch, keep_checkpoint_max=cfg.keep_checkpoint_max,
-                                  append_info=['epoch_num', 'step_num'])
-        callbacks.append(ModelCheckpoint(prefix=cfg.net, directory=checkpoint_dir, config=config))
+        writer = CheckpointWriter(checkpoint_dir, cfg.net, cfg.keep_checkpoint_max, logger)
+        checkpoints = CheckpointCallback(writer, steps_per_epoch, cfg.save_every_steps, start_step)
+        callbacks += [AbandonedCheckpoints(checkpoint_dir, cfg.net, start_step, steps_per_epoch, logger), checkpoints]
+        save = checkpoints.save
+    callbacks.append(GracefulStop(logger, steps_per_epoch, group_size, save, start_step))
     return callbacks
 
 
 def train(cfg, family):
     """Run the training that `cfg` describes with a network of `family`; returns the EvalCallback's
-    last result (or None without evaluation). The config, its files and the dataset's folders are
-    checked before the device is set up."""
+    last result (or None without evaluation), or the exit status 128 + N when signal N stopped the run
+    (`GracefulStop`). The config, its files and the dataset's folders are checked before the device is
+    set up."""
     warnings = validate_settings(cfg, TRAIN)
     check_input_files(cfg, family, TRAIN)
     cfg = prepare_paths(cfg)
     check_training_folders(cfg)
     rank, group_size = setup_device(cfg.device_target, cfg.mode, cfg.device_id)
-    ms.set_seed(cfg.seed)
-    ds.config.set_seed(cfg.seed)
+    seed_run(cfg.seed, cfg.deterministic)
     logger = get_logger(cfg.output_dir, rank)
     for warning in warnings:
         logger.warning(warning)
@@ -135,35 +122,56 @@ def train(cfg, family):
     logger.info(f"rank {rank} of {group_size}, device {cfg.device_target}, config:\n{format_config(cfg)}")
 
     train_index = index_for(cfg, 'train')
-    dataset = create_train_dataset(cfg, rank, group_size, index=train_index)
+    dataset, updates = accumulation_dataset(create_train_dataset(cfg, rank, group_size, index=train_index),
+                                            cfg.accumulate_steps, logger)
     steps_per_epoch = dataset.get_dataset_size()
-    global_batch = cfg.batch_size * group_size
+    global_batch = cfg.batch_size * group_size * cfg.accumulate_steps  # images per optimizer update
     peak_lr = scaled_lr(cfg.base_lr, cfg.base_batch, global_batch)
-    lr = build_lr_schedule(peak_lr, steps_per_epoch, cfg.epochs, cfg.warmup_epochs, cfg.lr_schedule,
+    lr = build_lr_schedule(peak_lr, updates, cfg.epochs, cfg.warmup_epochs, cfg.lr_schedule,
                            cfg.min_lr, cfg.milestones, cfg.lr_decay_rate)
-    logger.info(f"{steps_per_epoch} steps per epoch, global batch {global_batch}, peak lr {peak_lr:.5f}")
+    logger.info(f"{updates} updates per epoch, global batch {global_batch}, peak lr {peak_lr:.5f}")
 
     net = build_network(cfg, family, logger)
     amp_level = resolve_amp_level(cfg)
-    scale_manager = loss_scale_manager(cfg, amp_level)
+    own_step = needs_train_step(cfg)  # accumulation, clipping or EMA: zoo_core.engine.train_step
+    scale_manager = None if own_step else loss_scale_manager(cfg, amp_level)
     optimizer_loss_scale = cfg.loss_scale if isinstance(scale_manager, FixedLossScaleManager) else 1.0
     optimizer = build_optimizer(net, lr, cfg, loss_scale=optimizer_loss_scale, logger=logger)
-    initial_epoch = resume_from(cfg, net, optimizer, logger) if cfg.resume else 0
     # The data is uint8: normalise in the graph. Parameter names are the network's, so checkpoints are unchanged.
     net = NormalizedNetwork(net, cfg.mean, cfg.std, compute_dtype(amp_level))
     loss = CrossEntropySmooth(cfg.num_classes, cfg.label_smoothing, sparse=not mixing_enabled(cfg))
-    model = Model(net, loss_fn=loss, optimizer=optimizer, amp_level=amp_level, loss_scale_manager=scale_manager,
-                  boost_level='O0')
-    callbacks = make_callbacks(cfg, net, rank, group_size, steps_per_epoch, lr, logger, train_index)
+    if own_step:
+        train_step = build_train_step(net, loss, optimizer, cfg, amp_level)
+        model, ema = Model(train_step), train_step.ema
+    else:
+        model = Model(net, loss_fn=loss, optimizer=optimizer, amp_level=amp_level,
+                      loss_scale_manager=scale_manager, boost_level='O0')
+        ema = None
+    # After the EMA is built (a copy of the weights), so that a resume restores its averages too.
+    start_step = resume_run(cfg, model.train_network, net, dataset, steps_per_epoch,
+                            os.path.join(cfg.output_dir, CHECKPOINT_DIR), logger, rank)
+    initial_epoch = start_step // steps_per_epoch
+    callbacks = make_callbacks(cfg, net, rank, group_size, steps_per_epoch, lr, logger, train_index, start_step,
+                               ema)
     sink = cfg.device_target != 'CPU' if cfg.dataset_sink_mode == 'auto' else cfg.dataset_sink_mode == 'on'
     logger.info(f"training {cfg.net} for epochs {initial_epoch + 1}..{cfg.epochs}, amp {amp_level}, "
                 f"output {cfg.output_dir}")
     model.train(cfg.epochs, dataset, callbacks=callbacks, dataset_sink_mode=sink, initial_epoch=initial_epoch)
+    stop = callbacks[-1]
+    if stop.exit_status is not None:
+        logger.warning(f"stopped by a signal after global step {stop.stopped_at_step}"
+                       + (f"; saved {stop.saved_path}" if stop.saved_path else "")
+                       + f"; to continue: {resume_command(sys.argv, cfg.output_dir)}")
+        return stop.exit_status
     eval_callback = next((c for c in callbacks if isinstance(c, EvalCallback)), None)
     if eval_callback and eval_callback.last_result:
         result = eval_callback.last_result
         logger.info(f"final validation top-1 {result.top1:.4%} top-5 {result.top5:.4%}; best top-1 "
                     f"{eval_callback.best_top1:.4%} at epoch {eval_callback.best_epoch}")
+        if eval_callback.last_ema_result:
+            best_ema = eval_callback.best[EMA]
+            logger.info(f"final validation (EMA) top-1 {eval_callback.last_ema_result.top1:.4%}; best top-1 "
+                        f"(EMA) {best_ema.top1:.4%} at epoch {best_ema.epoch}")
         return result
     return None
 
@@ -171,7 +179,9 @@ def train(cfg, family):
 def help_text(family):
     """What `train.py --help` says above the flags."""
     return (f"Train a {family.name} network (default --net {family.default_net}).\n\n"
-            "Checkpoints: --resume CKPT continues a run of this zoo (weights, optimizer state, epoch); "
+            "Checkpoints: --resume auto continues the run in --output_dir from its newest complete checkpoint "
+            "(--resume CKPT: from that one), with the weights, optimizer state, epoch and step; Ctrl-C or "
+            "SIGTERM saves a checkpoint after the current step and prints the command that continues; "
             "--pretrained FILE starts from weights (MindSpore, PyTorch or safetensors; a new classifier when "
             "--num_classes differs).\n\n"
             "Data: --data_dir DIR holds train/<class>/<image> and val/<class>/<image> (val/ is evaluated "

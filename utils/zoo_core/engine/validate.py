@@ -4,9 +4,11 @@ run reads. Each check runs in well under a second, so a mistake costs no network
 """
 import os
 
-from zoo_core.data.autoaug import POLICIES
+from zoo_core.data.autoaug import check_policy, policy_warnings
 from zoo_core.data.dataset import EVAL_RESIZE_CHOICES, INTERPOLATIONS
 from zoo_core.data.workers import requested_workers
+from zoo_core.data.mindrecord import DATASET_FORMATS
+from zoo_core.engine.resume import RESUME_AUTO
 from zoo_core.optim.lr_schedule import SCHEDULES
 from zoo_core.runtime.config import ConfigError
 from zoo_core.runtime.devices import DEVICE_TARGETS
@@ -21,15 +23,17 @@ AMP_LEVELS = ('auto', 'O0', 'O1', 'O2', 'O3')
 MIN_IMAGE_SIZE = 32
 # Keys that count something and must be at least 1, per command.
 POSITIVE_KEYS = {
-    TRAIN: ('epochs', 'batch_size', 'eval_batch_size', 'keep_checkpoint_max', 'log_every'),
+    TRAIN: ('epochs', 'batch_size', 'eval_batch_size', 'keep_checkpoint_max', 'log_every', 'accumulate_steps',
+            'aug_repeats'),
     EVAL: ('eval_batch_size',),
 }
 # Keys that name one of a fixed set of choices, per command.
 CHOICES = {
     TRAIN: dict(device_target=DEVICE_TARGETS, mode=tuple(RUN_MODES), amp_level=AMP_LEVELS, lr_schedule=SCHEDULES,
-                autoaugment=POLICIES, interpolation=tuple(INTERPOLATIONS), eval_resize=EVAL_RESIZE_CHOICES),
+                interpolation=tuple(INTERPOLATIONS), eval_resize=EVAL_RESIZE_CHOICES,
+                dataset_format=DATASET_FORMATS),
     EVAL: dict(device_target=DEVICE_TARGETS, mode=tuple(RUN_MODES), interpolation=tuple(INTERPOLATIONS),
-               eval_resize=EVAL_RESIZE_CHOICES),
+               eval_resize=EVAL_RESIZE_CHOICES, dataset_format=DATASET_FORMATS),
 }
 TRAIN_SPLIT, VAL_SPLIT = 'train', 'val'
 
@@ -56,17 +60,32 @@ def check_ranges(cfg, command):
     if command == TRAIN:
         if not 0 <= cfg.label_smoothing < 1:
             raise ConfigError(f"--label_smoothing must be in [0, 1), got {cfg.label_smoothing}")
+        if cfg.save_every_steps < 0:
+            raise ConfigError(f"--save_every_steps must be 0 (epoch ends only) or more, got {cfg.save_every_steps}")
         for key in ('mixup', 'cutmix'):
             if cfg[key] < 0:
                 raise ConfigError(f"--{key} is a Beta distribution's alpha: 0 (off) or more, got {cfg[key]}")
+        check_policy(cfg.autoaugment)
+        if not 0 <= cfg.reprob <= 1:
+            raise ConfigError(f"--reprob is a probability in [0, 1], got {cfg.reprob}")
+        if cfg.clip_grad < 0:
+            raise ConfigError(f"--clip_grad is the largest gradient norm: 0 (off) or more, got {cfg.clip_grad}")
+        if not 0 < cfg.ema_decay < 1:
+            raise ConfigError(f"--ema_decay must be in (0, 1), got {cfg.ema_decay}")
 
 
 def setting_warnings(cfg, command):
     """Warnings (strings) about settings that are allowed but probably not meant."""
-    warnings = []
+    warnings = policy_warnings(cfg.autoaugment) if command == TRAIN else []
     if command == TRAIN and cfg.warmup_epochs >= cfg.epochs:
         warnings.append(f"--warmup_epochs {cfg.warmup_epochs} >= --epochs {cfg.epochs}: the learning rate "
                         f"only rises during this run and never decays")
+    sink_mode = cfg.get('dataset_sink_mode')
+    sink = sink_mode == 'on' or (sink_mode == 'auto' and cfg.device_target != 'CPU')
+    if command == TRAIN and cfg.save_every_steps and sink:
+        warnings.append(f"--save_every_steps {cfg.save_every_steps} with dataset sink mode: a sink runs a whole "
+                        f"epoch, so checkpoints are written at epoch ends only (--dataset_sink_mode off for step "
+                        f"checkpoints)")
     return warnings
 
 
@@ -82,11 +101,11 @@ def validate_settings(cfg, command):
 
 def check_input_files(cfg, family, command):
     """Raise when a file that a `command` ('train' or 'eval') config names is missing or empty:
-    `--pretrained` (a path or a name in the weight cache), train's `--resume`, and every checkpoint that
-    eval's `--ckpt_path` means."""
+    `--pretrained` (a path or a name in the weight cache), train's `--resume` (unless 'auto'), and every
+    checkpoint that eval's `--ckpt_path` means."""
     if cfg.pretrained:
         find_weights_file(cfg.net, family.preprocessing(cfg.net), cfg.pretrained)
-    if command == TRAIN and cfg.resume:
+    if command == TRAIN and cfg.resume and cfg.resume != RESUME_AUTO:
         check_checkpoint_file(cfg.resume)
     if command == EVAL and cfg.ckpt_path:
         for path in checkpoint_files(cfg.ckpt_path):

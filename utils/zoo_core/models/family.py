@@ -8,7 +8,7 @@ Weights of an unnamed variant are looked up in every registry the process has cr
 (`zoo_core.models.registry.known_registries`).
 """
 from dataclasses import dataclass, field
-from typing import Mapping
+from typing import Mapping, Optional
 
 from zoo_core.models.registry import PretrainedConfig, Registry
 from zoo_core.runtime.config import build_config
@@ -31,11 +31,13 @@ class ModelFamily:
         demo_preset: what the short run on the built-in demo dataset changes in the recipe.
         training_presets: per variant, training settings beyond its published preprocessing
             (e.g. the DropBlock of the large ResNeSts).
+        configs_dir: the model folder's `configs/`, the recipe files that `--config NAME` finds.
     """
     registry: Registry
     recipe: Mapping
     demo_preset: Mapping
     training_presets: Mapping = field(default_factory=dict)
+    configs_dir: Optional[str] = None
 
     def __post_init__(self):
         self.registry.variant(self.default_net)  # the default must be a variant
@@ -70,5 +72,5 @@ class ModelFamily:
 
         `description` and `listed_keys` are the command's `--help` text and the keys it lists (default: all).
         """
-        return build_config(self.recipe, self.select_presets, argv, description, listed_keys)
+        return build_config(self.recipe, self.select_presets, argv, description, listed_keys, self.configs_dir)
 

@@ -17,6 +17,7 @@ from zoo_core.runtime.errors import ZooError
 TRUE_WORDS = ('true', '1', 'yes', 'y', 'on')
 FALSE_WORDS = ('false', '0', 'no', 'n', 'off')
 EFFECTIVE_CONFIG_NAME = 'config.yaml'
+RECIPE_SUFFIXES = ('.yaml', '.yml')
 HELP_WIDTH = 100
 
 
@@ -71,6 +72,20 @@ def read_yaml(path):
     return data
 
 
+def resolve_config_path(name_or_path, directory=None):
+    """The YAML file that `--config name_or_path` means: an existing path, else the recipe file of that name
+    (with or without its suffix) in `directory`, a model folder's `configs/`."""
+    if os.path.isfile(name_or_path) or not directory:
+        return name_or_path
+    for candidate in [name_or_path] + [name_or_path + suffix for suffix in RECIPE_SUFFIXES]:
+        path = os.path.join(directory, candidate)
+        if os.path.isfile(path):
+            return path
+    names = sorted(os.path.splitext(f)[0] for f in os.listdir(directory) if f.endswith(RECIPE_SUFFIXES))
+    raise ConfigError(f"config file not found: {name_or_path} is neither a file nor a recipe of {directory} "
+                      f"({', '.join(names) or 'none'})")
+
+
 def check_known(keys, defaults, source):
     """Raise for keys that the recipe does not have."""
     unknown = sorted(set(keys) - set(defaults))
@@ -89,7 +104,8 @@ def parse_overrides(argv, defaults, description=None, listed_keys=None):
     paragraphs = (description or __doc__).strip().split('\n\n')
     parser = argparse.ArgumentParser(description='\n\n'.join(textwrap.fill(p, HELP_WIDTH) for p in paragraphs),
                                      allow_abbrev=False, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument('--config', default=None, help='YAML file of config overrides')
+    parser.add_argument('--config', default=None,
+                        help="YAML file of config overrides, or the name of a recipe in the model folder's configs/")
     for key, value in defaults.items():
         listed = listed_keys is None or key in listed_keys
         what = f'{FLAG_HELP[key]}; ' if key in FLAG_HELP else ''
@@ -109,7 +125,7 @@ def apply_explicit(config, defaults, from_file, flags):
     return config
 
 
-def build_config(defaults, select_presets=None, argv=None, description=None, listed_keys=None):
+def build_config(defaults, select_presets=None, argv=None, description=None, listed_keys=None, config_dir=None):
     """The effective config of a run.
 
     Args:
@@ -120,9 +136,11 @@ def build_config(defaults, select_presets=None, argv=None, description=None, lis
         argv: command-line arguments (default: `sys.argv[1:]`).
         description, listed_keys: what the command's `--help` says and which keys it lists
             (see `parse_overrides`).
+        config_dir: the folder of shipped recipe files that `--config NAME` looks in.
     """
     argv = sys.argv[1:] if argv is None else argv
     config_path, flags = parse_overrides(argv, defaults, description, listed_keys)
+    config_path = resolve_config_path(config_path, config_dir) if config_path else None
     from_file = read_yaml(config_path) if config_path else {}
     check_known(from_file, defaults, config_path)
 
@@ -162,11 +180,33 @@ def format_config(config):
 FLAG_HELP = dict(
     data_dir='ImageFolder root with train/<class>/<image> and val/<class>/<image>; empty: the built-in demo '
              'dataset',
+    dataset_format='imagefolder: data_dir is an ImageFolder tree; mindrecord: a folder written by '
+                   'utils/to_mindrecord.py; auto (default): mindrecord when data_dir has its mindrecord.json',
     output_dir="logs, checkpoints and results; empty: ./output/<net> (eval: ./output/<net>/eval)",
-    resume='train: a training checkpoint of this zoo to continue from (weights, optimizer state, epoch)',
+    resume="train: continue a run: 'auto' (the newest complete checkpoint in <output_dir>/checkpoints; none: a "
+           "new run), or a training checkpoint of this zoo (weights, optimizer and other state, epoch and step)",
+    save_every_steps='train: also save a checkpoint every N steps within an epoch (0: at epoch ends only); a '
+                     'killed run loses at most N steps',
+    deterministic='train: deterministic kernels, and a resumed run replays its data pipeline up to the resume '
+                  'point so that it sees the same augmentations (costs the data time of the steps before it)',
     pretrained='weights to start from (train) or to evaluate (eval): a MindSpore, PyTorch or safetensors '
                'file, or a file name in the weight cache',
     ckpt_path='eval: the checkpoint to evaluate, or a folder whose every .ckpt is evaluated',
+    accumulate_steps='an optimizer update every K micro-batches: the update of one batch of K x batch_size per '
+                     'device (the lr scales with it); lr schedule and progress lines count updates',
+    clip_grad='clip the global gradient norm to this value (after the loss scale is undone and the ranks '
+              'are averaged); 0: off',
+    ema='keep an exponential moving average of the weights (ema.<name> in checkpoints); evaluated beside the '
+        'raw weights, best of each kept (best.ckpt raw, best_ema.ckpt EMA)',
+    ema_decay='weight of the old average per update',
+    ema_warmup='lower the EMA decay in early updates: min(ema_decay, (1 + n) / (10 + n))',
+    autoaugment="autoaugment (AutoAugment's ImageNet policy), randaugment, trivialaugment, none, or a timm "
+                "RandAugment policy string: rand-m9-mstd0.5-inc1, rand-m9-n3 (m magnitude 0-10, n ops, mstd "
+                "magnitude noise, mmax, inc1, p op probability)",
+    reprob='random erasing probability per image (MindSpore RandomErasing, normal-noise fill after '
+           'normalisation); 0: off',
+    aug_repeats="repeated augmentation (timm's RepeatAugSampler): each image R times per epoch, its copies on "
+                "different ranks; the epoch keeps its length; 1: off",
     strict_data='true: the first bad image file is an error; false (default): each is named in a warning, '
                 'left out and counted',
     num_parallel_workers="data pipeline workers per rank: 'auto' (this host's cores / its ranks) or a count "
@@ -180,6 +220,7 @@ RUN_DEFAULTS = dict(
     device_id=0,                # overridden by the DEVICE_ID environment variable of a launcher
     mode='graph',               # graph | pynative
     data_dir='',
+    dataset_format='auto',      # auto | imagefolder | mindrecord (auto: data_dir with a mindrecord.json)
     output_dir='',
     resume='',
     pretrained='',
@@ -188,6 +229,8 @@ RUN_DEFAULTS = dict(
     eval_batch_size=64,
     log_every=20,               # steps between progress lines
     keep_checkpoint_max=5,
+    save_every_steps=0,         # checkpoints within an epoch (0: at epoch ends only)
+    deterministic=False,        # deterministic kernels and exact data recovery on resume
     eval_interval=1,            # epochs between evaluations during training (0: none)
     seed=1,
     amp_level='auto',           # auto: O0 on CPU, O2 on GPU/Ascend
@@ -202,8 +245,8 @@ RUN_DEFAULTS = dict(
 
 # The keys that evaluation reads: `eval.py --help` lists these. It accepts every other key of the recipe
 # too (and ignores them), so that a training run's flags or its saved config.yaml can be reused as they are.
-EVAL_KEYS = ('net', 'num_classes', 'ckpt_path', 'pretrained', 'data_dir', 'output_dir', 'device_target',
-             'device_id', 'mode', 'eval_batch_size', 'num_parallel_workers', 'image_size', 'crop_pct',
+EVAL_KEYS = ('net', 'num_classes', 'ckpt_path', 'pretrained', 'data_dir', 'dataset_format', 'output_dir',
+             'device_target', 'device_id', 'mode', 'eval_batch_size', 'num_parallel_workers', 'image_size', 'crop_pct',
              'interpolation', 'eval_resize', 'mean', 'std', 'strict_data')
 # Keys that only evaluation reads: `train.py --help` leaves them out.
 EVAL_ONLY_KEYS = ('ckpt_path',)
@@ -225,4 +268,9 @@ TRAIN_DEFAULTS = dict(
     drop_path_rate=0.0,
     drop_block_rate=0.0,
     zero_init_last=True,        # zero gamma of each block's last BN
+    accumulate_steps=1,         # micro-batches per optimizer update (lr schedule and logs count updates)
+    clip_grad=0.0,              # largest global gradient norm (0: no clipping)
+    ema=False,                  # keep a model EMA, evaluated and saved beside the raw weights
+    ema_decay=0.9998,
+    ema_warmup=False,           # decay min(ema_decay, (1 + n) / (10 + n)) at update n
 )

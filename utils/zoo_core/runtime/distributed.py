@@ -28,10 +28,15 @@ def launched_process_count():
     return int(os.environ.get('MS_WORKER_NUM') or os.environ.get('RANK_SIZE') or 1)
 
 
+# Set by the launchers (utils/scripts/common.sh run_cluster) to the processes they start on this host:
+# msrun does not export its --local_worker_num.
+LOCAL_WORKERS_ENV = 'ZOO_LOCAL_WORKER_NUM'
+
+
 def local_process_count():
-    """Processes of the job on this host: OpenMPI's local size when mpirun started it, else all of them
-    (msrun does not export its --local_worker_num; the CPU launchers start every rank on one host)."""
-    local = os.environ.get('OMPI_COMM_WORLD_LOCAL_SIZE')
+    """Processes of the job on this host: OpenMPI's local size when mpirun started it, else the launcher's
+    count for this host (`LOCAL_WORKERS_ENV`), else all of them (one host)."""
+    local = os.environ.get('OMPI_COMM_WORLD_LOCAL_SIZE') or os.environ.get(LOCAL_WORKERS_ENV)
     return int(local) if local else launched_process_count()
 
 

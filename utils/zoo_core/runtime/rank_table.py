@@ -3,6 +3,10 @@
 A rank table lists the servers of a job and, per server, its devices:
 `{"server_list": [{"server_id": "10.0.0.1", "device": [{"device_id": "0", "device_ip": "192.1.1.6",
 "rank_id": "0"}, ...]}], ...}`. Numbers may be JSON strings (as `hccl_tools.py` writes them) or integers.
+Every table: rank ids exactly 0..n-1, each once; device ids unique per server; device IPs unique. A table
+of several servers also: `server_count` given and equal to the servers listed, each `server_id` an IP
+address, and the ranks in server order (server k's ranks one block, after server k-1's), as HCCL
+numbers them and `hccl_tools.py --merge` writes them.
 
 Command line, for the launch scripts:
     python -m zoo_core.runtime.rank_table validate FILE [--server_id ID]
@@ -136,6 +140,34 @@ def _server_entries(path, index, server):
     return entries
 
 
+def _check_unique_device_ips(path, entries):
+    """Each device IP belongs to one device of the job."""
+    seen = {}
+    for entry in entries:
+        if entry.device_ip in seen:
+            other = seen[entry.device_ip]
+            raise RankTableError(f"{path}: device_ip {entry.device_ip} is given twice (device {other.device_id} "
+                                 f"of {other.server_id} and device {entry.device_id} of {entry.server_id})")
+        seen[entry.device_ip] = entry
+
+
+def _check_several_servers(path, document, servers, entries):
+    """A table of several servers: its server_count, the servers' IP addresses, its ranks in server order."""
+    if 'server_count' not in document:
+        raise RankTableError(f"{path}: a table of {len(servers)} servers needs 'server_count' "
+                             f"(utils/hccl_tools.py --merge writes it)")
+    for entry in entries:
+        _ip_address(entry.server_id, f"{path}: server_id of a table of several servers")
+    previous_last = -1
+    for server_id in dict.fromkeys(entry.server_id for entry in entries):
+        ranks = sorted(entry.rank_id for entry in entries if entry.server_id == server_id)
+        if ranks[0] != previous_last + 1 or ranks != list(range(ranks[0], ranks[0] + len(ranks))):
+            raise RankTableError(f"{path}: the ranks of server {server_id} are {', '.join(map(str, ranks))}; in a "
+                                 f"table of several servers each server's ranks follow the previous server's "
+                                 f"(expected {previous_last + 1}..{previous_last + len(ranks)})")
+        previous_last = ranks[-1]
+
+
 def parse_rank_table(document, path='<rank table>'):
     """A RankTable from an already parsed JSON `document`; `path` only names it in messages."""
     if not isinstance(document, dict):
@@ -173,6 +205,9 @@ def parse_rank_table(document, path='<rank table>'):
     if missing:
         raise RankTableError(f"{path}: rank ids must be exactly 0..{len(entries) - 1} for {len(entries)} devices; "
                              f"missing {', '.join(map(str, missing))}, found {', '.join(map(str, sorted(by_rank)))}")
+    _check_unique_device_ips(path, entries)
+    if len(servers) > 1:
+        _check_several_servers(path, document, servers, entries)
     return RankTable(path=path, ranks=tuple(by_rank[rank] for rank in range(len(entries))))
 
 

@@ -8,6 +8,11 @@ from zoo_core.weights.files import MINDSPORE_SUFFIX, network_weights_of
 from zoo_core.weights.fit import WeightMismatchError, load_weights
 
 
+# save_checkpoint(crc_check=True) ends the file with this marker and a 10-byte CRC32 of the rest.
+CRC_MARKER = b'crc_num'
+CRC_TRAILER_BYTES = len(CRC_MARKER) + 10
+
+
 class CheckpointError(ZooError):
     """A checkpoint file that cannot be read or used."""
 
@@ -22,11 +27,23 @@ def check_checkpoint_file(path):
                               f"interrupted save or copy; use another checkpoint")
 
 
+def has_crc_trailer(path):
+    """True when the file ends with the CRC record of `save_checkpoint(crc_check=True)` (a truncated one has
+    lost it; files written without CRC never had it)."""
+    with open(path, 'rb') as handle:
+        handle.seek(0, os.SEEK_END)
+        if handle.tell() < CRC_TRAILER_BYTES:
+            return False
+        handle.seek(-CRC_TRAILER_BYTES, os.SEEK_END)
+        return handle.read(len(CRC_MARKER)) == CRC_MARKER
+
+
 def read_checkpoint(path):
-    """name -> Parameter of a MindSpore checkpoint, with a clear error for a missing, empty or broken file."""
+    """name -> Parameter of a MindSpore checkpoint, with a clear error for a missing, empty or broken file
+    (its CRC32 is checked when it has one: this zoo's training writes them)."""
     check_checkpoint_file(path)
     try:
-        return ms.load_checkpoint(path)
+        return ms.load_checkpoint(path, crc_check=has_crc_trailer(path))
     except (RuntimeError, ValueError) as error:
         raise CheckpointError(f"cannot read checkpoint {path}: {str(error).splitlines()[0]}") from None
 
@@ -49,10 +66,12 @@ def load_network_checkpoint(net, path, ignore_prefixes=()):
 
 
 def folder_checkpoints(directory):
-    """The `.ckpt` files of `directory`, oldest first (by modification time, then name); [] for none."""
+    """The `.ckpt` files of `directory`, oldest first (by modification time, then name); [] for none.
+    Hidden files (a checkpoint being written) are not listed."""
     if not directory or not os.path.isdir(directory):
         return []
-    files = [os.path.join(directory, f) for f in os.listdir(directory) if f.endswith(MINDSPORE_SUFFIX)]
+    files = [os.path.join(directory, f) for f in os.listdir(directory)
+             if f.endswith(MINDSPORE_SUFFIX) and not f.startswith('.')]
     return sorted(files, key=lambda f: (os.path.getmtime(f), f))
 
 

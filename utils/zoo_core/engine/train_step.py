@@ -1,0 +1,193 @@
+"""The training step of a recipe that accumulates gradients, clips them or keeps a model EMA.
+
+`TrainStep` is a cell that `mindspore.train.Model(train_step)` runs once per micro-batch. Per call it
+computes the gradients of the (loss-scaled) loss; every `accumulate_steps` calls it makes one update:
+
+    sum of the micro-batches' gradients -> AllReduce mean over the ranks (data parallel) -> unscale
+    (/ loss scale, / accumulate_steps) -> overflow check (with a loss scale) -> global-norm clipping
+    -> optimizer -> model EMA
+
+so the update of K micro-batches of b images is that of one batch of K*b, the overflow check and the
+clipping see the true gradients (unscaled, averaged over every rank's images), and every rank takes the
+same decision. The optimizer's step counter, hence the lr schedule, counts updates.
+
+Loss scaling uses `mindspore.amp`'s functional scalers (`DynamicLossScaler`, `StaticLossScaler`,
+`all_finite`), which run on the CPU too, where `Model`'s loss-scale managers accept only a fixed scale
+without overflow skipping. An update whose gradients overflow is skipped; a dynamic scale then halves.
+
+A recipe that uses none of the three features trains with `Model(net, loss_fn, optimizer, ...)` exactly
+as before (`needs_train_step`).
+
+State held as Parameters, hence in every checkpoint of the training network: the accumulated gradients
+(`accumulated_grads.<name>`, all zero at an epoch's end) with the micro-step count
+(`ACCUMULATED_STEPS_NAME`), and the EMA (`zoo_core.optim.ema`).
+"""
+import mindspore as ms
+from mindspore import Parameter, Tensor, amp, nn, ops
+from mindspore.communication import get_group_size
+
+from zoo_core.optim.ema import ModelEma
+from zoo_core.runtime.config import ConfigError
+
+ACCUMULATED_PREFIX = 'accumulated_grads'
+ACCUMULATED_STEPS_NAME = 'accumulated_steps'
+# `DynamicLossScaleManager`'s defaults: the scale doubles after this many finite updates, halves on overflow.
+SCALE_FACTOR = 2
+SCALE_WINDOW = 2000
+# torch.nn.utils.clip_grad_norm_'s guard against a zero norm: coefficient = max_norm / (norm + eps), at most 1.
+CLIP_EPSILON = 1e-6
+DATA_PARALLEL_MODES = (ms.ParallelMode.DATA_PARALLEL, ms.ParallelMode.HYBRID_PARALLEL)
+
+
+def needs_train_step(cfg):
+    """True when the recipe accumulates gradients, clips them or keeps an EMA (else `Model`'s own step)."""
+    return cfg.accumulate_steps > 1 or cfg.clip_grad > 0 or cfg.ema
+
+
+def loss_scaler_for(cfg, amp_level):
+    """None in fp32 (O0); else `amp.DynamicLossScaler` (with `dynamic_loss_scale`) or `amp.StaticLossScaler`,
+    starting at `cfg.loss_scale`."""
+    if amp_level == 'O0':
+        return None
+    if cfg.dynamic_loss_scale:
+        return amp.DynamicLossScaler(cfg.loss_scale, SCALE_FACTOR, SCALE_WINDOW)
+    return amp.StaticLossScaler(cfg.loss_scale)
+
+
+def updates_per_epoch(steps_per_epoch, accumulate_steps):
+    """Optimizer updates per epoch of `steps_per_epoch` micro-batches (a partial accumulation is dropped)."""
+    if steps_per_epoch < accumulate_steps:
+        raise ConfigError(f"--accumulate_steps {accumulate_steps} is more than the {steps_per_epoch} batches of an "
+                          f"epoch: lower it or --batch_size")
+    return steps_per_epoch // accumulate_steps
+
+
+def accumulation_dataset(dataset, accumulate_steps, logger):
+    """(`dataset` cut to whole accumulation windows, updates per epoch): an epoch ends with an update, so
+    checkpoints never hold a partial window."""
+    steps = dataset.get_dataset_size()
+    updates = updates_per_epoch(steps, accumulate_steps)
+    if updates * accumulate_steps != steps:
+        logger.info(f"--accumulate_steps {accumulate_steps}: each epoch uses {updates * accumulate_steps} of its "
+                    f"{steps} batches ({updates} updates)")
+        dataset = dataset.take(updates * accumulate_steps)
+    return dataset, updates
+
+
+def gradient_reducer(weights):
+    """`nn.DistributedGradReducer` over the ranks in data-parallel mode (mean as the context says), else None."""
+    if ms.get_auto_parallel_context('parallel_mode') not in DATA_PARALLEL_MODES:
+        return None
+    return nn.DistributedGradReducer(weights, ms.get_auto_parallel_context('gradients_mean'), get_group_size())
+
+
+def global_norm(grads):
+    """The L2 norm of all gradients together."""
+    return ops.sqrt(ops.addn([ops.reduce_sum(ops.square(ops.cast(g, ms.float32))) for g in grads]))
+
+
+def clip_by_global_norm(grads, max_norm):
+    """`grads` scaled by min(1, max_norm / (global norm + CLIP_EPSILON)), as torch's `clip_grad_norm_`."""
+    coefficient = ops.minimum(max_norm / (global_norm(grads) + CLIP_EPSILON), 1.0)
+    return tuple(g * ops.cast(coefficient, g.dtype) for g in grads)
+
+
+_scale_grad = ops.MultitypeFuncGraph('scale_grad')
+_accumulate = ops.MultitypeFuncGraph('accumulate')
+_clear = ops.MultitypeFuncGraph('clear')
+
+
+@_scale_grad.register('Number', 'Tensor')
+def _scale_one(factor, grad):
+    return grad * ops.cast(factor, grad.dtype)
+
+
+@_accumulate.register('Tensor', 'Tensor')
+def _accumulate_one(total, grad):
+    return ops.assign_add(total, ops.cast(grad, total.dtype))
+
+
+@_clear.register('Tensor')
+def _clear_one(total):
+    return ops.assign(total, ops.zeros_like(total))
+
+
+class TrainStep(nn.Cell):
+    """One micro-batch of training (see the module docstring).
+
+    Args:
+        network_with_loss: a cell of (images, labels) -> scalar loss, already cast for AMP.
+        loss_scaler: an `amp` loss scaler, or None in fp32.
+        accumulate_steps: micro-batches per update.
+        clip_grad: the largest global gradient norm (0: no clipping).
+        ema: a `ModelEma` updated after each update, or None.
+    """
+
+    def __init__(self, network_with_loss, optimizer, loss_scaler=None, accumulate_steps=1, clip_grad=0.0,
+                 ema=None):
+        super().__init__(auto_prefix=False)
+        self.network = network_with_loss
+        self.network.set_grad()
+        self.optimizer = optimizer
+        self.weights = optimizer.parameters
+        self.grad = ops.GradOperation(get_by_list=True, sens_param=True)
+        self.loss_scaler = loss_scaler
+        self.accumulate_steps = accumulate_steps
+        self.clip_grad = float(clip_grad)
+        self.ema = ema
+        self.reducer = gradient_reducer(self.weights)
+        self.hyper_map = ops.HyperMap()
+        if accumulate_steps > 1:
+            self.accumulated = self.weights.clone(prefix=ACCUMULATED_PREFIX, init='zeros')
+            self.micro_steps = Parameter(Tensor(0, ms.int32), name=ACCUMULATED_STEPS_NAME, requires_grad=False)
+
+    def construct(self, *inputs):
+        loss = self.network(*inputs)
+        sens = ops.ones_like(loss)
+        if self.loss_scaler is not None:
+            sens = sens * ops.cast(self.loss_scaler.scale_value, loss.dtype)
+        grads = self.grad(self.network, self.weights)(*inputs, sens)
+        if self.accumulate_steps == 1:
+            return ops.depend(loss, self.update(grads))
+        loss = ops.depend(loss, self.hyper_map(_accumulate, self.accumulated, grads))
+        micro_steps = self.micro_steps + 1
+        loss = ops.depend(loss, ops.assign(self.micro_steps, micro_steps))
+        if micro_steps % self.accumulate_steps == 0:
+            loss = ops.depend(loss, self.update(self.accumulated))
+            loss = ops.depend(loss, self.hyper_map(_clear, self.accumulated))
+        return loss
+
+    def update(self, grads):
+        """Reduce, unscale, check, clip and apply `grads` (the sum of the window's scaled gradients)."""
+        if self.reducer is not None:
+            grads = self.reducer(grads)
+        if self.loss_scaler is not None:
+            grads = self.loss_scaler.unscale(grads)
+        if self.accumulate_steps > 1:
+            grads = self.hyper_map(ops.partial(_scale_grad, 1.0 / self.accumulate_steps), grads)
+        if self.loss_scaler is None:
+            return self.apply(grads)
+        finite = amp.all_finite(grads)
+        self.loss_scaler.adjust(finite)
+        if finite:
+            finite = ops.depend(finite, self.apply(grads))
+        return finite
+
+    def apply(self, grads):
+        """Clip, step the optimizer, update the EMA."""
+        if self.clip_grad > 0:
+            grads = clip_by_global_norm(grads, self.clip_grad)
+        done = self.optimizer(grads)
+        if self.ema is not None:
+            done = ops.depend(done, self.ema())
+        return done
+
+
+def build_train_step(net, loss_fn, optimizer, cfg, amp_level):
+    """`TrainStep` of `net` (cast to `amp_level` with `mindspore.amp.auto_mixed_precision`), `loss_fn` and
+    `optimizer` with the recipe's accumulation, clipping, loss scale and EMA. Build it after a resume has
+    loaded the weights: the EMA starts from the network's current weights."""
+    cast = net if amp_level == 'O0' else amp.auto_mixed_precision(net, amp_level)
+    ema = ModelEma(net, cfg.ema_decay, cfg.ema_warmup) if cfg.ema else None
+    return TrainStep(nn.WithLossCell(cast, loss_fn), optimizer, loss_scaler_for(cfg, amp_level),
+                     cfg.accumulate_steps, cfg.clip_grad, ema)

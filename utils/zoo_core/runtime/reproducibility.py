@@ -1,0 +1,20 @@
+"""Seeds and determinism of a run: the same config gives the same weights, and a resumed run the same data.
+
+`seed_run(seed)` seeds MindSpore's and the data pipeline's generators. With `deterministic`, MindSpore's
+kernels also run deterministically (`mindspore.set_deterministic`), and a resumed data pipeline replays
+the samples before its resume point through every random augmentation (`set_fast_recovery(False)`), so
+that the resumed run draws what the uninterrupted one drew. The replay costs the data-loading time of every
+step before the resume point (measured in docs/RESUME.md); without `deterministic` a resumed pipeline
+skips them at once (MindSpore's fast recovery): same sample order, other augmentation draws.
+"""
+import mindspore as ms
+import mindspore.dataset as ds
+
+
+def seed_run(seed, deterministic=False):
+    """Seed every generator of a run; with `deterministic`, deterministic kernels and exact data recovery."""
+    ms.set_seed(seed)
+    ds.config.set_seed(seed)
+    ds.config.set_fast_recovery(not deterministic)
+    if deterministic:
+        ms.set_deterministic(True)
