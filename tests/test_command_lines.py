@@ -36,12 +36,14 @@ def documented_text(path):
     return (REPO_ROOT / path).read_text(encoding='utf-8').replace('\\\n', ' ')
 
 
-def model_dir_of(prefix, arguments):
-    """The model folder a command runs in: its path's, or a shared script's first argument."""
+def model_dir_of(prefix, arguments, document):
+    """The model folder a command runs in: its path's, a shared script's first argument, or, for a command
+    without a folder (`bash scripts/run_train.sh`), the folder of the model README that shows it."""
     for name in FAMILIES:
         if name in prefix or (prefix.startswith('utils/') and arguments[:1] == [name]):
             return name
-    return DEFAULT_MODEL_DIR
+    folder = document.split('/')[0]
+    return folder if folder in FAMILIES else DEFAULT_MODEL_DIR
 
 
 def entry_point_of_script(script):
@@ -58,12 +60,12 @@ def documented_commands():
         text = documented_text(document)
         for match in PYTHON_COMMAND.finditer(text):
             prefix, name, arguments = match.group(1), match.group(2), match.group(3).split()
-            model_dir = model_dir_of(prefix, arguments)
+            model_dir = model_dir_of(prefix, arguments, document)
             entry_point = name if name in ENTRY_POINTS else script_path(prefix, name, model_dir)
             commands.append((document, match.group(0), model_dir, entry_point, flags_of(arguments)))
         for match in SCRIPT_COMMAND.finditer(text):
             arguments = match.group(3).split()
-            commands.append((document, match.group(0), model_dir_of(match.group(1), arguments),
+            commands.append((document, match.group(0), model_dir_of(match.group(1), arguments, document),
                              entry_point_of_script(match.group(2)), flags_of(arguments)))
     return commands
 
@@ -123,7 +125,9 @@ def test_a_documented_command_uses_only_flags_its_entry_point_has(document, comm
                          [c for c in COMMANDS if c[1].startswith('bash')], ids=lambda value: str(value)[:60])
 def test_a_documented_script_exists(document, command, model_dir, entry_point, flags):
     script = command.split()[1]
-    assert (REPO_ROOT / script).is_file(), f"{document}: {script} does not exist"
+    in_model_dir = not script.startswith(('utils/', *FAMILIES))  # `scripts/run_x.sh` of a model README
+    path = REPO_ROOT / model_dir / script if in_model_dir else REPO_ROOT / script
+    assert path.is_file(), f"{document}: {script} does not exist"
 
 
 @pytest.mark.parametrize('document, command, model_dir, entry_point, flags',
