@@ -9,12 +9,14 @@ commands they show are checked by tests/test_command_lines.py, which reads these
 """
 import ast
 import collections
+import pathlib
 import re
 import subprocess
 
 import pytest
 
 from helpers import CARD_ALIASES, REPO_ROOT
+from zoo_core.data.demo_data import DEFAULT_DEMO_DIR
 from zoo_core.runtime.config import EVAL_KEYS
 from zoo_resnest.family import FAMILY as RESNEST
 from zoo_resnext.family import FAMILY as RESNEXT
@@ -200,3 +202,9 @@ def test_the_modelzoo_sections_are_there_in_order(model_dir, name):
         found = [index for index, heading in enumerate(headings) if index >= position and section in heading]
         assert found, f"{model_dir}/{name}: no section {section!r} after {headings[position - 1]!r}"
         position = found[0] + 1
+
+
+def test_the_demo_dataset_is_generated_where_the_readmes_say():
+    assert pathlib.Path(DEFAULT_DEMO_DIR) == REPO_ROOT / 'demo_data' / 'shapes10'
+    for model_dir, name in READMES:
+        assert '`demo_data/shapes10`' in readme_text(model_dir, name)
