@@ -4,8 +4,9 @@ Each model folder's README.md and README_CN.md (the MindSpore ModelZoo's section
 file tree only files that exist, and every file the folder tracks, with the card modules that are aliases
 of the shared engine named as such; give every recipe key in the parameter table with its actual default
 (a key added or a default changed without the README fails here), with *eval* on exactly the keys that
-evaluation reads; and, English and Chinese, have the same sections and the same numbers. The flags of the
-commands they show are checked by tests/test_command_lines.py, which reads these files too.
+evaluation reads; name no `--flag` that none of the model's entry points has (the commands they show are
+checked flag by flag against their own entry point by tests/test_command_lines.py, whose extraction this
+file reuses); and, English and Chinese, have the same sections, numbers and code.
 """
 import ast
 import collections
@@ -16,6 +17,7 @@ import subprocess
 import pytest
 
 from helpers import CARD_ALIASES, REPO_ROOT
+from test_command_lines import COMMANDS, ENTRY_POINTS, PLACEHOLDER_FLAGS, known_flags
 from zoo_core.data.demo_data import DEFAULT_DEMO_DIR
 from zoo_core.runtime.config import EVAL_KEYS
 from zoo_resnest.family import FAMILY as RESNEST
@@ -162,6 +164,15 @@ def test_every_parameter_has_a_meaning_and_a_source_and_eval_marks_the_keys_eval
     assert all(meaning and source for _, meaning, source in table.values())
     marked = {key for key, (_, meaning, _) in table.items() if EVAL_MARK in meaning}
     assert marked == set(EVAL_KEYS), f"{model_dir}/{name}: *eval* marks {sorted(marked ^ set(EVAL_KEYS))} wrongly"
+
+
+@pytest.mark.parametrize('model_dir, name', READMES)
+def test_every_flag_the_readme_names_is_a_flag_of_one_of_its_entry_points(model_dir, name):
+    document = f'{model_dir}/{name}'
+    shown = set(re.findall(r'(?<![\w-])--([a-z][\w-]*)', readme_text(model_dir, name))) - PLACEHOLDER_FLAGS
+    entry_points = set(ENTRY_POINTS) | {entry for doc, _, _, entry, _ in COMMANDS if doc == document and entry}
+    known = set().union(*(known_flags(model_dir, entry) for entry in entry_points))
+    assert not shown - known, f"{document} names flags that no entry point has: {sorted(shown - known)}"
 
 
 @pytest.mark.parametrize('model_dir', FAMILIES)
