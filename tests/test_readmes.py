@@ -6,7 +6,8 @@ of the shared engine named as such; give every recipe key in the parameter table
 (a key added or a default changed without the README fails here), with *eval* on exactly the keys that
 evaluation reads; name no `--flag` that none of the model's entry points has (the commands they show are
 checked flag by flag against their own entry point by tests/test_command_lines.py, whose extraction this
-file reuses); and, English and Chinese, have the same sections, numbers and code.
+file reuses); and, English and Chinese, have the same sections, numbers and code. The root README and
+README_CN must have the same sections and numbers too, and link each model README.
 """
 import ast
 import collections
@@ -175,13 +176,13 @@ def test_every_flag_the_readme_names_is_a_flag_of_one_of_its_entry_points(model_
     assert not shown - known, f"{document} names flags that no entry point has: {sorted(shown - known)}"
 
 
-@pytest.mark.parametrize('model_dir', FAMILIES)
+@pytest.mark.parametrize('model_dir', [*FAMILIES, '.'])
 def test_english_and_chinese_have_the_same_sections(model_dir):
     english, chinese = (heading_levels(readme_text(model_dir, name)) for name in LANGUAGES)
     assert english == chinese, f"{model_dir}: heading levels differ: {english} vs {chinese}"
 
 
-@pytest.mark.parametrize('model_dir', FAMILIES)
+@pytest.mark.parametrize('model_dir', [*FAMILIES, '.'])
 def test_english_and_chinese_have_the_same_numbers(model_dir):
     english, chinese = (numbers(readme_text(model_dir, name)) for name in LANGUAGES)
     assert english == chinese, (f"{model_dir}: only in README.md: {dict(english - chinese)}; "
@@ -219,3 +220,11 @@ def test_the_demo_dataset_is_generated_where_the_readmes_say():
     assert pathlib.Path(DEFAULT_DEMO_DIR) == REPO_ROOT / 'demo_data' / 'shapes10'
     for model_dir, name in READMES:
         assert '`demo_data/shapes10`' in readme_text(model_dir, name)
+
+
+@pytest.mark.parametrize('name', LANGUAGES)
+def test_the_root_readme_links_each_model_readme_in_both_languages(name):
+    text = readme_text('.', name)
+    for model_dir in FAMILIES:
+        for language in LANGUAGES:
+            assert f'({model_dir}/{language})' in text, f"{name} does not link {model_dir}/{language}"
