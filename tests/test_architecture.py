@@ -4,7 +4,7 @@ import importlib
 
 import pytest
 
-from helpers import REPO_ROOT
+from helpers import CARD_ALIASES, REPO_ROOT
 
 ENGINE_ROOT = REPO_ROOT / 'utils' / 'zoo_core'
 MODEL_PACKAGES = {'zoo_resnest': REPO_ROOT / 'ResNeSt50' / 'src', 'zoo_resnext': REPO_ROOT / 'ResNeXt50' / 'src'}
@@ -13,11 +13,6 @@ LAYERS = ('runtime', 'models', 'weights', 'data', 'optim', 'engine', 'deploy')
 # Where a ModelZoo reader looks for them (the model card's layout), in both model folders.
 CARD_MODULES = ('config', 'family', 'models', 'models.resnet', 'datasets', 'datasets.autoaug', 'crossentropy',
                 'logging', 'eval_callback')
-# Card modules that are aliases of the shared engine: (module, name, the shared module that defines it).
-ALIASES = (('crossentropy', 'CrossEntropySmooth', 'zoo_core.engine.crossentropy'),
-           ('logging', 'get_logger', 'zoo_core.runtime.logging'),
-           ('eval_callback', 'EvalCallback', 'zoo_core.engine.eval_callback'),
-           ('datasets.autoaug', 'augmentation_ops', 'zoo_core.data.autoaug'))
 
 
 def module_name(path, root, package):
@@ -108,7 +103,7 @@ def test_the_cards_modules_exist_in_each_model_folder(package, card_module):
 
 
 @pytest.mark.parametrize('package', sorted(MODEL_PACKAGES))
-@pytest.mark.parametrize('card_module, name, shared', ALIASES)
+@pytest.mark.parametrize('card_module, name, shared', CARD_ALIASES)
 def test_a_card_module_without_code_of_its_own_is_the_shared_module(package, card_module, name, shared):
     alias = importlib.import_module(f'{package}.{card_module}')
     assert getattr(alias, name) is getattr(importlib.import_module(shared), name)

@@ -1,10 +1,14 @@
 """The command lines tell the truth: each entry point's `--help` lists its own flags and names its checkpoint
-flag, and every command that the READMEs and docs show uses only flags that its entry point has."""
+flag, and every command that the READMEs and docs show uses only flags that its entry point has: train.py,
+eval.py and export.py against their parsers, the launch scripts against the entry point they pass flags to,
+and every other script (`python ResNeSt50/postprocess.py`, `python utils/check_dataset.py`, ...) against
+the flags its own `--help` prints. tests/test_readmes.py checks the rest of the model READMEs."""
+import functools
 import re
 
 import pytest
 
-from helpers import REPO_ROOT
+from helpers import REPO_ROOT, run_script
 from zoo_core.deploy.export import build_parser
 from zoo_core.engine.evaluate import main as eval_main
 from zoo_core.engine.train import main as train_main
@@ -19,7 +23,8 @@ FAMILIES = {'ResNeSt50': RESNEST, 'ResNeXt50': RESNEXT}
 DEFAULT_MODEL_DIR = 'ResNeSt50'  # a command without a model folder (`python train.py ...`) runs in one of them
 # The arguments of a command end at a comment, the end of a code span, or a shell operator.
 ARGUMENTS = r'((?:[ \t]+[^\s#`|&;]+)*)'
-PYTHON_COMMAND = re.compile(r'python[ \t]+(\S*?)\b(train|eval|export)\.py' + ARGUMENTS)
+PYTHON_COMMAND = re.compile(r'python[ \t]+(\S*?)\b(\w+)\.py' + ARGUMENTS)
+ENTRY_POINTS = ('train', 'eval', 'export')  # their flags come from their parsers; other scripts' from --help
 SCRIPT_COMMAND = re.compile(r'bash[ \t]+(\S*?)scripts/(run_\w+)\.sh' + ARGUMENTS)
 # Spelled-out syntax, not a flag: `python train.py [--config f.yaml] [--key value ...]`.
 PLACEHOLDER_FLAGS = {'key'}
@@ -31,12 +36,14 @@ def documented_text(path):
     return (REPO_ROOT / path).read_text(encoding='utf-8').replace('\\\n', ' ')
 
 
-def model_dir_of(prefix, arguments):
-    """The model folder a command runs in: its path's, or a shared script's first argument."""
+def model_dir_of(prefix, arguments, document):
+    """The model folder a command runs in: its path's, a shared script's first argument, or, for a command
+    without a folder (`bash scripts/run_train.sh`), the folder of the model README that shows it."""
     for name in FAMILIES:
         if name in prefix or (prefix.startswith('utils/') and arguments[:1] == [name]):
             return name
-    return DEFAULT_MODEL_DIR
+    folder = document.split('/')[0]
+    return folder if folder in FAMILIES else DEFAULT_MODEL_DIR
 
 
 def entry_point_of_script(script):
@@ -52,14 +59,29 @@ def documented_commands():
     for document in DOCUMENTS:
         text = documented_text(document)
         for match in PYTHON_COMMAND.finditer(text):
-            arguments = match.group(3).split()
-            commands.append((document, match.group(0), model_dir_of(match.group(1), arguments), match.group(2),
-                             flags_of(arguments)))
+            prefix, name, arguments = match.group(1), match.group(2), match.group(3).split()
+            model_dir = model_dir_of(prefix, arguments, document)
+            entry_point = name if name in ENTRY_POINTS else script_path(prefix, name, model_dir)
+            commands.append((document, match.group(0), model_dir, entry_point, flags_of(arguments)))
         for match in SCRIPT_COMMAND.finditer(text):
             arguments = match.group(3).split()
-            commands.append((document, match.group(0), model_dir_of(match.group(1), arguments),
+            commands.append((document, match.group(0), model_dir_of(match.group(1), arguments, document),
                              entry_point_of_script(match.group(2)), flags_of(arguments)))
     return commands
+
+
+def script_path(prefix, name, model_dir):
+    """The repository path of a documented script other than an entry point: `utils/check_dataset.py` as
+    written, `postprocess.py` without a folder in the model folder a command without one runs in."""
+    return f'{prefix}{name}.py' if prefix else f'{model_dir}/{name}.py'
+
+
+@functools.lru_cache(maxsize=None)
+def help_flags(script):
+    """The flag names (without `--`) that `python script --help` prints."""
+    result = run_script(REPO_ROOT / script, '--help', cwd=REPO_ROOT)
+    assert result.returncode == 0, f"{script} --help failed: {result.stderr[-400:]}"
+    return set(re.findall(r'(?<![\w-])--([\w-]+)', result.stdout))
 
 
 def flags_of(arguments):
@@ -77,7 +99,9 @@ def known_flags(model_dir, entry_point):
         return {'config', 'help'} | set(EVAL_KEYS)
     if entry_point == 'export':
         return {option[2:] for option in build_parser(family)._option_string_actions if option.startswith('--')}
-    return set()
+    if entry_point is None:
+        return set()
+    return help_flags(entry_point)
 
 
 COMMANDS = documented_commands()
@@ -85,13 +109,15 @@ COMMANDS = documented_commands()
 
 def test_the_documents_commands_are_found():
     assert len(COMMANDS) >= MIN_DOCUMENTED_COMMANDS
-    assert {entry for *_, entry, _ in COMMANDS} == {'train', 'eval', 'export', None}
+    entry_points = {entry for *_, entry, _ in COMMANDS}
+    assert {'train', 'eval', 'export', None} < entry_points
+    assert {'ResNeSt50/postprocess.py', 'utils/check_dataset.py'} <= entry_points
 
 
 @pytest.mark.parametrize('document, command, model_dir, entry_point, flags', COMMANDS,
                          ids=[f'{c[0]}:{c[1][:60]}' for c in COMMANDS])
 def test_a_documented_command_uses_only_flags_its_entry_point_has(document, command, model_dir, entry_point, flags):
-    unknown = flags - known_flags(model_dir, entry_point)
+    unknown = flags - known_flags(model_dir, entry_point) if flags else set()  # a script's --help runs only if needed
     assert not unknown, f"{document}: `{command}` uses {', '.join(sorted(unknown))}, which {entry_point} lacks"
 
 
@@ -99,7 +125,15 @@ def test_a_documented_command_uses_only_flags_its_entry_point_has(document, comm
                          [c for c in COMMANDS if c[1].startswith('bash')], ids=lambda value: str(value)[:60])
 def test_a_documented_script_exists(document, command, model_dir, entry_point, flags):
     script = command.split()[1]
-    assert (REPO_ROOT / script).is_file(), f"{document}: {script} does not exist"
+    in_model_dir = not script.startswith(('utils/', *FAMILIES))  # `scripts/run_x.sh` of a model README
+    path = REPO_ROOT / model_dir / script if in_model_dir else REPO_ROOT / script
+    assert path.is_file(), f"{document}: {script} does not exist"
+
+
+@pytest.mark.parametrize('document, command, model_dir, entry_point, flags',
+                         [c for c in COMMANDS if c[3] not in (*ENTRY_POINTS, None)], ids=lambda value: str(value)[:60])
+def test_a_documented_python_script_exists(document, command, model_dir, entry_point, flags):
+    assert (REPO_ROOT / entry_point).is_file(), f"{document}: `{command}` runs {entry_point}, which does not exist"
 
 
 def help_of(main, capsys):

@@ -12,6 +12,12 @@ import sys
 import pytest
 
 REPO_ROOT = pathlib.Path(__file__).resolve().parents[2]
+# Card modules of the model folders that are aliases of the shared engine: (module, name, the shared module
+# that defines it). tests/test_architecture.py checks the aliasing, tests/test_readmes.py the READMEs' trees.
+CARD_ALIASES = (('crossentropy', 'CrossEntropySmooth', 'zoo_core.engine.crossentropy'),
+                ('logging', 'get_logger', 'zoo_core.runtime.logging'),
+                ('eval_callback', 'EvalCallback', 'zoo_core.engine.eval_callback'),
+                ('datasets.autoaug', 'augmentation_ops', 'zoo_core.data.autoaug'))
 # A script that hangs must fail its test, not the whole run.
 DEFAULT_SCRIPT_TIMEOUT_S = 900
 

@@ -32,7 +32,7 @@ DEMO_RUN = dict(
     crop_pct=1.0, crop_scale_min=0.35, eval_batch_size=50, log_every=5,
 )
 # utils/zoo_core/data/demo_data.py -> the repository root, where `demo_data/` is git-ignored.
-REPO_ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), os.pardir, os.pardir, os.pardir, os.pardir))
+REPO_ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), os.pardir, os.pardir, os.pardir))
 DEFAULT_DEMO_DIR = os.path.join(REPO_ROOT, 'demo_data', 'shapes10')
 
 
