@@ -8,12 +8,14 @@ What each format allows, in MindSpore 2.x:
 """
 import argparse
 import os
+from dataclasses import replace
 
 import numpy as np
 import mindspore as ms
 
 from zoo_core.data.dataset import EVAL_RESIZE_FAST, EVAL_RESIZE_PIL
 from zoo_core.deploy.infer import run_mindir
+from zoo_core.deploy.model_meta import checkpoint_meta, write_sidecar
 from zoo_core.models.backbone import CLASSIFIER_WEIGHT
 from zoo_core.runtime.devices import DEVICE_TARGETS, select_device
 from zoo_core.runtime.errors import ZooError, run_command
@@ -131,10 +133,13 @@ def export_checkpoint(family, args):
         load_weights(net, weights)
     except WeightMismatchError as error:
         raise ExportError(f"checkpoint {args.ckpt_path} does not fit {args.net}: {error}") from None
-    image_size = args.image_size or family.preprocessing(args.net).input_size
+    meta = checkpoint_meta(family, args.ckpt_path, args.net, num_classes)
+    image_size = args.image_size or meta.input_size
     path = export_network(net, args.file_name or args.net, args.file_format, image_size,
                           batch_size=args.batch_size, dynamic_batch=args.dynamic_batch)
-    print(f"exported {args.net} ({num_classes} classes, input {image_size}x{image_size}) -> {path}")
+    sidecar = write_sidecar(path, replace(meta, input_size=image_size))  # predict.py --model reads it
+    print(f"exported {args.net} ({num_classes} classes, input {image_size}x{image_size}) -> {path} "
+          f"(preprocessing and class names: {sidecar})")
     return path
 
 

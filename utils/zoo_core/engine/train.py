@@ -7,6 +7,7 @@ import mindspore.dataset as ds
 from mindspore.amp import DynamicLossScaleManager, FixedLossScaleManager
 from mindspore.train import CheckpointConfig, Model, ModelCheckpoint
 
+from zoo_core.data.class_names import class_indexing_of, save_class_indexing
 from zoo_core.data.dataset import create_eval_dataset, create_train_dataset, index_for
 from zoo_core.data.demo_data import ensure_demo_dataset
 from zoo_core.data.mixing import mixing_enabled
@@ -92,6 +93,8 @@ def make_callbacks(cfg, net, rank, group_size, steps_per_epoch, lr, logger, trai
 
     `train_index` is the checked train split: its bad files are counted, its classes label val/."""
     checkpoint_dir = os.path.join(cfg.output_dir, CHECKPOINT_DIR)
+    if rank == 0:
+        save_class_indexing(train_index.classes, checkpoint_dir)  # predict.py names the classes from it
     monitor = TrainingMonitor(logger, lr, cfg.batch_size * group_size, steps_per_epoch, cfg.log_every,
                               cfg.output_dir if rank == 0 else None, cfg.num_classes, checkpoint_dir,
                               len(train_index.bad_files))
@@ -99,7 +102,8 @@ def make_callbacks(cfg, net, rank, group_size, steps_per_epoch, lr, logger, trai
     if cfg.eval_interval > 0:
         eval_data = create_eval_dataset(cfg, rank, group_size, index=index_for(cfg, 'val', train_index.classes))
         callbacks.append(EvalCallback(net, lambda: evaluate(net, eval_data, group_size), cfg.eval_interval,
-                                      cfg.output_dir, logger, monitor, save=rank == 0))
+                                      cfg.output_dir, logger, monitor, save=rank == 0,
+                                      class_indexing=class_indexing_of(train_index.classes)))
     callbacks.append(monitor)  # after the eval callback (which records into it), before the checkpoints
     if rank == 0:
         config = CheckpointConfig(save_checkpoint_steps=steps_per_epoch, keep_checkpoint_max=cfg.keep_checkpoint_max,
