@@ -3,6 +3,8 @@ top-5 classes and probabilities of timm's network on timm's eval transform, from
 file, from a converted checkpoint and from the MINDIR and ONNX files exported from it; ImageNet's class
 names; inputs as files, folders and globs; one-line errors for what cannot be classified."""
 import csv
+import dataclasses
+import hashlib
 import json
 import os
 
@@ -18,7 +20,8 @@ from helpers.reference_models import copy_reference_weights, make_non_trivial, t
 from zoo_core.data.class_names import (IMAGENET_CLASSES, default_class_names, imagenet_class_names,
                                        read_class_indexing, save_class_indexing)
 from zoo_core.deploy.model_meta import read_sidecar, sidecar_path
-from zoo_core.deploy.predict import PredictError, csv_rows, expand_inputs, top_k_entries
+from zoo_core.deploy.predict import PredictError, csv_rows, expand_inputs, pretrained_file, top_k_entries
+from zoo_core.weights.pretrained import WEIGHTS_HOME_ENV
 from zoo_resnest.family import FAMILY as RESNEST
 
 torch = require('torch')
@@ -211,3 +214,14 @@ def test_top_k_is_ranked_with_ties_in_class_order():
 
 def test_the_sidecar_is_named_after_the_model_file():
     assert sidecar_path('out/resnest50.onnx') == 'out/resnest50.onnx.json'
+
+
+def test_pretrained_default_downloads_the_variants_checked_file_into_the_cache(weight_files, tmp_path, monkeypatch):
+    content = weight_files['pth'].read_bytes()
+    variant = RESNEST.registry.variant(NET)
+    published = dataclasses.replace(variant.pretrained, url=weight_files['pth'].as_uri(),
+                                    sha256=hashlib.sha256(content).hexdigest()[:8])
+    monkeypatch.setitem(RESNEST.registry.variants, NET, dataclasses.replace(variant, pretrained=published))
+    monkeypatch.setenv(WEIGHTS_HOME_ENV, str(tmp_path))
+    path = pretrained_file(RESNEST, NET, 'default')
+    assert path == tmp_path / published.file_names[0] and path.read_bytes() == content

@@ -28,7 +28,7 @@ from zoo_core.models.backbone import CLASSIFIER_WEIGHT
 from zoo_core.weights.files import read_weights
 from zoo_core.weights.fit import WeightMismatchError, classifier_classes, load_weights
 from zoo_core.weights.identify import infer_variant, mismatch_error
-from zoo_core.weights.pretrained import find_weights_file
+from zoo_core.weights.pretrained import DEFAULT_WEIGHTS, download_pretrained, find_weights_file
 
 DEFAULT_TOP_K = 5
 DEFAULT_BATCH_SIZE = 8
@@ -126,13 +126,26 @@ def network_from_weights(family, path, net):
     return network, net, num_classes
 
 
+def pretrained_file(family, net, pretrained):
+    """The weight file `--pretrained` names; 'default' is variant `net`'s published file, downloaded into
+    the weight cache (and checked) when not there yet."""
+    name = net or family.default_net
+    config = family.preprocessing(name)
+    if pretrained != DEFAULT_WEIGHTS:
+        return find_weights_file(name, config, pretrained)
+    try:
+        return find_weights_file(name, config, pretrained)
+    except MissingFileError:
+        print(f"downloading {config.url}")
+        return download_pretrained(config)
+
+
 def open_source(family, args):
     """(model: float32 NCHW batch -> logits, `ModelMeta`) of what the command line names."""
     if args.model:
         return open_model(family, args.model, args.net)
     if args.pretrained:
-        name = args.net or family.default_net  # only names the file for --pretrained default
-        path = find_weights_file(name, family.preprocessing(name), args.pretrained)
+        path = pretrained_file(family, args.net, args.pretrained)
         network, net, num_classes = network_from_weights(family, path, args.net)
         meta = published_meta(family, net, num_classes)
     else:
