@@ -11,6 +11,8 @@ import yaml
 
 from helpers import REPO_ROOT
 from zoo_core.data.demo_data import generate
+from zoo_core.models.summary import summarize
+from zoo_resnest.models import REGISTRY as RESNEST_REGISTRY
 
 pytestmark = pytest.mark.slow
 
@@ -173,3 +175,10 @@ def test_predict_from_the_exported_checkpoint_gives_the_checkpoints_predictions(
     assert [p['topk'][0]['label'] for p in exported] == [p['topk'][0]['label'] for p in from_checkpoint]
     assert [p['topk'][0]['probability'] for p in exported] == \
         pytest.approx([p['topk'][0]['probability'] for p in from_checkpoint], abs=1e-5)
+
+
+def test_the_run_starts_with_the_models_size_at_its_input_size(trained):
+    _, stdout = trained
+    expected = summarize(RESNEST_REGISTRY.build('resnest14d', num_classes=10), 'resnest14d', 32).describe()
+    assert f"model {expected}" in stdout
+    assert 'resnest14d: 8.58 M parameters' in expected

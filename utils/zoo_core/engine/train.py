@@ -16,6 +16,7 @@ from zoo_core.engine.eval_callback import EvalCallback
 from zoo_core.engine.evaluate import evaluate
 from zoo_core.engine.monitor import TrainingMonitor
 from zoo_core.engine.validate import TRAIN, check_input_files, check_training_folders, validate_settings
+from zoo_core.models.summary import summarize
 from zoo_core.optim.lr_schedule import build_lr_schedule, scaled_lr
 from zoo_core.optim.optimizer import build_optimizer
 from zoo_core.runtime.config import EVAL_ONLY_KEYS, ConfigError, format_config, save_config
@@ -140,6 +141,7 @@ def train(cfg, family):
     logger.info(f"{steps_per_epoch} steps per epoch, global batch {global_batch}, peak lr {peak_lr:.5f}")
 
     net = build_network(cfg, family, logger)
+    logger.info(f"model {summarize(net, cfg.net, cfg.image_size).describe()}")
     amp_level = resolve_amp_level(cfg)
     scale_manager = loss_scale_manager(cfg, amp_level)
     optimizer_loss_scale = cfg.loss_scale if isinstance(scale_manager, FixedLossScaleManager) else 1.0

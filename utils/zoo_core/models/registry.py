@@ -1,6 +1,7 @@
 """Named network variants: what each one is built from, and the preprocessing of its pretrained weights.
 
 The registry only builds; loading weights is `zoo_core.weights`' job, so nothing here imports it."""
+import importlib.metadata
 import re
 from dataclasses import dataclass, field
 from typing import Callable, Dict, Tuple
@@ -81,3 +82,16 @@ class Registry:
 def known_registries():
     """Every registry created in this process (one per imported model package), in creation order."""
     return tuple(_REGISTRIES)
+
+
+# The model packages declare their registry under this entry-point group (pyproject.toml), so that a
+# command of the engine can list every installed family without importing a model package by name.
+REGISTRY_ENTRY_POINTS = 'zoo_core.registries'
+
+
+def installed_registries():
+    """Every registry of the installed model packages (loaded through their entry points), then any other
+    one created in this process."""
+    for entry_point in importlib.metadata.entry_points(group=REGISTRY_ENTRY_POINTS):
+        entry_point.load()
+    return known_registries()
