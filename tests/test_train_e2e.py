@@ -1,5 +1,6 @@
 """End to end through the real scripts: train on a tiny generated dataset, evaluate the best checkpoint,
 resume, and the CLI/YAML overrides reaching the run."""
+import csv
 import glob
 import json
 import os
@@ -93,9 +94,18 @@ def test_eval_of_the_best_checkpoint_reproduces_the_logged_accuracy(trained, dat
 
 def test_eval_of_a_folder_evaluates_every_checkpoint(trained, dataset, tmp_path):
     output_dir, _ = trained
-    run_script('run_eval_cpu.sh', tmp_path, output_dir / 'checkpoints', dataset, *RUN_ARGS, output_dir=tmp_path)
+    table = tmp_path / 'results.csv'
+    run_script('run_eval_cpu.sh', tmp_path, output_dir / 'checkpoints', dataset, *RUN_ARGS, '--results_file', table,
+               output_dir=tmp_path)
     results = json.loads((tmp_path / 'eval_result.json').read_text())
     assert len(results) == EPOCHS and all(r['total'] == 50 for r in results)
+    rows = list(csv.DictReader(table.open(encoding='utf-8')))
+    assert [row['checkpoint'] for row in rows] == [r['checkpoint'] for r in results]
+    for row, result in zip(rows, results):
+        assert (row['model'], row['images'], row['img_size'], row['crop_pct'], row['interpolation']) == \
+            ('resnest14d', '50', '32', '0.875', 'bilinear')
+        assert float(row['top1']) == round(100 * result['top1'], 4)
+        assert float(row['top5']) == round(100 * result['top5'], 4)
 
 
 def test_resume_continues_at_the_saved_epoch_with_the_same_learning_rate(trained, dataset, tmp_path):

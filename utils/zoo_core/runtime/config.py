@@ -167,6 +167,7 @@ FLAG_HELP = dict(
     pretrained='weights to start from (train) or to evaluate (eval): a MindSpore, PyTorch or safetensors '
                'file, or a file name in the weight cache',
     ckpt_path='eval: the checkpoint to evaluate, or a folder whose every .ckpt is evaluated',
+    results_file="eval: a CSV file to append one row per checkpoint to (timm validate.py's columns); empty: none",
     strict_data='true: the first bad image file is an error; false (default): each is named in a warning, '
                 'left out and counted',
 )
@@ -182,6 +183,7 @@ RUN_DEFAULTS = dict(
     resume='',
     pretrained='',
     ckpt_path='',
+    results_file='',            # eval: CSV results table to append to
     num_parallel_workers=8,     # data workers, clamped to the machine's cores
     eval_batch_size=64,
     log_every=20,               # steps between progress lines
@@ -200,11 +202,11 @@ RUN_DEFAULTS = dict(
 
 # The keys that evaluation reads: `eval.py --help` lists these. It accepts every other key of the recipe
 # too (and ignores them), so that a training run's flags or its saved config.yaml can be reused as they are.
-EVAL_KEYS = ('net', 'num_classes', 'ckpt_path', 'pretrained', 'data_dir', 'output_dir', 'device_target',
-             'device_id', 'mode', 'eval_batch_size', 'num_parallel_workers', 'image_size', 'crop_pct',
+EVAL_KEYS = ('net', 'num_classes', 'ckpt_path', 'results_file', 'pretrained', 'data_dir', 'output_dir',
+             'device_target', 'device_id', 'mode', 'eval_batch_size', 'num_parallel_workers', 'image_size', 'crop_pct',
              'interpolation', 'eval_resize', 'mean', 'std', 'strict_data')
 # Keys that only evaluation reads: `train.py --help` leaves them out.
-EVAL_ONLY_KEYS = ('ckpt_path',)
+EVAL_ONLY_KEYS = ('ckpt_path', 'results_file')
 
 
 # The hyper-parameters that both families' ImageNet recipes share (SGD with momentum, cosine decay, label
