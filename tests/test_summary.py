@@ -1,6 +1,5 @@
 """The model summary: parameters and MACs counted from the network, against the published figures; the
 variant listing of `python -m zoo_core.models` with wildcards."""
-import numpy as np
 import mindspore as ms
 import pytest
 from mindspore import nn

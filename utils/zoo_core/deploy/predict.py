@@ -16,15 +16,15 @@ import os
 import numpy as np
 import mindspore as ms
 
+from zoo_core.data.class_names import default_class_names
 from zoo_core.data.image_check import check_image
 from zoo_core.data.images import IMAGE_EXTENSIONS, is_image_file
 from zoo_core.deploy.infer import EvalTransform
-from zoo_core.data.class_names import default_class_names
 from zoo_core.deploy.model_meta import checkpoint_meta, published_meta, run_net
 from zoo_core.deploy.model_runner import open_model
+from zoo_core.models.backbone import CLASSIFIER_WEIGHT
 from zoo_core.runtime.devices import DEVICE_TARGETS, select_device
 from zoo_core.runtime.errors import MissingFileError, ZooError, run_command
-from zoo_core.models.backbone import CLASSIFIER_WEIGHT
 from zoo_core.weights.files import read_weights
 from zoo_core.weights.fit import WeightMismatchError, classifier_classes, load_weights
 from zoo_core.weights.identify import infer_variant, mismatch_error
@@ -131,11 +131,11 @@ def pretrained_file(family, net, pretrained):
     the weight cache (and checked) when not there yet."""
     name = net or family.default_net
     config = family.preprocessing(name)
-    if pretrained != DEFAULT_WEIGHTS:
-        return find_weights_file(name, config, pretrained)
     try:
         return find_weights_file(name, config, pretrained)
     except MissingFileError:
+        if pretrained != DEFAULT_WEIGHTS:
+            raise
         print(f"downloading {config.url}")
         return download_pretrained(config)
 
