@@ -13,8 +13,8 @@ import os
 from dataclasses import asdict, dataclass, field, fields
 from typing import List, Tuple
 
-from zoo_core.data.class_names import (CLASS_INDEXING_FILE, ClassNamesError, default_class_names,
-                                       names_from_indexing, read_class_indexing)
+from zoo_core.data.class_names import (CLASS_INDEXING_FILE, default_class_names, names_from_indexing,
+                                       read_class_indexing)
 from zoo_core.data.dataset import EVAL_RESIZE_AUTO, EVAL_RESIZE_PIL, effective_eval_resize
 from zoo_core.engine.eval_callback import BEST_CLASS_INDEXING_KEY, BEST_RESULT
 from zoo_core.engine.train import CHECKPOINT_DIR
@@ -115,10 +115,7 @@ def checkpoint_meta(family, checkpoint, net, num_classes):
                      config.get('interpolation', published.interpolation),
                      tuple(config.get('mean', published.mean)), tuple(config.get('std', published.std)),
                      effective_eval_resize(config.get('eval_resize', EVAL_RESIZE_AUTO), published_weights=False))
-    try:
-        return meta.with_classes(num_classes, run_class_names(checkpoint))
-    except ClassNamesError as error:
-        raise ModelMetaError(str(error)) from None
+    return meta.with_classes(num_classes, run_class_names(checkpoint))
 
 
 def sidecar_path(model_path):
