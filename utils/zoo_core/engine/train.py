@@ -141,7 +141,8 @@ def train(cfg, family):
     logger.info(f"{steps_per_epoch} steps per epoch, global batch {global_batch}, peak lr {peak_lr:.5f}")
 
     net = build_network(cfg, family, logger)
-    logger.info(f"model {summarize(net, cfg.net, cfg.image_size).describe()}")
+    if rank == 0:  # one forward pass; every rank's network is the same
+        logger.info(f"model {summarize(net, cfg.net, cfg.image_size).describe()}")
     amp_level = resolve_amp_level(cfg)
     scale_manager = loss_scale_manager(cfg, amp_level)
     optimizer_loss_scale = cfg.loss_scale if isinstance(scale_manager, FixedLossScaleManager) else 1.0
