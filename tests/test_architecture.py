@@ -120,7 +120,7 @@ def test_the_recipe_takes_its_data_keys_from_the_models_data_recipe(package):
 @pytest.mark.parametrize('package', sorted(MODEL_PACKAGES))
 def test_every_entry_point_hands_the_family_to_the_engine(package):
     folder = MODEL_PACKAGES[package].parent
-    for entry in ('train.py', 'eval.py', 'export.py', 'postprocess.py', 'create_imagenet2012_label.py'):
+    for entry in ('train.py', 'eval.py', 'predict.py', 'export.py', 'postprocess.py', 'create_imagenet2012_label.py'):
         tree = ast.parse((folder / entry).read_text(encoding='utf-8'))
         calls = [node for node in ast.walk(tree) if isinstance(node, ast.Call)
                  and any(isinstance(arg, ast.Name) and arg.id == 'FAMILY' for arg in node.args)]

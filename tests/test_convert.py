@@ -3,6 +3,7 @@ checkpoints and loaded into our networks give the references' logits; every kind
 a clear message; the weight cache and a new classifier behave as documented."""
 import dataclasses
 import functools
+import hashlib
 import logging
 import re
 import runpy
@@ -16,12 +17,12 @@ from helpers import REPO_ROOT, run_script
 from helpers import reference_models
 from helpers.reference_models import (LAST_BN_GAMMA_RANGE, authors_resnest, logits_of_both, make_non_trivial,
                               numpy_state_dict, timm_model, torch, torchvision_model)
-from zoo_core.models.registry import UnknownNetworkError, known_registries
+from zoo_core.models.registry import PretrainedConfig, UnknownNetworkError, known_registries, sha256_in_file_name
 from zoo_core.weights.convert import convert_checkpoint
 from zoo_core.weights.files import WeightFileError, read_torch_weights, read_weights
 from zoo_core.weights.fit import WeightMismatchError, rename_torch_state_dict
 from zoo_core.weights.identify import infer_variant, registry_of
-from zoo_core.weights.pretrained import WEIGHTS_HOME_ENV, download_pretrained
+from zoo_core.weights.pretrained import WEIGHTS_HOME_ENV, DownloadError, download_pretrained
 from zoo_resnest.models import get_network as get_resnest
 from zoo_resnest.family import FAMILY as RESNEST
 from zoo_resnest.models.resnest import REGISTRY as RESNEST_REGISTRY
@@ -301,21 +302,57 @@ def test_the_default_weights_are_the_variants_published_file_in_the_cache(resnes
     np.testing.assert_array_equal(loaded['fc.weight'], resnest14d_state['fc.weight'])
 
 
-def publish_resnest14d_at(url, monkeypatch):
-    """Make `url` resnest14d's published URL for the test."""
+def publish_resnest14d_at(url, monkeypatch, sha256=''):
+    """Make `url` resnest14d's published URL for the test, with published hash `sha256`."""
     variant = RESNEST_REGISTRY.variant('resnest14d')
-    published = dataclasses.replace(variant.pretrained, url=url)
+    published = dataclasses.replace(variant.pretrained, url=url, sha256=sha256)
     monkeypatch.setitem(RESNEST_REGISTRY.variants, 'resnest14d',
                         dataclasses.replace(variant, pretrained=published))
 
 
+def serve(path, content):
+    """Write `content` to `path`; returns its file:// URL and the first 8 hex digits of its SHA-256."""
+    path.write_bytes(content)
+    return path.as_uri(), hashlib.sha256(content).hexdigest()[:8]
+
+
 def test_download_fills_the_cache_from_the_variants_url(tmp_path, monkeypatch):
-    served = tmp_path / 'served.safetensors'
-    served.write_bytes(b'published weights')
-    publish_resnest14d_at(served.as_uri(), monkeypatch)
+    url, sha256 = serve(tmp_path / 'served.pth', b'published weights')
+    publish_resnest14d_at(url, monkeypatch, sha256)
     path = download_pretrained(RESNEST.preprocessing('resnest14d'), tmp_path / 'cache')
     assert path == tmp_path / 'cache' / preprocessing_for('resnest14d').file_names[0]
     assert path.read_bytes() == b'published weights'
+
+
+def test_a_download_whose_sha256_differs_is_deleted_with_an_error(tmp_path, monkeypatch):
+    url, sha256 = serve(tmp_path / 'served.pth', b'published weights')
+    publish_resnest14d_at(url, monkeypatch, sha256)
+    (tmp_path / 'served.pth').write_bytes(b'altered weights')
+    with pytest.raises(DownloadError, match=f"has SHA-256 [0-9a-f]{{8}}\\.\\.\\., not the published {sha256}"):
+        download_pretrained(RESNEST.preprocessing('resnest14d'), tmp_path / 'cache')
+    assert list((tmp_path / 'cache').iterdir()) == []
+
+
+def test_a_hash_named_file_is_checked_against_its_name(tmp_path):
+    """The authors' convention: `resnest50-528c19ca.pth`'s SHA-256 starts with 528c19ca."""
+    content = b'weights with their hash in the name'
+    name = f'net-{hashlib.sha256(content).hexdigest()[:8]}.pth'
+    (tmp_path / name).write_bytes(content)
+    config = PretrainedConfig(file_names=(name,), url=(tmp_path / name).as_uri(), sha256=sha256_in_file_name(name))
+    assert download_pretrained(config, tmp_path / 'cache').read_bytes() == content
+    wrong = PretrainedConfig(file_names=('net-00000000.pth',), url=(tmp_path / name).as_uri(),
+                             sha256=sha256_in_file_name('net-00000000.pth'))
+    with pytest.raises(DownloadError):
+        download_pretrained(wrong, tmp_path / 'cache')
+    assert sorted(p.name for p in (tmp_path / 'cache').iterdir()) == [name]
+
+
+@pytest.mark.parametrize('name', [n for registry in known_registries() for n in registry.names()])
+def test_every_published_download_is_checked_by_the_hash_in_its_file_name(name):
+    config = preprocessing_for(name)
+    url_file = config.url.rsplit('/', 1)[1]
+    assert config.file_names[0] == url_file
+    assert len(config.sha256) == 8 and config.sha256 == sha256_in_file_name(url_file)
 
 
 def test_a_failed_download_leaves_nothing_in_the_cache(tmp_path, monkeypatch):

@@ -1,15 +1,19 @@
 """End to end through the real scripts: train on a tiny generated dataset, evaluate the best checkpoint,
 resume, and the CLI/YAML overrides reaching the run."""
+import csv
 import glob
 import json
 import os
 import subprocess
+import sys
 
 import pytest
 import yaml
 
 from helpers import REPO_ROOT
 from zoo_core.data.demo_data import generate
+from zoo_core.models.summary import summarize
+from zoo_resnest.models import REGISTRY as RESNEST_REGISTRY
 
 pytestmark = pytest.mark.slow
 
@@ -90,9 +94,18 @@ def test_eval_of_the_best_checkpoint_reproduces_the_logged_accuracy(trained, dat
 
 def test_eval_of_a_folder_evaluates_every_checkpoint(trained, dataset, tmp_path):
     output_dir, _ = trained
-    run_script('run_eval_cpu.sh', tmp_path, output_dir / 'checkpoints', dataset, *RUN_ARGS, output_dir=tmp_path)
+    table = tmp_path / 'results.csv'
+    run_script('run_eval_cpu.sh', tmp_path, output_dir / 'checkpoints', dataset, *RUN_ARGS, '--results_file', table,
+               output_dir=tmp_path)
     results = json.loads((tmp_path / 'eval_result.json').read_text())
     assert len(results) == EPOCHS and all(r['total'] == 50 for r in results)
+    rows = list(csv.DictReader(table.open(encoding='utf-8')))
+    assert [row['checkpoint'] for row in rows] == [r['checkpoint'] for r in results]
+    for row, result in zip(rows, results):
+        assert (row['model'], row['images'], row['img_size'], row['crop_pct'], row['interpolation']) == \
+            ('resnest14d', '50', '32', '0.875', 'bilinear')
+        assert float(row['top1']) == round(100 * result['top1'], 4)
+        assert float(row['top5']) == round(100 * result['top5'], 4)
 
 
 def test_resume_continues_at_the_saved_epoch_with_the_same_learning_rate(trained, dataset, tmp_path):
@@ -128,3 +141,54 @@ def test_the_resnext_folder_trains_and_evaluates_through_its_scripts(dataset, tm
                output_dir=tmp_path / 'eval', model='ResNeXt50')
     [result] = json.loads((tmp_path / 'eval' / 'eval_result.json').read_text())
     assert result['top1_correct'] == json.loads((tmp_path / 'best.json').read_text())['top1_correct']
+
+
+def predictions_of(output_dir, *source, images, tmp_path):
+    """The predictions of ResNeSt50/predict.py with `source` (e.g. --ckpt_path CKPT) over `images`."""
+    output = tmp_path / f'predictions_{len(list(tmp_path.iterdir()))}.json'
+    result = subprocess.run([sys.executable, str(REPO_ROOT / 'ResNeSt50' / 'predict.py'), *map(str, source),
+                             '--topk', '1', '--output', str(output), str(images)],
+                            capture_output=True, text=True, timeout=600, cwd=tmp_path)
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
+    return json.loads(output.read_text())
+
+
+def test_the_run_saves_its_class_names_beside_the_checkpoints_and_in_best_json(trained, dataset):
+    output_dir, _ = trained
+    classes = sorted(os.listdir(os.path.join(dataset, 'train')))
+    expected = {name: label for label, name in enumerate(classes)}
+    assert json.loads((output_dir / 'checkpoints' / 'class_indexing.json').read_text()) == expected
+    assert json.loads((output_dir / 'best.json').read_text())['class_indexing'] == expected
+
+
+def test_predict_from_a_checkpoint_names_the_runs_classes_and_scores_as_eval(trained, dataset, tmp_path):
+    """predict.py --ckpt_path best.ckpt: the run's class names, and its eval preprocessing (32 px, the fast
+    path): the top-1 hits over val/ are those the run's evaluation counted."""
+    output_dir, _ = trained
+    predictions = predictions_of(output_dir, '--ckpt_path', output_dir / 'best.ckpt',
+                                 images=os.path.join(dataset, 'val'), tmp_path=tmp_path)
+    assert len(predictions) == VAL_PER_CLASS * 10
+    hits = sum(os.path.basename(os.path.dirname(p['image'])) == p['topk'][0]['label'] for p in predictions)
+    assert hits == json.loads((output_dir / 'best.json').read_text())['top1_correct']
+
+
+def test_predict_from_the_exported_checkpoint_gives_the_checkpoints_predictions(trained, dataset, tmp_path):
+    output_dir, _ = trained
+    images = os.path.join(dataset, 'val', sorted(os.listdir(os.path.join(dataset, 'val')))[0])
+    result = subprocess.run([sys.executable, str(REPO_ROOT / 'ResNeSt50' / 'export.py'), '--net', 'resnest14d',
+                             '--ckpt_path', str(output_dir / 'best.ckpt'), '--file_name', str(tmp_path / 'best')],
+                            capture_output=True, text=True, timeout=600, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr[-2000:]
+    from_checkpoint = predictions_of(output_dir, '--ckpt_path', output_dir / 'best.ckpt', images=images,
+                                     tmp_path=tmp_path)
+    exported = predictions_of(output_dir, '--model', tmp_path / 'best.mindir', images=images, tmp_path=tmp_path)
+    assert [p['topk'][0]['label'] for p in exported] == [p['topk'][0]['label'] for p in from_checkpoint]
+    assert [p['topk'][0]['probability'] for p in exported] == \
+        pytest.approx([p['topk'][0]['probability'] for p in from_checkpoint], abs=1e-5)
+
+
+def test_the_run_starts_with_the_models_size_at_its_input_size(trained):
+    _, stdout = trained
+    expected = summarize(RESNEST_REGISTRY.build('resnest14d', num_classes=10), 'resnest14d', 32).describe()
+    assert f"model {expected}" in stdout
+    assert 'resnest14d: 8.58 M parameters' in expected

@@ -3,21 +3,34 @@
 Each is a configuration of the shared backbone; `pretrained` gives the reference weights' file names
 and the evaluation preprocessing published with them.
 """
-from zoo_core.models.registry import PretrainedConfig, Registry, Variant
+from zoo_core.models.registry import PretrainedConfig, Registry, Variant, sha256_in_file_name
 
 from .resnet import resnest
 
 AUTHORS_URL = 'https://s3.us-west-1.wasabisys.com/resnest/torch/{}'
-TIMM_HUB = 'https://huggingface.co/timm/{}/resolve/main/model.safetensors'
+# timm's own release files of its ResNeSt weights, named with the start of their SHA-256 as the authors'
+# are: the hub's copies (`timm/<tag>`, all called `model.safetensors`) carry no hash to check a download by.
+TIMM_RELEASES = 'https://github.com/rwightman/pytorch-image-models/releases/download/{}'
+TIMM_RELEASE_FILES = {
+    'resnest14d.gluon_in1k': 'v0.1-weights/gluon_resnest14-9c8fe254.pth',
+    'resnest26d.gluon_in1k': 'v0.1-weights/gluon_resnest26-50eb607c.pth',
+    'resnest50d_1s4x24d.in1k': 'v0.1-resnest/resnest50_fast_1s4x24d-d4a4f76f.pth',
+    'resnest50d_4s2x40d.in1k': 'v0.1-resnest/resnest50_fast_4s2x40d-41d14ed0.pth',
+}
 
 
 def _authors(name, sha, **preprocessing):
     file_name = f'{name}-{sha}.pth'
-    return PretrainedConfig(file_names=(file_name,), url=AUTHORS_URL.format(file_name), **preprocessing)
+    return PretrainedConfig(file_names=(file_name,), url=AUTHORS_URL.format(file_name), sha256=sha,
+                            **preprocessing)
 
 
 def _timm(tag, **preprocessing):
-    return PretrainedConfig(file_names=(f'{tag}.safetensors', f'{tag}.pth'), url=TIMM_HUB.format(tag),
+    """timm's weights `tag`: downloaded as its hash-named release file; the hub's names are found too."""
+    release = TIMM_RELEASE_FILES[tag]
+    file_name = release.rsplit('/', 1)[1]
+    return PretrainedConfig(file_names=(file_name, f'{tag}.safetensors', f'{tag}.pth'),
+                            url=TIMM_RELEASES.format(release), sha256=sha256_in_file_name(file_name),
                             **preprocessing)
 
 

@@ -3,7 +3,7 @@
 Each is a configuration of ResNeXt's ResNet (`resnet.py`); `pretrained` gives the reference weights' file
 names and the evaluation preprocessing published with them.
 """
-from zoo_core.models.registry import PretrainedConfig, Registry, Variant
+from zoo_core.models.registry import PretrainedConfig, Registry, Variant, sha256_in_file_name
 
 from .resnet import resnext
 
@@ -11,7 +11,8 @@ TORCHVISION_URL = 'https://download.pytorch.org/models/{}'
 
 
 def _torchvision(file_name, **preprocessing):
-    return PretrainedConfig(file_names=(file_name,), url=TORCHVISION_URL.format(file_name), **preprocessing)
+    return PretrainedConfig(file_names=(file_name,), url=TORCHVISION_URL.format(file_name),
+                            sha256=sha256_in_file_name(file_name), **preprocessing)
 
 
 RESNEXT_VARIANTS = {

@@ -12,12 +12,14 @@ mean/std (`zoo_core.models.input_norm`): a quarter of the bytes, and no normalis
 """
 import argparse
 import os
+from dataclasses import replace
 
 import numpy as np
 import mindspore as ms
 
 from zoo_core.data.dataset import EVAL_RESIZE_FAST, EVAL_RESIZE_PIL
 from zoo_core.deploy.infer import run_mindir
+from zoo_core.deploy.model_meta import checkpoint_meta, write_sidecar
 from zoo_core.models.backbone import CLASSIFIER_WEIGHT
 from zoo_core.models.input_norm import NormalizedNetwork
 from zoo_core.runtime.devices import DEVICE_TARGETS, select_device
@@ -153,13 +155,14 @@ def export_checkpoint(family, args):
         load_weights(net, weights)
     except WeightMismatchError as error:
         raise ExportError(f"checkpoint {args.ckpt_path} does not fit {args.net}: {error}") from None
-    preprocessing = family.preprocessing(args.net)
-    image_size = args.image_size or preprocessing.input_size
+    meta = checkpoint_meta(family, args.ckpt_path, args.net, num_classes)
+    image_size = args.image_size or meta.input_size
     path = export_network(net, args.file_name or args.net, args.file_format, image_size,
                           batch_size=args.batch_size, dynamic_batch=args.dynamic_batch,
-                          input_dtype=args.input_dtype, normalization=(preprocessing.mean, preprocessing.std))
+                          input_dtype=args.input_dtype, normalization=(meta.mean, meta.std))
+    sidecar = write_sidecar(path, replace(meta, input_size=image_size))  # predict.py --model reads it
     print(f"exported {args.net} ({num_classes} classes, input {args.input_dtype} {image_size}x{image_size}) "
-          f"-> {path}")
+          f"-> {path} (preprocessing and class names: {sidecar})")
     return path
 
 

@@ -9,8 +9,10 @@ import numpy as np
 from zoo_core.data.dataset import create_eval_dataset, effective_eval_resize, index_for
 from zoo_core.data.demo_data import ensure_demo_dataset
 from zoo_core.engine.metrics import Accuracy, count_correct
+from zoo_core.engine.results_table import append_results, check_results_file, result_row
 from zoo_core.engine.validate import EVAL, check_input_files, validate_settings
 from zoo_core.models.input_norm import NormalizedNetwork
+from zoo_core.models.summary import count_parameters
 from zoo_core.runtime.config import EVAL_KEYS
 from zoo_core.runtime.distributed import all_reduce_sum, setup_device
 from zoo_core.runtime.errors import run_command
@@ -56,6 +58,8 @@ def run_eval(cfg, family):
     The config and its files are checked before the device is set up."""
     validate_settings(cfg, EVAL)  # evaluation has no setting that warns
     check_input_files(cfg, family, EVAL)
+    if cfg.results_file:
+        check_results_file(cfg.results_file)  # before the evaluation, which may take hours
     rank, group_size = setup_device(cfg.device_target, cfg.mode, cfg.device_id)
     cfg.data_dir = os.path.abspath(cfg.data_dir or ensure_demo_dataset())
     cfg.output_dir = os.path.abspath(cfg.output_dir or os.path.join('output', cfg.net, 'eval'))
@@ -66,7 +70,7 @@ def run_eval(cfg, family):
     val_index = index_for(cfg, 'val')
     dataset = create_eval_dataset(cfg, rank, group_size, index=val_index)
     sources = checkpoint_files(cfg.ckpt_path) if cfg.ckpt_path else [cfg.pretrained]
-    results = []
+    results, rows = [], []
     for source in sources:
         if cfg.ckpt_path:
             net = create_network(family.registry, cfg.net, num_classes=cfg.num_classes)
@@ -78,6 +82,7 @@ def run_eval(cfg, family):
                     f"({result.top1_correct}/{result.total} images, {result.images_per_second:.1f} img/s, network "
                     f"alone {result.network_images_per_second:.1f} img/s, on rank {rank}; "
                     f"{len(val_index.bad_files)} bad image file(s) skipped)")
+        rows.append(result_row(cfg.net, source, result, count_parameters(net), cfg))
         results.append(dict(checkpoint=source, net=cfg.net, data_dir=cfg.data_dir, ranks=group_size,
                             eval_resize=cfg.eval_resize,
                             **result.as_dict(), skipped=len(val_index.bad_files),
@@ -88,13 +93,16 @@ def run_eval(cfg, family):
         with open(path, 'w', encoding='utf-8') as handle:
             json.dump(results, handle, indent=2)
         logger.info(f"wrote {path}")
+        if cfg.results_file:
+            logger.info(f"appended {len(rows)} row(s) to {append_results(cfg.results_file, rows)}")
     return results
 
 
 def help_text(family):
     """What `eval.py --help` says above the flags."""
     return (f"Evaluate {family.name} weights: top-1/top-5 over <data_dir>/val/ (default: the built-in demo "
-            "dataset), written to <output_dir>/eval_result.json.\n\n"
+            "dataset), written to <output_dir>/eval_result.json; --results_file results.csv appends one row per "
+            "checkpoint (timm's validate.py columns).\n\n"
             "What to evaluate: --ckpt_path CKPT_OR_DIR (a checkpoint of this zoo, or every .ckpt in a folder), "
             "or --pretrained FILE (reference weights, evaluated with their published preprocessing).\n\n"
             "The flags below are the recipe keys that evaluation reads; a training run's other flags and its "

@@ -7,6 +7,7 @@ import mindspore as ms
 from mindspore.amp import DynamicLossScaleManager, FixedLossScaleManager
 from mindspore.train import Model
 
+from zoo_core.data.class_names import class_indexing_of, save_class_indexing
 from zoo_core.data.dataset import create_eval_dataset, create_train_dataset, index_for
 from zoo_core.data.demo_data import ensure_demo_dataset
 from zoo_core.data.mixing import mixing_enabled
@@ -20,6 +21,7 @@ from zoo_core.engine.resume import AbandonedCheckpoints, resume_run
 from zoo_core.engine.train_step import accumulation_dataset, build_train_step, needs_train_step
 from zoo_core.engine.validate import TRAIN, check_input_files, check_training_folders, validate_settings
 from zoo_core.models.input_norm import NormalizedNetwork
+from zoo_core.models.summary import summarize
 from zoo_core.optim.lr_schedule import build_lr_schedule, scaled_lr
 from zoo_core.optim.optimizer import build_optimizer
 from zoo_core.runtime.config import EVAL_ONLY_KEYS, format_config, save_config
@@ -83,6 +85,8 @@ def make_callbacks(cfg, net, rank, group_size, steps_per_epoch, lr, logger, trai
     `start_step` is a resumed run's position (0: a new run); `ema` the model EMA, whose weights are
     evaluated too (None: none)."""
     checkpoint_dir = os.path.join(cfg.output_dir, CHECKPOINT_DIR)
+    if rank == 0:
+        save_class_indexing(train_index.classes, checkpoint_dir)  # predict.py names the classes from it
     monitor = TrainingMonitor(logger, lr, cfg.batch_size * group_size, steps_per_epoch, cfg.log_every,
                               cfg.output_dir if rank == 0 else None, cfg.num_classes, checkpoint_dir,
                               len(train_index.bad_files), start_step, cfg.accumulate_steps)
@@ -91,7 +95,8 @@ def make_callbacks(cfg, net, rank, group_size, steps_per_epoch, lr, logger, trai
         eval_data = create_eval_dataset(cfg, rank, group_size, index=index_for(cfg, 'val', train_index.classes))
         callbacks.append(EvalCallback(net, lambda: evaluate(net, eval_data, group_size), cfg.eval_interval,
                                       cfg.output_dir, logger, monitor, save=rank == 0, ema=ema,
-                                      best=read_best(cfg.output_dir) if start_step else None))
+                                      best=read_best(cfg.output_dir) if start_step else None,
+                                      class_indexing=class_indexing_of(train_index.classes)))
     callbacks.append(monitor)  # after the eval callback (which records into it), before the checkpoints
     save = None
     if rank == 0:
@@ -132,6 +137,8 @@ def train(cfg, family):
     logger.info(f"{updates} updates per epoch, global batch {global_batch}, peak lr {peak_lr:.5f}")
 
     net = build_network(cfg, family, logger)
+    if rank == 0:  # one forward pass; every rank's network is the same
+        logger.info(f"model {summarize(net, cfg.net, cfg.image_size).describe()}")
     amp_level = resolve_amp_level(cfg)
     own_step = needs_train_step(cfg)  # accumulation, clipping or EMA: zoo_core.engine.train_step
     scale_manager = None if own_step else loss_scale_manager(cfg, amp_level)

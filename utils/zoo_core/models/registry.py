@@ -1,6 +1,8 @@
 """Named network variants: what each one is built from, and the preprocessing of its pretrained weights.
 
 The registry only builds; loading weights is `zoo_core.weights`' job, so nothing here imports it."""
+import importlib.metadata
+import re
 from dataclasses import dataclass, field
 from typing import Callable, Dict, Tuple
 
@@ -10,11 +12,24 @@ IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
 
 
+# The SHA-256 prefix that torch.hub-style file names carry: `resnest50-528c19ca.pth`.
+HASH_IN_FILE_NAME = re.compile(r'-([0-9a-f]{8,64})\.[^.]+$')
+
+
+def sha256_in_file_name(file_name):
+    """The hex SHA-256 prefix in a file name such as `resnest50-528c19ca.pth` ('528c19ca'); '' for none."""
+    match = HASH_IN_FILE_NAME.search(file_name)
+    return match.group(1) if match else ''
+
+
 @dataclass(frozen=True)
 class PretrainedConfig:
-    """Where a variant's reference weights come from and the eval preprocessing that goes with them."""
+    """Where a variant's reference weights come from and the eval preprocessing that goes with them.
+
+    `sha256` is the SHA-256 (whole, or its leading hex digits) that the file at `url` must have."""
     file_names: Tuple[str, ...] = ()
     url: str = ''
+    sha256: str = ''
     input_size: int = 224
     crop_pct: float = 0.875
     interpolation: str = 'bilinear'
@@ -67,3 +82,16 @@ class Registry:
 def known_registries():
     """Every registry created in this process (one per imported model package), in creation order."""
     return tuple(_REGISTRIES)
+
+
+# The model packages declare their registry under this entry-point group (pyproject.toml), so that a
+# command of the engine can list every installed family without importing a model package by name.
+REGISTRY_ENTRY_POINTS = 'zoo_core.registries'
+
+
+def installed_registries():
+    """Every registry of the installed model packages (loaded through their entry points), then any other
+    one created in this process."""
+    for entry_point in importlib.metadata.entry_points(group=REGISTRY_ENTRY_POINTS):
+        entry_point.load()
+    return known_registries()

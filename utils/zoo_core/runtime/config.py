@@ -203,10 +203,11 @@ FLAG_HELP = dict(
     autoaugment="autoaugment (AutoAugment's ImageNet policy), randaugment, trivialaugment, none, or a timm "
                 "RandAugment policy string: rand-m9-mstd0.5-inc1, rand-m9-n3 (m magnitude 0-10, n ops, mstd "
                 "magnitude noise, mmax, inc1, p op probability)",
-    reprob='random erasing probability per image (MindSpore RandomErasing, normal-noise fill after '
-           'normalisation); 0: off',
+    reprob='random erasing probability per image (MindSpore RandomErasing, the box filled with the mean '
+           "pixel, mindcv's default); 0: off',
     aug_repeats="repeated augmentation (timm's RepeatAugSampler): each image R times per epoch, its copies on "
                 "different ranks; the epoch keeps its length; 1: off",
+    results_file="eval: a CSV file to append one row per checkpoint to (timm validate.py's columns); empty: none",
     strict_data='true: the first bad image file is an error; false (default): each is named in a warning, '
                 'left out and counted',
     num_parallel_workers="data pipeline workers per rank: 'auto' (this host's cores / its ranks) or a count "
@@ -225,6 +226,7 @@ RUN_DEFAULTS = dict(
     resume='',
     pretrained='',
     ckpt_path='',
+    results_file='',            # eval: CSV results table to append to
     num_parallel_workers='auto',  # data workers per rank: auto (the rank's share of the cores) or a count
     eval_batch_size=64,
     log_every=20,               # steps between progress lines
@@ -245,11 +247,11 @@ RUN_DEFAULTS = dict(
 
 # The keys that evaluation reads: `eval.py --help` lists these. It accepts every other key of the recipe
 # too (and ignores them), so that a training run's flags or its saved config.yaml can be reused as they are.
-EVAL_KEYS = ('net', 'num_classes', 'ckpt_path', 'pretrained', 'data_dir', 'dataset_format', 'output_dir',
+EVAL_KEYS = ('net', 'num_classes', 'ckpt_path', 'results_file', 'pretrained', 'data_dir', 'dataset_format', 'output_dir',
              'device_target', 'device_id', 'mode', 'eval_batch_size', 'num_parallel_workers', 'image_size', 'crop_pct',
              'interpolation', 'eval_resize', 'mean', 'std', 'strict_data')
 # Keys that only evaluation reads: `train.py --help` leaves them out.
-EVAL_ONLY_KEYS = ('ckpt_path',)
+EVAL_ONLY_KEYS = ('ckpt_path', 'results_file')
 
 
 # The hyper-parameters that both families' ImageNet recipes share (SGD with momentum, cosine decay, label

@@ -6,6 +6,7 @@ with a new classifier when the number of classes differs.
 itself only builds. The cache is the folder `$ZOO_WEIGHTS_HOME` (default `~/.cache/zoo_weights`);
 `download_pretrained` fills it from a variant's published URL.
 """
+import hashlib
 import logging
 import os
 import shutil
@@ -25,6 +26,7 @@ DEFAULT_WEIGHTS_HOME = '~/.cache/zoo_weights'
 DEFAULT_WEIGHTS = 'default'
 DOWNLOAD_TIMEOUT_S = 60
 PARTIAL_DOWNLOAD_SUFFIX = '.part'
+HASH_CHUNK_BYTES = 1 << 20
 # The reference weights are ImageNet's: a network is built with their classifier, then fitted.
 PRETRAINED_CLASSES = 1000
 
@@ -64,9 +66,38 @@ def find_weights_file(name, config: PretrainedConfig, pretrained):
     raise MissingFileError(f"no weight file {pretrained}, neither here nor in {home} (${WEIGHTS_HOME_ENV})")
 
 
+class DownloadError(ZooError):
+    """A download that did not give the published file (its SHA-256 differs): nothing is kept."""
+
+
+def file_sha256(path):
+    """The hex SHA-256 of the file at `path`, read in chunks."""
+    digest = hashlib.sha256()
+    with open(path, 'rb') as handle:
+        for chunk in iter(lambda: handle.read(HASH_CHUNK_BYTES), b''):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def check_sha256(path, expected, url):
+    """Raise `DownloadError` unless the SHA-256 of `path` starts with `expected` (hex); '' checks nothing."""
+    if not expected:
+        logger.warning("%s has no published SHA-256: the download is not verified", url)
+        return
+    actual = file_sha256(path)
+    if not actual.startswith(expected.lower()):
+        raise DownloadError(f"the file downloaded from {url} has SHA-256 {actual[:len(expected)]}..., not the "
+                            f"published {expected}...: it was deleted (an interrupted or altered download); "
+                            "download it again")
+
+
 def download_pretrained(config: PretrainedConfig, cache_dir=None):
     """Download the published weights of `config` into `cache_dir` (default `weights_home()`) unless
-    already there; returns the file's path. The file appears only once it is complete."""
+    already there; returns the file's path.
+
+    The file appears only once it is complete and its SHA-256 starts with `config.sha256` (the hex digits
+    in the authors', torchvision's and timm's release file names); otherwise it is deleted and a
+    `DownloadError` raised."""
     if not config.url or not config.file_names:
         raise ZooError("this variant has no published pretrained weights to download")
     cache = Path(cache_dir).expanduser() if cache_dir else weights_home()
@@ -79,6 +110,7 @@ def download_pretrained(config: PretrainedConfig, cache_dir=None):
         with urllib.request.urlopen(config.url, timeout=DOWNLOAD_TIMEOUT_S) as response, \
                 open(partial, 'wb') as out:
             shutil.copyfileobj(response, out)
+        check_sha256(partial, config.sha256, config.url)
         partial.replace(target)
     finally:
         partial.unlink(missing_ok=True)
