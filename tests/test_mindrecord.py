@@ -234,3 +234,14 @@ def test_the_benchmark_call_builds_the_recipe_pipeline_from_the_shards(mindrecor
     assert eval_rows(config(mindrecord_dir)) == sorted(
         (int(label), image.tobytes()) for batch in mindrecord_pipeline(cfg, mindrecord_dir, 'val').create_dict_iterator(
             output_numpy=True) for image, label in zip(batch['image'], batch['label']))
+
+
+@pytest.mark.slow
+def test_training_runs_from_the_shards_and_evaluates_every_val_image(tmp_path, run_script, mindrecord_dir):
+    result = run_script(MODEL_DIR / 'train.py', '--data_dir', mindrecord_dir, '--output_dir', tmp_path / 'train',
+                        *NET_FLAGS, '--epochs', '1', '--batch_size', '4', '--warmup_epochs', '0',
+                        '--autoaugment', 'none', '--mixup', '0', timeout=RUN_TIMEOUT_SECONDS)
+    assert result.returncode == 0, result.stderr[-4000:]
+    best = json.loads((tmp_path / 'train' / 'best.json').read_text())
+    # OUT holds no image file: every training and validation image came from the shards.
+    assert best['total'] == len(CLASS_TINTS) * VAL_PER_CLASS
