@@ -181,6 +181,6 @@ def test_a_resumed_run_continues_the_ema_of_its_checkpoint(ema_run, tmp_path):
     saved = ms.load_checkpoint(str(checkpoint))
     assert int(saved[EMA_UPDATES_NAME].asnumpy()) == 2
     log = train_run('--data_dir', data, '--output_dir', tmp_path, '--epochs', 2, '--resume', checkpoint, *RUN_ARGS)
-    assert f'EMA restored from {checkpoint}' in log
+    assert f'resumed from {checkpoint} at epoch 1' in log
     [resumed] = (tmp_path / 'checkpoints').glob('resnest14d-2_*.ckpt')
     assert int(ms.load_checkpoint(str(resumed))[EMA_UPDATES_NAME].asnumpy()) == 4

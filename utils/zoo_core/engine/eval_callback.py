@@ -14,7 +14,6 @@ from zoo_core.engine.checkpointing import save_atomically
 
 BEST_CHECKPOINT = 'best.ckpt'
 BEST_RESULT = 'best.json'
-<<<<<<< HEAD
 BEST_EMA_CHECKPOINT = 'best_ema.ckpt'
 BEST_EMA_RESULT = 'best_ema.json'
 RAW, EMA = 'raw', 'ema'
@@ -35,10 +34,8 @@ class BestTracker:
             return False
         self.top1, self.epoch = result.top1, epoch
         return True
-=======
 # best.json's key for the run's classes ({name: label}), read back by `predict.py`.
 BEST_CLASS_INDEXING_KEY = 'class_indexing'
->>>>>>> predict
 
 
 class EvalCallback(Callback):
@@ -46,21 +43,14 @@ class EvalCallback(Callback):
     last one; rank 0 saves the network as `best.ckpt` whenever top-1 improves. With `ema` (a
     `zoo_core.optim.ema.ModelEma`) the EMA weights are evaluated too and their best saved as `best_ema.ckpt`.
 
-<<<<<<< HEAD
     `monitor.record` (the `TrainingMonitor`) receives the accuracies for the metrics log (`ema_top1`,
-    `ema_top5` for the EMA); `best` is what a resumed run has to beat (`read_best`), None for a new run.
+    `ema_top5` for the EMA); `best` is what a resumed run has to beat (`read_best`), None for a new run;
+    `class_indexing` ({class name: label}) is written into the best-result files, so that the best weights
+    come with their classes.
     """
 
     def __init__(self, net, evaluate_fn, interval, output_dir, logger, monitor=None, save=True, ema=None,
-                 best=None):
-=======
-    `monitor.record` (the `TrainingMonitor`) receives the accuracies for the metrics log; `class_indexing`
-    ({class name: label}) is written into `best.json`, so that the best weights come with their classes.
-    """
-
-    def __init__(self, net, evaluate_fn, interval, output_dir, logger, monitor=None, save=True,
-                 class_indexing=None):
->>>>>>> predict
+                 best=None, class_indexing=None):
         super().__init__()
         self.net = net
         self.evaluate_fn = evaluate_fn
@@ -69,15 +59,10 @@ class EvalCallback(Callback):
         self.logger = logger
         self.monitor = monitor
         self.save = save
-<<<<<<< HEAD
         self.ema = ema
+        self.class_indexing = class_indexing
         # A resumed run starts from the best so far: only a better model replaces a best checkpoint.
         self.best = {kind: BestTracker(kind, *(best or {}).get(kind, ())) for kind in BEST_FILES}
-=======
-        self.class_indexing = class_indexing
-        self.best_top1 = -1.0
-        self.best_epoch = None
->>>>>>> predict
         self.last_result = None
         self.last_ema_result = None
 
@@ -120,7 +105,6 @@ class EvalCallback(Callback):
             self.save_best(weights, epoch, result)
         return result
 
-<<<<<<< HEAD
     def save_best(self, weights, epoch, result):
         """Write the network (now holding `weights`) and its JSON (epoch, which weights, counts, accuracies),
         each to a temporary name first, so that an interrupted save leaves the previous best whole."""
@@ -129,7 +113,8 @@ class EvalCallback(Callback):
         save_atomically(self.net, path, append_dict={'epoch_num': epoch})
         result_path = os.path.join(self.output_dir, summary)
         with open(result_path + '.tmp', 'w', encoding='utf-8') as handle:
-            json.dump(dict(epoch=epoch, checkpoint=path, weights=weights, **result.as_dict()), handle, indent=2)
+            json.dump(dict(epoch=epoch, checkpoint=path, weights=weights, **result.as_dict(),
+                           **{BEST_CLASS_INDEXING_KEY: self.class_indexing}), handle, indent=2, ensure_ascii=False)
         os.replace(result_path + '.tmp', result_path)
         label = '' if weights == RAW else ' (EMA)'
         self.logger.info(f"new best top-1{label} {result.top1:.4%} at epoch {epoch}: saved {path}")
@@ -147,13 +132,3 @@ def read_best(output_dir):
         except (OSError, ValueError, KeyError, TypeError):
             continue
     return best
-=======
-    def save_best(self, epoch, result):
-        """Write `best.ckpt` and `best.json` (epoch, counts and accuracies, the classes)."""
-        path = os.path.join(self.output_dir, BEST_CHECKPOINT)
-        ms.save_checkpoint(self.net, path, append_dict={'epoch_num': epoch})
-        with open(os.path.join(self.output_dir, BEST_RESULT), 'w', encoding='utf-8') as handle:
-            json.dump(dict(epoch=epoch, checkpoint=path, **result.as_dict(),
-                           **{BEST_CLASS_INDEXING_KEY: self.class_indexing}), handle, indent=2, ensure_ascii=False)
-        self.logger.info(f"new best top-1 {result.top1:.4%} at epoch {epoch}: saved {path}")
->>>>>>> predict

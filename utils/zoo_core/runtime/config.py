@@ -204,7 +204,7 @@ FLAG_HELP = dict(
                 "RandAugment policy string: rand-m9-mstd0.5-inc1, rand-m9-n3 (m magnitude 0-10, n ops, mstd "
                 "magnitude noise, mmax, inc1, p op probability)",
     reprob='random erasing probability per image (MindSpore RandomErasing, the box filled with the mean '
-           "pixel, mindcv's default); 0: off',
+           "pixel, mindcv's default); 0: off",
     aug_repeats="repeated augmentation (timm's RepeatAugSampler): each image R times per epoch, its copies on "
                 "different ranks; the epoch keeps its length; 1: off",
     results_file="eval: a CSV file to append one row per checkpoint to (timm validate.py's columns); empty: none",
