@@ -4,6 +4,8 @@ bytes per sample that reach the device.
 Rows (`--rows`, in this order by default):
 - `recipe`: our ResNeSt-50 training pipeline as `train.py` builds it (`create_train_dataset` with the
   ResNeSt-50 recipe: crop-decode, flip, colour jitter 0.4, AutoAugment; uint8 CHW out), mixup off;
+- `recipe_mindrecord`: the same pipeline reading the images from MindRecord shards of the tree
+  (`utils/to_mindrecord.py`, converted once into the scratch folder);
 - `recipe_host_normalize`: the same ending in the host's Normalize + HWC2CHW (float32 out), the pipeline
   before the network normalised in the graph;
 - `recipe_mixup`: the recipe with its batch mixup (alpha 0.2): float32 batches, mixed on the host;
@@ -53,11 +55,15 @@ import mindspore.dataset.vision as vision
 from zoo_core.data.dataset import (RANDOM_RESIZED_CROP_RATIO, checked_split, create_train_dataset, index_for,
                                    interpolation_mode, normalize_ops, train_transforms)
 from zoo_core.data.workers import AUTO_WORKERS, workers_per_rank
-from zoo_core.models.registry import IMAGENET_MEAN, IMAGENET_STD
+from zoo_core.data.mindrecord import is_mindrecord_folder
+from zoo_core.data.mindrecord_convert import convert
+from zoo_core.data.mindrecord_pipeline import mindrecord_pipeline
 from zoo_resnest.config import RECIPE
 
 IMAGE_WIDTH, IMAGE_HEIGHT = 500, 375
 JPEG_QUALITY = 90
+# Shards of the MindRecord row: one per pipeline worker of this machine is what a user would write.
+MINDRECORD_SHARDS = 2
 CLASSES = 4
 SEED = 0
 PHOTO_CROP_SCALE = (0.6, 1.0)   # share of the photograph's width each image is cut from
@@ -130,6 +136,16 @@ def numpy_batches(dataset):
 def recipe_row(bench):
     """`train.py`'s pipeline: `create_train_dataset` with the ResNeSt-50 recipe, mixup off."""
     return numpy_batches(create_train_dataset(bench.config(), index=bench.index))
+
+
+@pipeline_row('recipe_mindrecord', 'the recipe read from MindRecord shards (utils/to_mindrecord.py) of the same images')
+def recipe_mindrecord_row(bench):
+    """The recipe's pipeline over the tree converted to MindRecord (`MINDRECORD_SHARDS` shards, written into
+    `bench.scratch` once, before the first measurement of the row)."""
+    shards_dir = os.path.join(bench.scratch, 'mindrecord')
+    if not is_mindrecord_folder(shards_dir):
+        convert(bench.root, shards_dir, MINDRECORD_SHARDS, bench.workers, log=lambda message: None)
+    return numpy_batches(mindrecord_pipeline(bench.config(), shards_dir))
 
 
 @pipeline_row('recipe_host_normalize', 'the same ending in Normalize + HWC2CHW on the host (float32 out)')
@@ -255,7 +271,7 @@ def parse_args(argv=None):
     parser.add_argument('--batch-size', type=int, default=32)
     parser.add_argument('--image-size', type=int, default=224, help='crop size')
     parser.add_argument('--workers', default=AUTO_WORKERS, help="pipeline workers: 'auto' (train.py's default) or N")
-    parser.add_argument('--rows', default='recipe,recipe_host_normalize,recipe_mixup,limit,pil,timm',
+    parser.add_argument('--rows', default='recipe,recipe_mindrecord,recipe_host_normalize,recipe_mixup,limit,pil,timm',
                         help='comma-separated rows (timm is skipped without torch)')
     parser.add_argument('--sweep', action='store_true', help='add the recipe under other pipeline settings')
     parser.add_argument('--data-dir', default='', help='an ImageFolder tree with train/ to use instead')

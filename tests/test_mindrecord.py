@@ -8,10 +8,8 @@ import json
 import os
 import signal
 import subprocess
-import sys
 import time
 
-import numpy as np
 import pytest
 from easydict import EasyDict
 

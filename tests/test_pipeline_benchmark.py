@@ -22,11 +22,13 @@ def test_a_tiny_run_reports_every_row_with_the_bytes_each_sends(run_script, tmp_
     require('sklearn')
     out = tmp_path / 'pipeline.json'
     result = run_script(SCRIPT, '--images', 16, '--rounds', 2, '--passes', 1, '--batch-size', BATCH, '--image-size', CROP,
-                        '--rows', 'recipe,recipe_host_normalize,limit,pil', '--json', out, timeout=600)
+                        '--rows', 'recipe,recipe_mindrecord,recipe_host_normalize,limit,pil', '--json', out, timeout=600)
     assert result.returncode == 0, result.stderr[-2000:]
     report = json.loads(out.read_text())
     rows = {row['name']: row for row in report['rows']}
-    assert list(rows) == ['recipe', 'recipe_host_normalize', 'limit', 'pil']
+    assert list(rows) == ['recipe', 'recipe_mindrecord', 'recipe_host_normalize', 'limit', 'pil']
+    assert (rows['recipe_mindrecord']['dtype'], rows['recipe_mindrecord']['bytes_per_sample']) == \
+        (rows['recipe']['dtype'], rows['recipe']['bytes_per_sample'])  # the same images and transforms
     assert report['images'] == 16 and report['batch_size'] == BATCH and report['workers'] >= 1
     pixels = 3 * CROP * CROP
     assert (rows['recipe']['dtype'], rows['recipe']['bytes_per_sample']) == ('uint8', pixels + LABEL_BYTES)

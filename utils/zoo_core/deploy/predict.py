@@ -98,8 +98,10 @@ def class_names_for(meta, num_outputs):
 
 def classify(model, meta, images, k, batch_size=DEFAULT_BATCH_SIZE):
     """`[{"image": path, "topk": [...]}]` for the image files `images`, `batch_size` at a time, with the
-    eval preprocessing and class names of `meta` (a `ModelMeta`)."""
-    transform = EvalTransform(meta.preprocessing, meta.input_size, meta.eval_resize)
+    eval preprocessing and class names of `meta` (a `ModelMeta`); `model` takes normalised float32
+    images, or uint8 pixels when its `input_dtype` says so (`model_runner.ExportedModel`)."""
+    pixels_in = getattr(model, 'input_dtype', np.float32) == np.uint8  # an export that normalises itself
+    transform = EvalTransform(meta.preprocessing, meta.input_size, meta.eval_resize, normalize=not pixels_in)
     results = []
     for start in range(0, len(images), batch_size):
         paths = images[start:start + batch_size]
