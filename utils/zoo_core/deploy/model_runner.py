@@ -1,5 +1,6 @@
-"""Exported models as functions from a float32 NCHW batch to logits: a MINDIR (`nn.GraphCell`, on the
-selected device) or an ONNX file (onnxruntime, when installed), whatever batch the file was exported for."""
+"""Exported models as functions from an NCHW batch to logits: a MINDIR (`nn.GraphCell`, on the selected
+device) or an ONNX file (onnxruntime, when installed), whatever batch and input dtype (float32, or uint8
+pixels for `export.py --input_dtype uint8`) the file was exported for."""
 import os
 from dataclasses import replace
 
@@ -7,26 +8,29 @@ import numpy as np
 import mindspore as ms
 from mindspore import nn
 
-from zoo_core.deploy.infer import DYNAMIC_DIM, mindir_input_shape
+from zoo_core.deploy.infer import DYNAMIC_DIM, mindir_input
 from zoo_core.deploy.model_meta import ModelMetaError, published_meta, read_sidecar
 from zoo_core.runtime.errors import MissingFileError, ZooError
 
 MINDIR_SUFFIX = '.mindir'
 ONNX_SUFFIX = '.onnx'
 ONNX_PROVIDERS = ['CPUExecutionProvider']
+ONNX_UINT8 = 'tensor(uint8)'
 
 
 class ExportedModel:
-    """`model(batch)` -> logits (numpy) of an exported model with input shape `(N, 3, S, S)`: a static
-    batch N is run N images at a time (the last chunk padded with zeros), a dynamic one all at once."""
+    """`model(batch)` -> logits (numpy) of an exported model with input shape `(N, 3, S, S)` and numpy
+    `input_dtype` (np.uint8: the model normalises the pixels itself): a static batch N is run N images at a
+    time (the last chunk padded with zeros), a dynamic one all at once."""
 
-    def __init__(self, run, input_shape):
+    def __init__(self, run, input_shape, input_dtype=np.float32):
         self.run = run
+        self.input_dtype = input_dtype
         self.batch_size = input_shape[0] if input_shape[0] != DYNAMIC_DIM else None
         self.input_size = input_shape[2]
 
     def __call__(self, batch):
-        batch = np.ascontiguousarray(batch, dtype=np.float32)
+        batch = np.ascontiguousarray(batch, dtype=self.input_dtype)
         if self.batch_size is None:
             return self.run(batch)
         outputs = []
@@ -39,9 +43,9 @@ class ExportedModel:
 
 def mindir_model(path):
     """The MINDIR at `path` as an `ExportedModel`."""
-    shape = mindir_input_shape(path)
+    shape, input_dtype = mindir_input(path)
     network = nn.GraphCell(ms.load(path))
-    return ExportedModel(lambda batch: network(ms.Tensor(batch)).asnumpy(), shape)
+    return ExportedModel(lambda batch: network(ms.Tensor(batch)).asnumpy(), shape, input_dtype)
 
 
 def onnx_model(path):
@@ -56,7 +60,8 @@ def onnx_model(path):
         raise ZooError(f"onnxruntime cannot load {path}: {str(error).splitlines()[0]}") from None
     [model_input] = session.get_inputs()
     shape = tuple(d if isinstance(d, int) else DYNAMIC_DIM for d in model_input.shape)
-    return ExportedModel(lambda batch: session.run(None, {model_input.name: batch})[0], shape)
+    input_dtype = np.uint8 if model_input.type == ONNX_UINT8 else np.float32
+    return ExportedModel(lambda batch: session.run(None, {model_input.name: batch})[0], shape, input_dtype)
 
 
 MODEL_LOADERS = {MINDIR_SUFFIX: mindir_model, ONNX_SUFFIX: onnx_model}

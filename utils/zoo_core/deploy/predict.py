@@ -98,8 +98,10 @@ def class_names_for(meta, num_outputs):
 
 def classify(model, meta, images, k, batch_size=DEFAULT_BATCH_SIZE):
     """`[{"image": path, "topk": [...]}]` for the image files `images`, `batch_size` at a time, with the
-    eval preprocessing and class names of `meta` (a `ModelMeta`)."""
-    transform = EvalTransform(meta.preprocessing, meta.input_size, meta.eval_resize)
+    eval preprocessing and class names of `meta` (a `ModelMeta`); the pixels stay uint8 for a model whose
+    `input_dtype` is np.uint8 (an export that normalises in the graph)."""
+    normalize = getattr(model, 'input_dtype', np.float32) == np.float32
+    transform = EvalTransform(meta.preprocessing, meta.input_size, meta.eval_resize, normalize=normalize)
     results = []
     for start in range(0, len(images), batch_size):
         paths = images[start:start + batch_size]
