@@ -69,17 +69,20 @@ def timm_top5(reference, photographs):
 @pytest.fixture(scope='module')
 def weight_files(reference, tmp_path_factory):
     """The reference weights as timm's .pth, as a converted MindSpore checkpoint, and that checkpoint
-    exported by export.py to MINDIR (dynamic batch) and ONNX (batch 1)."""
+    exported by export.py to MINDIR (dynamic batch; float32 input, and uint8 input normalised in the graph)
+    and ONNX (batch 1)."""
     folder = tmp_path_factory.mktemp('weights')
     files = dict(pth=folder / f'{NET}.pth', ckpt=folder / f'{NET}.ckpt')
     torch.save(reference.state_dict(), files['pth'])
     ms.save_checkpoint(copy_reference_weights(reference, RESNEST.registry.build(NET)), str(files['ckpt']))
     size = RESNEST.preprocessing(NET).input_size
-    for file_format, extra in (('MINDIR', ['--dynamic_batch']), ('ONNX', [])):
+    exports = (('MINDIR', NET, ['--dynamic_batch']), ('ONNX', NET, []),
+               ('MINDIR', f'{NET}_uint8', ['--dynamic_batch', '--input_dtype', 'uint8']))
+    for file_format, name, extra in exports:
         result = run_in_subprocess(EXPORT, '--net', NET, '--ckpt_path', files['ckpt'], '--file_format', file_format,
-                            '--image_size', size, '--file_name', folder / NET, *extra, cwd=folder, timeout=600)
+                            '--image_size', size, '--file_name', folder / name, *extra, cwd=folder, timeout=600)
         assert result.returncode == 0, result.stderr[-2000:]
-        files[file_format] = folder / f'{NET}.{file_format.lower()}'
+        files[file_format if name == NET else 'MINDIR_uint8'] = folder / f'{name}.{file_format.lower()}'
     return files
 
 
@@ -102,10 +105,10 @@ def assert_timms_top5(predictions, timm_top5):
         assert [e['label'] for e in prediction['topk']] == [names[i] for i in classes]
 
 
-@pytest.mark.parametrize('source', ['pth', 'ckpt', 'MINDIR', 'ONNX'])
+@pytest.mark.parametrize('source', ['pth', 'ckpt', 'MINDIR', 'ONNX', 'MINDIR_uint8'])
 def test_predict_gives_timms_top5_on_photographs(source, weight_files, photographs, timm_top5, run_script,
                                                  tmp_path):
-    flag = '--model' if source in ('MINDIR', 'ONNX') else '--pretrained'
+    flag = '--model' if source in ('MINDIR', 'ONNX', 'MINDIR_uint8') else '--pretrained'
     folder = str(next(iter(photographs.values())).parent)
     predictions, _ = predicted(run_script, tmp_path, flag, weight_files[source], folder)
     assert_timms_top5(predictions, timm_top5)
