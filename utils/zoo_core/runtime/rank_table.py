@@ -140,15 +140,17 @@ def _server_entries(path, index, server):
     return entries
 
 
-def _check_unique_device_ips(path, entries):
-    """Each device IP belongs to one device of the job."""
+def _entries_by(path, entries, field):
+    """{value: entry} of the job's entries by `field` ('rank_id', 'device_ip'), each value given once."""
     seen = {}
     for entry in entries:
-        if entry.device_ip in seen:
-            other = seen[entry.device_ip]
-            raise RankTableError(f"{path}: device_ip {entry.device_ip} is given twice (device {other.device_id} "
+        value = getattr(entry, field)
+        if value in seen:
+            other = seen[value]
+            raise RankTableError(f"{path}: {field} {value} is given twice (device {other.device_id} "
                                  f"of {other.server_id} and device {entry.device_id} of {entry.server_id})")
-        seen[entry.device_ip] = entry
+        seen[value] = entry
+    return seen
 
 
 def _check_several_servers(path, document, servers, entries):
@@ -194,18 +196,12 @@ def parse_rank_table(document, path='<rank table>'):
         server_index[server_id] = index
         entries.extend(server_entries)
 
-    by_rank = {}
-    for entry in entries:
-        if entry.rank_id in by_rank:
-            other = by_rank[entry.rank_id]
-            raise RankTableError(f"{path}: rank_id {entry.rank_id} is given twice (device {other.device_id} "
-                                 f"of {other.server_id} and device {entry.device_id} of {entry.server_id})")
-        by_rank[entry.rank_id] = entry
+    by_rank = _entries_by(path, entries, 'rank_id')
     missing = sorted(set(range(len(entries))) - set(by_rank))
     if missing:
         raise RankTableError(f"{path}: rank ids must be exactly 0..{len(entries) - 1} for {len(entries)} devices; "
                              f"missing {', '.join(map(str, missing))}, found {', '.join(map(str, sorted(by_rank)))}")
-    _check_unique_device_ips(path, entries)
+    _entries_by(path, entries, 'device_ip')  # each device IP belongs to one device of the job
     if len(servers) > 1:
         _check_several_servers(path, document, servers, entries)
     return RankTable(path=path, ranks=tuple(by_rank[rank] for rank in range(len(entries))))
