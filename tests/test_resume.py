@@ -480,8 +480,9 @@ def alive(pid):
         return False
 
 
-@pytest.mark.slow
-def test_a_killed_rank_stops_every_rank_names_it_and_a_relaunch_continues(data_dir, tmp_path):
+def launch_until(data_dir, tmp_path, marker, poll_s):
+    """(launcher process, output folder) of a 2-rank run started in `tmp_path` (its output in launch.out),
+    once rank 1's log shows `marker`."""
     output_dir = tmp_path / 'dist'
     output_dir.mkdir()
     with open(tmp_path / 'launch.out', 'w') as log:
@@ -489,9 +490,15 @@ def test_a_killed_rank_stops_every_rank_names_it_and_a_relaunch_continues(data_d
                                     env=cluster_env(), cwd=tmp_path)
     deadline = time.monotonic() + RUN_TIMEOUT_S
     rank1_log = output_dir / 'log_rank1.txt'
-    while not (rank1_log.is_file() and f'epoch 3/{DIST_EPOCHS}' in rank1_log.read_text()):
+    while not (rank1_log.is_file() and marker in rank1_log.read_text()):
         assert launcher.poll() is None and time.monotonic() < deadline, (tmp_path / 'launch.out').read_text()[-3000:]
-        time.sleep(0.05)
+        time.sleep(poll_s)
+    return launcher, output_dir
+
+
+@pytest.mark.slow
+def test_a_killed_rank_stops_every_rank_names_it_and_a_relaunch_continues(data_dir, tmp_path):
+    launcher, output_dir = launch_until(data_dir, tmp_path, f'epoch 3/{DIST_EPOCHS}', 0.05)
     victim = worker_pid(launcher.pid, 1)
     others = [p for p in descendants(launcher.pid) if p != victim]
     assert victim is not None
@@ -517,16 +524,7 @@ def test_a_killed_rank_stops_every_rank_names_it_and_a_relaunch_continues(data_d
 
 @pytest.mark.slow
 def test_sigterm_to_one_rank_stops_every_rank_after_the_same_step_and_rank_0_saves(data_dir, tmp_path):
-    output_dir = tmp_path / 'dist'
-    output_dir.mkdir()
-    with open(tmp_path / 'launch.out', 'w') as log:
-        launcher = subprocess.Popen(cluster_command(data_dir, output_dir), stdout=log, stderr=subprocess.STDOUT,
-                                    env=cluster_env(), cwd=tmp_path)
-    deadline = time.monotonic() + RUN_TIMEOUT_S
-    rank1_log = output_dir / 'log_rank1.txt'
-    while not (rank1_log.is_file() and f'epoch 3/{DIST_EPOCHS} step 2/' in rank1_log.read_text()):
-        assert launcher.poll() is None and time.monotonic() < deadline, (tmp_path / 'launch.out').read_text()[-3000:]
-        time.sleep(0.02)
+    launcher, output_dir = launch_until(data_dir, tmp_path, f'epoch 3/{DIST_EPOCHS} step 2/', 0.02)
     os.kill(worker_pid(launcher.pid, 1), signal.SIGTERM)
     launcher.wait(RUN_TIMEOUT_S)
     stops = [re.search(r'stopped by a signal after global step (\d+)(; saved (\S+))?',
