@@ -86,7 +86,8 @@ def test_an_unknown_choice_lists_the_valid_ones(run_script, flag, value, choices
 def test_a_device_target_this_build_lacks_names_the_targets_it_has_and_where_to_get_one(run_script, script, args):
     line = error_line(run_script(script, *args, '--device_target', 'GPU'))
     assert 'this MindSpore build has no GPU backend (it has: CPU)' in line
-    assert 'from 2.4 on has an official GPU (CUDA) build: install 2.2.14' in line
+    assert 'no MindSpore release after 2.2.14 has an official GPU (CUDA) build (2.3.x: Ascend only' in line
+    assert 'install 2.2.14' in line
 
 
 # --- weights and checkpoints ---

@@ -544,5 +544,6 @@ def test_gpu_scripts_on_a_build_without_gpu_stop_with_the_build_to_install(launc
     assert result.returncode == USAGE_EXIT_STATUS
     [line] = result.stderr.strip().splitlines()
     assert line.startswith('error: --device_target GPU: this MindSpore build has no GPU backend (it has: CPU)')
-    assert 'from 2.4 on has an official GPU (CUDA) build: install 2.2.14' in line
+    assert 'no MindSpore release after 2.2.14 has an official GPU (CUDA) build (2.3.x: Ascend only' in line
+    assert 'install 2.2.14' in line
     assert launch.calls == [] and not launch.output_dir.exists()

@@ -14,11 +14,12 @@ from zoo_core.runtime.errors import ZooError, run_command
 
 DEVICE_TARGETS = ('CPU', 'GPU', 'Ascend')
 MINDSPORE_INSTALL_URL = 'https://www.mindspore.cn/install'
-# What a GPU user must install (docs/DISTRIBUTED.md, "GPU builds"): the last MindSpore with a documented official
-# GPU (CUDA) build is 2.2.14; the 2.3 series is not confirmed either way; from 2.4 on there is none.
-GPU_BUILD_HINT = ('no MindSpore release from 2.4 on has an official GPU (CUDA) build: install 2.2.14, the last '
-                  'documented one ("unified" x86_64 wheel for CUDA 11.1 or 11.6, Python 3.7-3.9, from '
-                  'ms-release.obs.cn-north-4.myhuaweicloud.com), see docs/DISTRIBUTED.md "GPU builds"')
+# What a GPU user must install (docs/DISTRIBUTED.md, "GPU builds"): MindSpore's release table lists a GPU (CUDA)
+# build up to 2.2.14; 2.3.x was released for Ascend only, 2.4 and later for Ascend and CPU only.
+GPU_BUILD_HINT = ('no MindSpore release after 2.2.14 has an official GPU (CUDA) build (2.3.x: Ascend only; '
+                  '2.4 on: Ascend and CPU): install 2.2.14 ("unified" x86_64 wheel for CUDA 11.6, 11.1 or 10.1, '
+                  'Python 3.7-3.9, from ms-release.obs.cn-north-4.myhuaweicloud.com), see docs/DISTRIBUTED.md '
+                  '"GPU builds"')
 # MindSpore's words when the wheel was built without a backend: "Unsupported device target GPU. This process
 # only supports one of the ['CPU']. ..." (the PyPI wheel has the CPU backend only).
 UNSUPPORTED_TARGET = re.compile(r"Unsupported device target (\w+)\. This process only supports one of the \[([^\]]*)\]")
