@@ -406,8 +406,8 @@ def test_two_host_evaluation_counts_every_image_once(tmp_path, data_dir, two_hos
     assert not (tmp_path / 'eval' / 'host1' / 'eval_result.json').exists()
 
 
-# Seconds host 0's launch may take to end once host 1 is gone: measured 55.6 s (MindSpore's heartbeat
-# timeout, MS_NODE_TIMEOUT 30 s, then the survivor's reconnection attempts); see docs/DISTRIBUTED.md.
+# Seconds host 0's launch may take to end once host 1 is gone (the scheduler's heartbeat timeout,
+# MS_NODE_TIMEOUT, here FAILED_NODE_TIMEOUT, then the survivor's reconnection attempts); see docs/DISTRIBUTED.md.
 HOST_DEATH_EXIT_LIMIT = 240
 TRAINING_STARTED = 'epoch 1/'
 
@@ -446,7 +446,7 @@ def test_when_a_host_dies_the_other_host_stops_with_an_error(tmp_path, data_dir)
     flags = with_flag(TRAIN_FLAGS, '--epochs', '1000')
     relay, (host0, host1) = start_hosts(
         lambda node_rank: ['bash', MODEL_DIR / 'scripts' / 'run_distribute_train_cpu.sh', 1, data_dir, *flags,
-                           '--eval_interval', '0'], tmp_path)
+                           '--eval_interval', '0'], tmp_path, MS_NODE_TIMEOUT=FAILED_NODE_TIMEOUT)
     try:
         assert wait_for_text(tmp_path / 'host1' / 'log_rank1.txt', TRAINING_STARTED, RUN_TIMEOUT_SECONDS), \
             host1.log_path.read_text()
