@@ -20,12 +20,12 @@ from zoo_resnext.family import FAMILY as RESNEXT
 MIN_STEPS = 300
 CLASS_TINTS = ((0.9, 0.2, 0.1), (0.1, 0.8, 0.2), (0.1, 0.2, 0.9), (0.9, 0.9, 0.1))
 TRAIN_PER_CLASS, VAL_PER_CLASS = 16, 8
-BATCH_SIZE = 8
+BATCH_SIZE = 4
 IMAGE_SIZE = 32
 STEPS_PER_EPOCH = len(CLASS_TINTS) * TRAIN_PER_CLASS // BATCH_SIZE
 EPOCHS = -(-MIN_STEPS // STEPS_PER_EPOCH)
 # The mean loss of the last LOSS_WINDOW epochs must be below that of the first LOSS_WINDOW (a single
-# epoch of 8 mixed batches is too noisy to compare), and validation must beat chance clearly.
+# epoch of 16 mixed batches is too noisy to compare), and validation must beat chance clearly.
 LOSS_WINDOW = 5
 CHANCE_MULTIPLE = 2.0
 # (model folder, family, smallest variant)
