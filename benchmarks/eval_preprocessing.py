@@ -7,7 +7,8 @@ The images are crops of sklearn's two photographs at ImageNet-like sizes (shorte
 and the img/s of each pass is printed, then the median. Without `--net` only the input pipeline is
 timed (decode to uint8 batch); with `--net NAME` the eval loop (`zoo_core.engine.evaluate`) runs
 that network (random weights, GRAPH mode) on the batches too, after one untimed pass that
-compiles it.
+compiles it, and each pass also prints the img/s of the network's calls alone and the ratio of the
+whole loop to it (the two figures `eval.py` reports).
 
 Usage: python benchmarks/eval_preprocessing.py [--images 256] [--repeat 3] [--interpolations bilinear,bicubic]
        [--net resnest50]
@@ -84,13 +85,14 @@ def eval_config(root, mode, interpolation, args):
 
 
 def images_per_second(cfg, net=None):
-    """img/s of one pass over the eval data: the pipeline alone, or the eval loop with `net`."""
+    """img/s of one pass over the eval data: the pipeline alone, or the eval loop with `net`; with `net`,
+    (whole loop, network alone), as `eval.py` reports them."""
     dataset = create_eval_dataset(cfg)
     if net is not None:
         from zoo_core.engine.evaluate import evaluate
         from zoo_core.models.input_norm import NormalizedNetwork
         result = evaluate(NormalizedNetwork(net, cfg.mean, cfg.std), dataset)  # the pipeline gives uint8
-        return result.total / result.seconds
+        return result.images_per_second, result.network_images_per_second
     start = time.perf_counter()
     count = sum(images.shape[0] for images, _ in dataset.create_tuple_iterator(num_epochs=1, output_numpy=True))
     return count / (time.perf_counter() - start)
@@ -119,15 +121,28 @@ def main(argv=None):
               f"{args.batch_size}, {args.workers} workers, {what}")
         for interpolation in args.interpolations.split(','):
             passes = {mode: [] for mode in MODES}
+            network_passes = {mode: [] for mode in MODES}
             if net is not None:
                 images_per_second(eval_config(root, EVAL_RESIZE_FAST, interpolation, args), net)  # compiles
             for repeat in range(args.repeat):
                 for mode in (MODES if repeat % 2 == 0 else MODES[::-1]):
-                    passes[mode].append(images_per_second(eval_config(root, mode, interpolation, args), net))
-                    print(f"  {interpolation} {mode} pass {repeat + 1}: {passes[mode][-1]:.1f} img/s", flush=True)
+                    measured = images_per_second(eval_config(root, mode, interpolation, args), net)
+                    if net is None:
+                        passes[mode].append(measured)
+                        print(f"  {interpolation} {mode} pass {repeat + 1}: {measured:.1f} img/s", flush=True)
+                        continue
+                    passes[mode].append(measured[0])
+                    network_passes[mode].append(measured[1])
+                    print(f"  {interpolation} {mode} pass {repeat + 1}: whole loop {measured[0]:.2f} img/s, network "
+                          f"alone {measured[1]:.2f} img/s (loop/network {measured[0] / measured[1]:.3f})", flush=True)
             medians = {mode: statistics.median(values) for mode, values in passes.items()}
             print(f"{interpolation}: pil {medians[EVAL_RESIZE_PIL]:.1f} img/s, fast {medians[EVAL_RESIZE_FAST]:.1f} "
                   f"img/s (pil/fast {medians[EVAL_RESIZE_PIL] / medians[EVAL_RESIZE_FAST]:.2f}x)")
+            for mode, values in network_passes.items():
+                if values:
+                    ratios = [loop / network for loop, network in zip(passes[mode], values)]
+                    print(f"{interpolation} {mode}: the whole loop at {statistics.median(ratios):.3f} of the network "
+                          f"alone (median of {len(ratios)} passes; {min(ratios):.3f}..{max(ratios):.3f})")
 
 
 if __name__ == '__main__':
