@@ -16,7 +16,9 @@ the speed drifts over minutes, and consecutive subprocesses would see different 
 oneDNN's AVX-512 path runs fp32 NCHW 3x3 convolutions with a reference kernel on this generation of
 CPUs (see `zoo_core/__init__.py`); this benchmark caps the ISA (`ONEDNN_MAX_CPU_ISA=AVX2` unless the
 caller set it) for every network it runs, so that all are measured under the same environment.
-`--mindcv-default-isa` adds mindcv's rows under oneDNN's default ISA, for information.
+`--mindcv-default-isa` adds mindcv's rows under oneDNN's default ISA, for information, and
+`--timm-default-isa` timm's (PyTorch's own oneDNN has a fast AVX-512 path here: that is how timm's users
+run it).
 
 Usage: python benchmarks/benchmark.py [--networks resnest50,resnext50_32x4d] [--iters 10] [--json out.json]
 """
@@ -43,6 +45,7 @@ MOMENTUM = 0.9
 SEED = 0
 RESULT_PREFIX = 'BENCHMARK_RESULT '
 DEFAULT_ISA_LABEL = 'mindcv (default ISA)'
+TIMM_DEFAULT_ISA_LABEL = 'timm (default ISA)'
 WORKER_TIMEOUT_S = 3600
 BYTES_PER_MB = 1024 * 1024
 
@@ -66,6 +69,9 @@ def parse_args(argv=None):
                         help="CPU kernel threads of every framework (MindSpore's default is 25)")
     parser.add_argument('--mindcv-default-isa', action='store_true',
                         help=f'also run mindcv with {ISA_VARIABLE} unset (oneDNN default; very slow here)')
+    parser.add_argument('--timm-default-isa', action='store_true',
+                        help=f'also run timm with {ISA_VARIABLE} unset (PyTorch as its users run it: its oneDNN '
+                             'has no slow AVX-512 path here)')
     parser.add_argument('--default-isa-iters', type=int, default=2,
                         help='timed calls of the --mindcv-default-isa runs (no warmup)')
     parser.add_argument('--json', dest='json_path', default='', help='also write the results to this file')
@@ -256,7 +262,8 @@ def torch_available():
 def planned_runs(args, repeat_index):
     """(network, impl, label, env, iters, warmup) of every worker of one repeat, in order.
 
-    Odd repeats run the implementations in reverse order; the default-ISA rows run in the first only.
+    Odd repeats run the implementations in reverse order; mindcv's default-ISA rows run in the first only,
+    timm's in every repeat.
     """
     capped_env = dict(os.environ)
     default_env = {key: value for key, value in os.environ.items() if key != ISA_VARIABLE}
@@ -267,6 +274,8 @@ def planned_runs(args, repeat_index):
             runs.append((network, impl, impl, capped_env, args.iters, args.warmup))
         if args.mindcv_default_isa and repeat_index == 0:
             runs.append((network, 'mindcv', DEFAULT_ISA_LABEL, default_env, args.default_isa_iters, 0))
+        if args.timm_default_isa and 'timm' in args.impl_list:
+            runs.append((network, 'timm', TIMM_DEFAULT_ISA_LABEL, default_env, args.iters, args.warmup))
     return runs
 
 

@@ -64,3 +64,15 @@ def test_a_tiny_run_measures_every_implementation(tmp_path):
     assert sources['ours'].startswith(str(REPO_ROOT)) and 'site-packages' not in sources['ours']
     assert f'site-packages{os.sep}mindcv{os.sep}' in sources['mindcv']
     assert 'ours/mindcv' in proc.stdout
+
+
+def test_timm_default_isa_rows_run_in_every_repeat_without_the_cap(monkeypatch):
+    monkeypatch.setenv(benchmark.ISA_VARIABLE, benchmark.CAPPED_ISA)
+    args = benchmark.parse_args(['--networks', 'resnest50', '--impls', 'ours,timm', '--timm-default-isa'])
+    for repeat in (0, 1):
+        runs = benchmark.planned_runs(args, repeat)
+        labels = [label for _, _, label, _, _, _ in runs]
+        assert labels.count(benchmark.TIMM_DEFAULT_ISA_LABEL) == 1 and 'timm' in labels
+        for _, impl, label, env, _, _ in runs:
+            capped = env.get(benchmark.ISA_VARIABLE) == benchmark.CAPPED_ISA
+            assert capped == (label != benchmark.TIMM_DEFAULT_ISA_LABEL), (impl, label)
