@@ -77,8 +77,14 @@ def parse_args(argv=None):
     parser.add_argument('--json', dest='json_path', default='', help='also write the results to this file')
     parser.add_argument('--worker', default='', help=argparse.SUPPRESS)
     parser.add_argument('--network', default='', help=argparse.SUPPRESS)
-    args = parser.parse_args(argv)
-    for name in ('iters', 'repeat', 'batch_forward', 'batch_train', 'image_size', 'threads', 'default_isa_iters'):
+    return check_arguments(parser, parser.parse_args(argv), ('iters', 'repeat', 'batch_forward', 'batch_train',
+                                                             'image_size', 'threads', 'default_isa_iters'))
+
+
+def check_arguments(parser, args, positive):
+    """`args` with the `positive` counts >= 1, `--warmup` >= 0, and the lists of `--networks` and `--impls`
+    checked (`args.network_list`, `args.impl_list`); a bad one stops with the parser's error."""
+    for name in positive:
         if getattr(args, name) < 1:
             parser.error(f"--{name.replace('_', '-')} must be >= 1, got {getattr(args, name)}")
     if args.warmup < 0:
@@ -143,17 +149,62 @@ def build_mindspore_network(impl, network):
     return create_model(network, num_classes=NUM_CLASSES, pretrained=False)
 
 
-def measure_mindspore(impl, args):
-    """Forward and train-step figures of a MindSpore network, GRAPH mode, fp32."""
+def start_mindspore(threads):
+    """MindSpore on the CPU in GRAPH mode with `threads` kernel threads, seeded; returns the numpy generator
+    of the random inputs."""
+    import numpy as np
+    import mindspore as ms
+
+    ms.set_device('CPU')
+    ms.set_context(mode=ms.GRAPH_MODE)
+    ms.device_context.cpu.op_tuning.threads_num(threads)
+    ms.set_seed(SEED)
+    return np.random.default_rng(SEED)
+
+
+def mindspore_train_step(net, batch, size, rng):
+    """One SGD-with-momentum step of `net` on the cross-entropy of a random batch, as a function of no
+    argument that blocks on the loss (`nn.TrainOneStepCell`)."""
     import numpy as np
     import mindspore as ms
     from mindspore import nn
 
-    ms.set_device('CPU')
-    ms.set_context(mode=ms.GRAPH_MODE)
-    ms.device_context.cpu.op_tuning.threads_num(args.threads)
-    ms.set_seed(SEED)
-    rng = np.random.default_rng(SEED)
+    net.set_train(True)
+    loss_fn = nn.SoftmaxCrossEntropyWithLogits(sparse=True, reduction='mean')
+    optimizer = nn.Momentum(net.trainable_params(), learning_rate=LEARNING_RATE, momentum=MOMENTUM)
+    train_step = nn.TrainOneStepCell(nn.WithLossCell(net, loss_fn), optimizer)
+    train_step.set_train(True)
+    images = ms.Tensor(rng.standard_normal((batch, 3, size, size)).astype(np.float32))
+    labels = ms.Tensor(rng.integers(0, NUM_CLASSES, batch).astype(np.int32))
+    return lambda: train_step(images, labels).asnumpy()
+
+
+def timm_train_step(model, batch, size):
+    """The same step for a PyTorch `model` (`loss.backward()` + `optimizer.step()`), blocking on the loss."""
+    import torch
+
+    model.train()
+    loss_fn = torch.nn.CrossEntropyLoss()
+    optimizer = torch.optim.SGD(model.parameters(), lr=LEARNING_RATE, momentum=MOMENTUM)
+    images = torch.randn(batch, 3, size, size)
+    labels = torch.randint(0, NUM_CLASSES, (batch,))
+
+    def train_step():
+        optimizer.zero_grad()
+        loss = loss_fn(model(images), labels)
+        loss.backward()
+        optimizer.step()
+        return loss.item()
+
+    return train_step
+
+
+def measure_mindspore(impl, args):
+    """Forward and train-step figures of a MindSpore network, GRAPH mode, fp32."""
+    import numpy as np
+    import mindspore as ms
+
+    rng = start_mindspore(args.threads)
     size = args.image_size
     rss_before = peak_rss_mb()
     net = build_mindspore_network(impl, args.network)
@@ -163,15 +214,8 @@ def measure_mindspore(impl, args):
     forward = summarise(args.batch_forward, *time_calls(lambda: net(images).asnumpy(), args.warmup, args.iters))
     peak_after_forward = peak_rss_mb()
 
-    net.set_train(True)
-    loss_fn = nn.SoftmaxCrossEntropyWithLogits(sparse=True, reduction='mean')
-    optimizer = nn.Momentum(net.trainable_params(), learning_rate=LEARNING_RATE, momentum=MOMENTUM)
-    train_step = nn.TrainOneStepCell(nn.WithLossCell(net, loss_fn), optimizer)
-    train_step.set_train(True)
-    images = ms.Tensor(rng.standard_normal((args.batch_train, 3, size, size)).astype(np.float32))
-    labels = ms.Tensor(rng.integers(0, NUM_CLASSES, args.batch_train).astype(np.int32))
-    train = summarise(args.batch_train,
-                      *time_calls(lambda: train_step(images, labels).asnumpy(), args.warmup, args.iters))
+    train_step = mindspore_train_step(net, args.batch_train, size, rng)
+    train = summarise(args.batch_train, *time_calls(train_step, args.warmup, args.iters))
     return dict(forward=forward, train=train, framework=f'mindspore {ms.__version__}',
                 source=sys.modules[type(net).__module__].__file__,
                 rss_after_imports_mb=rss_before, peak_after_forward_mb=peak_after_forward)
@@ -198,20 +242,8 @@ def measure_timm(args):
     forward = summarise(args.batch_forward, *time_calls(forward_step, args.warmup, args.iters))
     peak_after_forward = peak_rss_mb()
 
-    model.train()
-    loss_fn = torch.nn.CrossEntropyLoss()
-    optimizer = torch.optim.SGD(model.parameters(), lr=LEARNING_RATE, momentum=MOMENTUM)
-    images = torch.randn(args.batch_train, 3, size, size)
-    labels = torch.randint(0, NUM_CLASSES, (args.batch_train,))
-
-    def train_step():
-        optimizer.zero_grad()
-        loss = loss_fn(model(images), labels)
-        loss.backward()
-        optimizer.step()
-        return loss.item()
-
-    train = summarise(args.batch_train, *time_calls(train_step, args.warmup, args.iters))
+    train = summarise(args.batch_train, *time_calls(timm_train_step(model, args.batch_train, size), args.warmup,
+                                                    args.iters))
     return dict(forward=forward, train=train, framework=f'torch {torch.__version__}, timm {timm.__version__}',
                 rss_after_imports_mb=rss_before, peak_after_forward_mb=peak_after_forward)
 

@@ -26,10 +26,12 @@ import sys
 import tempfile
 import time
 
-from benchmark import (CAPPED_ISA, IMPLEMENTATIONS, ISA_VARIABLE, LEARNING_RATE, MOMENTUM, NETWORKS, NUM_CLASSES,
-                       SEED, TIMM_NAMES, WORKER_TIMEOUT_S, build_mindspore_network, split_choices, torch_available)
+from benchmark import (CAPPED_ISA, IMPLEMENTATIONS, ISA_VARIABLE, NETWORKS, NUM_CLASSES, SEED, TIMM_NAMES,
+                       WORKER_TIMEOUT_S, build_mindspore_network, check_arguments, mindspore_train_step,
+                       start_mindspore, timm_train_step, torch_available)
 
 RESULT_PREFIX = 'PROFILE_RESULT '
+IMAGE_SIZE = 224
 MS_PER_S = 1000.0
 US_PER_MS = 1000.0
 FRAMEWORK = 'framework (between kernels)'
@@ -80,15 +82,7 @@ def parse_args(argv=None):
     parser.add_argument('--json', dest='json_path', default='', help='also write the results to this file')
     parser.add_argument('--worker', default='', help=argparse.SUPPRESS)
     parser.add_argument('--network', default='', help=argparse.SUPPRESS)
-    args = parser.parse_args(argv)
-    for name in ('batch', 'steps', 'threads', 'top'):
-        if getattr(args, name) < 1:
-            parser.error(f'--{name} must be >= 1, got {getattr(args, name)}')
-    if args.warmup < 0:
-        parser.error(f'--warmup must be >= 0, got {args.warmup}')
-    args.network_list = split_choices(parser, '--networks', args.networks, NETWORKS)
-    args.impl_list = split_choices(parser, '--impls', args.impls, IMPLEMENTATIONS)
-    return args
+    return check_arguments(parser, parser.parse_args(argv), ('batch', 'steps', 'threads', 'top'))
 
 
 def wall_seconds_per_step(step, warmup, steps):
@@ -115,27 +109,10 @@ def mindspore_op_types(folder):
 
 def profile_mindspore(impl, args):
     """Wall time per step and kernel time per operator type of a MindSpore network's train step."""
-    import numpy as np
     import mindspore as ms
-    from mindspore import nn
 
-    ms.set_device('CPU')
-    ms.set_context(mode=ms.GRAPH_MODE)
-    ms.device_context.cpu.op_tuning.threads_num(args.threads)
-    ms.set_seed(SEED)
-    rng = np.random.default_rng(SEED)
-    net = build_mindspore_network(impl, args.network)
-    net.set_train(True)
-    loss_fn = nn.SoftmaxCrossEntropyWithLogits(sparse=True, reduction='mean')
-    optimizer = nn.Momentum(net.trainable_params(), learning_rate=LEARNING_RATE, momentum=MOMENTUM)
-    train_step = nn.TrainOneStepCell(nn.WithLossCell(net, loss_fn), optimizer)
-    train_step.set_train(True)
-    images = ms.Tensor(rng.standard_normal((args.batch, 3, 224, 224)).astype(np.float32))
-    labels = ms.Tensor(rng.integers(0, NUM_CLASSES, args.batch).astype(np.int32))
-
-    def step():
-        return train_step(images, labels).asnumpy()
-
+    rng = start_mindspore(args.threads)
+    step = mindspore_train_step(build_mindspore_network(impl, args.network), args.batch, IMAGE_SIZE, rng)
     wall = wall_seconds_per_step(step, args.warmup, args.steps)
     return dict(wall_s=wall, op_types=mindspore_kernel_times(step, args.steps),
                 framework=f'mindspore {ms.__version__}')
@@ -162,19 +139,7 @@ def profile_timm(args):
     torch.set_num_threads(args.threads)
     torch.manual_seed(SEED)
     model = timm.create_model(TIMM_NAMES[args.network], pretrained=False, num_classes=NUM_CLASSES)
-    model.train()
-    loss_fn = torch.nn.CrossEntropyLoss()
-    optimizer = torch.optim.SGD(model.parameters(), lr=LEARNING_RATE, momentum=MOMENTUM)
-    images = torch.randn(args.batch, 3, 224, 224)
-    labels = torch.randint(0, NUM_CLASSES, (args.batch,))
-
-    def step():
-        optimizer.zero_grad()
-        loss = loss_fn(model(images), labels)
-        loss.backward()
-        optimizer.step()
-        return loss.item()
-
+    step = timm_train_step(model, args.batch, IMAGE_SIZE)
     wall = wall_seconds_per_step(step, args.warmup, args.steps)
     with profile(activities=[ProfilerActivity.CPU]) as profiler:
         for _ in range(args.steps):
