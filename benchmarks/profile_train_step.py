@@ -9,8 +9,8 @@ under the framework's own profiler:
   kernel time of every operator type (host kernels: on the CPU backend every operator runs there);
 - PyTorch: `torch.profiler.profile`, the self CPU time of every aten operator.
 
-Operator types are put in categories shared by both frameworks (convolution forward, backward by data,
-backward by weights, batch norm, ...), so that one table compares the three. The rest of the wall time
+Operator types are put in categories shared by both frameworks (convolution forward, convolution
+backward, batch norm, ...), so that one table compares the three. The rest of the wall time
 (`framework` in the table) is what runs between the kernels: graph launch, Python, memory management.
 
 Usage: python benchmarks/profile_train_step.py [--networks resnest50,resnext50_32x4d] [--json out.json]
@@ -56,15 +56,12 @@ CATEGORIES = {
     'split, concat, slice, copy': ('Split', 'Concat', 'Slice', 'StridedSlice', 'StridedSliceGrad', 'Transpose',
                                    'Reshape', 'Assign', 'aten::cat', 'aten::copy_', 'aten::split',
                                    'aten::slice', 'aten::as_strided', 'aten::empty', 'aten::view'),
-    'optimizer (SGD momentum)': ('ApplyMomentum', 'aten::mul_', 'aten::add_', 'aten::_foreach_add_',
+    'optimizer (SGD momentum)': ('ApplyMomentum', 'aten::mul_', 'aten::_foreach_add_',
                                  'aten::_foreach_mul_', 'aten::_foreach_add', 'Optimizer.step#SGD.step',
                                  'Optimizer.zero_grad#SGD.zero_grad'),
 }
-# PyTorch's in-place add_ serves both the gradient accumulation and SGD: it is counted once, elementwise.
-CATEGORY_OF = {}
-for _category, _names in CATEGORIES.items():
-    for _name in _names:
-        CATEGORY_OF.setdefault(_name, _category)
+# PyTorch's in-place add_ serves both the gradient accumulation and SGD: it is counted as elementwise.
+CATEGORY_OF = {name: category for category, names in CATEGORIES.items() for name in names}
 
 
 def parse_args(argv=None):
