@@ -291,6 +291,16 @@ def torch_available():
     return all(importlib.util.find_spec(name) is not None for name in ('torch', 'timm'))
 
 
+def prepare_parent(args):
+    """In the process that starts the workers: cap the ISA for them (unless the caller set it) and drop timm
+    from `args.impl_list` when torch or timm is missing, saying so."""
+    # Workers inherit it; set here, not at import, so that the default-ISA workers can run without it.
+    os.environ.setdefault(ISA_VARIABLE, CAPPED_ISA)
+    if 'timm' in args.impl_list and not torch_available():
+        print('torch/timm not importable: timm rows skipped', flush=True)
+        args.impl_list = [impl for impl in args.impl_list if impl != 'timm']
+
+
 def planned_runs(args, repeat_index):
     """(network, impl, label, env, iters, warmup) of every worker of one repeat, in order.
 
@@ -375,11 +385,7 @@ def main(argv=None):
     if args.worker:
         run_worker(args)  # under the environment its parent chose
         return 0
-    # Workers inherit it; set here, not at import, so that the default-ISA workers can run without it.
-    os.environ.setdefault(ISA_VARIABLE, CAPPED_ISA)
-    if 'timm' in args.impl_list and not torch_available():
-        print('torch/timm not importable: timm rows skipped', flush=True)
-        args.impl_list = [impl for impl in args.impl_list if impl != 'timm']
+    prepare_parent(args)
     print(f"{ISA_VARIABLE}={os.environ[ISA_VARIABLE]} for every network below (set by this benchmark unless "
           f"already set); GRAPH mode, fp32, {args.threads} threads, {args.image_size}x{args.image_size}, "
           f"forward batch {args.batch_forward}, train batch {args.batch_train}, median of "

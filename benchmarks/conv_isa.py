@@ -11,15 +11,12 @@ Usage: python benchmarks/conv_isa.py [--isas AVX2,AVX512_CORE] [--iters 3]
 import argparse
 import json
 import os
-import subprocess
 import sys
-import time
 
-ISA_VARIABLE = 'ONEDNN_MAX_CPU_ISA'
-RESULT_PREFIX = 'CONV_ISA_RESULT '
+from benchmark import ISA_VARIABLE, RESULT_PREFIX, run_in_subprocess, time_calls
+
 BATCH = 8
 MS_PER_S = 1000.0
-WORKER_TIMEOUT_S = 1800
 # (label, in channels, out channels, height = width, kernel, groups)
 SHAPES = (
     ('ResNeXt-50 stage 1 grouped 3x3', 128, 128, 56, 3, 32),
@@ -49,13 +46,7 @@ def parse_args(argv=None):
 
 def fastest_ms(call, iters):
     """Milliseconds of the fastest of `iters` calls of `call` (which blocks), after one untimed call."""
-    call()
-    best = float('inf')
-    for _ in range(iters):
-        start = time.perf_counter()
-        call()
-        best = min(best, time.perf_counter() - start)
-    return best * MS_PER_S
+    return min(time_calls(call, 0, iters)[1]) * MS_PER_S
 
 
 def measure_shapes(iters, threads):
@@ -93,28 +84,18 @@ def measure_shapes(iters, threads):
 
 
 def run_cap(isa, args):
-    """The measurements under one cap, from a subprocess; None (and the reason on stderr) on failure."""
-    env = dict(os.environ, **{ISA_VARIABLE: isa})
+    """{shape label: figures} under one cap, from a subprocess; None (and the reason on stderr) on failure."""
     command = [sys.executable, os.path.abspath(__file__), '--worker', '--iters', str(args.iters),
                '--threads', str(args.threads)]
-    try:
-        proc = subprocess.run(command, env=env, capture_output=True, text=True, timeout=WORKER_TIMEOUT_S, check=False)
-    except subprocess.TimeoutExpired:
-        print(f'[{isa}] FAILED: no result after {WORKER_TIMEOUT_S} s', file=sys.stderr)
-        return None
-    lines = [line for line in proc.stdout.splitlines() if line.startswith(RESULT_PREFIX)]
-    if proc.returncode != 0 or not lines:
-        print(f'[{isa}] FAILED (exit {proc.returncode}):\n' + '\n'.join(proc.stderr.splitlines()[-20:]),
-              file=sys.stderr)
-        return None
-    return json.loads(lines[-1][len(RESULT_PREFIX):])
+    result = run_in_subprocess(command, dict(os.environ, **{ISA_VARIABLE: isa}), isa)
+    return None if result is None else result['shapes']
 
 
 def main(argv=None):
     """Measure every cap and print one line per (shape, cap); exit 1 if a cap failed."""
     args = parse_args(argv)
     if args.worker:
-        print(RESULT_PREFIX + json.dumps(measure_shapes(args.iters, args.threads)), flush=True)
+        print(RESULT_PREFIX + json.dumps(dict(shapes=measure_shapes(args.iters, args.threads))), flush=True)
         return 0
     print(f'batch {BATCH}, fp32, GRAPH mode, {args.threads} threads; ms, fastest of {args.iters} calls: '
           + ' / '.join(PASSES))

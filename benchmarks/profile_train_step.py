@@ -21,16 +21,13 @@ import glob
 import json
 import os
 import statistics
-import subprocess
 import sys
 import tempfile
-import time
 
-from benchmark import (CAPPED_ISA, IMPLEMENTATIONS, ISA_VARIABLE, NETWORKS, NUM_CLASSES, SEED, TIMM_NAMES,
-                       WORKER_TIMEOUT_S, build_mindspore_network, check_arguments, mindspore_train_step,
-                       start_mindspore, timm_train_step, torch_available)
+from benchmark import (IMPLEMENTATIONS, ISA_VARIABLE, NETWORKS, NUM_CLASSES, RESULT_PREFIX, SEED, TIMM_NAMES,
+                       build_mindspore_network, check_arguments, mindspore_train_step, prepare_parent,
+                       run_in_subprocess, start_mindspore, time_calls, timm_train_step)
 
-RESULT_PREFIX = 'PROFILE_RESULT '
 IMAGE_SIZE = 224
 MS_PER_S = 1000.0
 US_PER_MS = 1000.0
@@ -84,14 +81,7 @@ def parse_args(argv=None):
 
 def wall_seconds_per_step(step, warmup, steps):
     """Median seconds of `steps` calls of `step` (which blocks on its result) after 1 + `warmup` untimed."""
-    for _ in range(1 + warmup):
-        step()
-    times = []
-    for _ in range(steps):
-        start = time.perf_counter()
-        step()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
+    return statistics.median(time_calls(step, warmup, steps)[1])
 
 
 def mindspore_op_types(folder):
@@ -174,17 +164,7 @@ def run_profile(args, network, impl):
     command = [sys.executable, os.path.abspath(__file__), '--worker', impl, '--network', network,
                '--batch', str(args.batch), '--steps', str(args.steps), '--warmup', str(args.warmup),
                '--threads', str(args.threads)]
-    try:
-        proc = subprocess.run(command, capture_output=True, text=True, timeout=WORKER_TIMEOUT_S, check=False)
-    except subprocess.TimeoutExpired:
-        print(f'[{network} / {impl}] FAILED: no result after {WORKER_TIMEOUT_S} s', file=sys.stderr, flush=True)
-        return None
-    lines = [line for line in proc.stdout.splitlines() if line.startswith(RESULT_PREFIX)]
-    if proc.returncode != 0 or not lines:
-        tail = '\n'.join((proc.stderr or proc.stdout).splitlines()[-20:])
-        print(f'[{network} / {impl}] FAILED (exit {proc.returncode}):\n{tail}', file=sys.stderr, flush=True)
-        return None
-    return json.loads(lines[-1][len(RESULT_PREFIX):])
+    return run_in_subprocess(command, dict(os.environ), f'{network} / {impl}')
 
 
 def cell(result, category):
@@ -201,7 +181,7 @@ def category_table(results):
     rows.append(['wall time per step, ms'] + [f"{r['wall_s'] * MS_PER_S:.0f}" for r in results])
     rows.append(['img/s'] + [f"{r['batch'] / r['wall_s']:.2f}" for r in results])
     widths = [max(len(row[i]) for row in [header] + rows) for i in range(len(header))]
-    lines = [' | '.join(cell.ljust(width) for cell, width in zip(row, widths)) for row in [header] + rows]
+    lines = [' | '.join(text.ljust(width) for text, width in zip(row, widths)) for row in [header] + rows]
     lines.insert(1, '-+-'.join('-' * width for width in widths))
     return lines
 
@@ -219,10 +199,7 @@ def main(argv=None):
     if args.worker:
         run_worker(args)
         return 0
-    os.environ.setdefault(ISA_VARIABLE, CAPPED_ISA)
-    if 'timm' in args.impl_list and not torch_available():
-        print('torch/timm not importable: timm rows skipped', flush=True)
-        args.impl_list = [impl for impl in args.impl_list if impl != 'timm']
+    prepare_parent(args)
     print(f'{ISA_VARIABLE}={os.environ[ISA_VARIABLE]}; train step at batch {args.batch}, 224x224, fp32, '
           f'{args.threads} threads; wall time: median of {args.steps} steps; kernels: {args.steps} profiled steps',
           flush=True)
