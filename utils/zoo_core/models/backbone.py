@@ -13,7 +13,7 @@ import mindspore as ms
 from mindspore import nn
 from mindspore.common.initializer import HeNormal, Normal, Zero, One, initializer
 
-from zoo_core.models.layers import AvgPoolCeil, DropBlock, DropPath, GlobalAvgPool, MaxPool3x3, batch_norm, conv2d
+from zoo_core.models.layers import AvgPoolCeil, DropBlock, DropPath, Dropout, GlobalAvgPool, MaxPool3x3, batch_norm, conv2d
 
 STAGE_PLANES = (64, 128, 256, 512)
 STAGE_STRIDES = (1, 2, 2, 2)
@@ -164,7 +164,7 @@ class ResNet(nn.Cell):
 
         self.num_features = channels
         self.global_pool = GlobalAvgPool()
-        self.drop = nn.Dropout(p=drop_rate) if drop_rate > 0.0 else nn.Identity()
+        self.drop = Dropout(p=drop_rate) if drop_rate > 0.0 else nn.Identity()
         self.fc = nn.Dense(channels, num_classes) if num_classes > 0 else nn.Identity()
         self.init_weights(zero_init_last)
 

@@ -133,6 +133,28 @@ class GlobalAvgPool(nn.Cell):
         return pooled if self.keep_dims else pooled.reshape((-1, x.shape[1]))
 
 
+class Dropout(nn.Cell):
+    """Dropout before the classifier (zeroes each feature with probability `p` in training, scales the rest
+    by 1 / (1 - p)), with its mask drawn by `ops.rand`.
+
+    MindSpore 2.10's CPU kernel of `nn.Dropout` gives a different mask for the same seed from one process to
+    the next (the same seeded call hashed three ways in three runs, docs/REPRODUCIBILITY.md), which made a
+    seeded training run unrepeatable; `ops.rand` repeats its draws under any thread count and load.
+    """
+
+    def __init__(self, p=0.0):
+        super().__init__()
+        if not 0.0 <= p < 1.0:
+            raise ValueError(f"dropout rate must be in [0, 1), got {p}")
+        self.p = p
+
+    def construct(self, x):
+        if not self.training or self.p == 0.0:
+            return x
+        keep = (ops.rand(x.shape, dtype=ms.float32) >= self.p).astype(x.dtype)
+        return x * keep / (1.0 - self.p)
+
+
 class DropPath(nn.Cell):
     """Stochastic depth: drops a sample's whole residual branch with probability `drop_prob` in training."""
 
