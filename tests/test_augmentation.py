@@ -7,7 +7,8 @@ import pytest
 from easydict import EasyDict
 from PIL import Image
 
-from zoo_core.data.autoaug import (MAGNITUDE_BINS, NoisyMagnitudeOp, augmentation_ops, mean_fill, policy_warnings)
+from zoo_core.data.autoaug import (MAGNITUDE_BINS, MAGNITUDE_QUANTILES, augmentation_ops, mean_fill, noisy_magnitude_op,
+                                   noisy_magnitudes, policy_warnings)
 from zoo_core.data.dataset import create_train_dataset
 from zoo_core.data.erasing import ERASE_SCALE, random_erasing_ops
 from zoo_core.data.policy_string import RandAugmentSpec, parse_rand_augment
@@ -67,13 +68,32 @@ def test_a_probability_of_one_leaves_the_ops_unwrapped():
 
 
 def test_magnitude_noise_draws_around_m_within_zero_and_mmax():
-    op = NoisyMagnitudeOp(9, 0.5, 10, False, mean_fill())
-    draws = np.array([op.draw() for _ in range(4000)])
+    draws = np.array(noisy_magnitudes(9, 0.5, 10, False))
     assert draws.min() >= 0 and draws.max() <= 10
     assert draws.mean() == pytest.approx(9, abs=0.05) and 0.4 < draws.std() < 0.5  # clipped at 10
-    uniform = NoisyMagnitudeOp(9, 101, 10, True, mean_fill())
-    draws = np.array([uniform.draw() for _ in range(4000)])
-    assert draws.min() >= 0 and draws.max() <= 9 and draws.mean() == pytest.approx(4.5, abs=0.2)
+    draws = np.array(noisy_magnitudes(9, 101, 10, True))
+    assert draws.min() >= 0 and draws.max() <= 9 and draws.mean() == pytest.approx(4.5, abs=0.05)
+
+
+def test_a_noisy_magnitude_is_a_cpp_choice_among_its_quantiles_bins():
+    op = noisy_magnitude_op(9, 0.5, 10, False, mean_fill())
+    assert isinstance(op, transforms.RandomChoice) and len(op.transforms) == MAGNITUDE_QUANTILES
+    bins = sorted({inner.magnitude for inner in op.transforms})
+    assert len(bins) > 10 and bins[0] < 90 < bins[-1] <= 100  # spread around m9 (bin 90), clipped at mmax
+
+
+def test_noisy_policy_draws_repeat_with_several_workers_under_any_timing():
+    images = [np.random.default_rng(k).integers(0, 256, (24, 24, 3), dtype=np.uint8) for k in range(IMAGES)]
+
+    def run():
+        ds.config.set_seed(SEED)
+        data = ds.NumpySlicesDataset({'image': np.stack(images)}, shuffle=False)
+        data = data.map(augmentation_ops('rand-m9-n2-mstd0.5-inc1'), input_columns='image', num_parallel_workers=2)
+        return [row['image'] for row in data.create_dict_iterator(output_numpy=True, num_epochs=1)]
+
+    first, second = run(), run()
+    assert all(np.array_equal(a, b) for a, b in zip(first, second))
+    assert sum(not np.array_equal(a, b) for a, b in zip(first, images)) > IMAGES // 2
 
 
 def test_policy_string_ops_change_images_and_probability_zero_leaves_them():

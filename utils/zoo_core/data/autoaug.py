@@ -9,8 +9,8 @@
   is one `RandAugment(num_ops=1)` op (drawn uniformly, with replacement) inside `transforms.RandomApply`
   with timm's probability p; the level is timm's m / 10 (`num_magnitude_bins` of 10 steps per unit of m,
   so m9.5 is exact); with `mstd` each op draws its magnitude around m (Gaussian, clipped to [0, mmax];
-  uniform in [0, m] above mstd100), a Python op over one C++ op per magnitude bin; geometric ops fill
-  with the mean pixel, as timm's do.
+  uniform in [0, m] above mstd100), a C++ `RandomChoice` over the distribution's quantiles
+  (`noisy_magnitude_op`); geometric ops fill with the mean pixel, as timm's do.
 
 What remains different from timm: MindSpore's op set is torchvision's (Identity, ShearX/Y, TranslateX/Y,
 Rotate, Brightness, Color, Contrast, Sharpness, Posterize, Solarize, AutoContrast, Equalize), whose
@@ -19,7 +19,7 @@ SolarizeAdd and no Identity. timm's default `inc0` ops (e.g. an enhancement fact
 identity at m5) are not available: an `inc0` string runs the increasing ops, with a warning
 (`policy_warnings`).
 """
-import random
+from statistics import NormalDist
 
 import mindspore.dataset.transforms as transforms
 import mindspore.dataset.vision as vision
@@ -35,6 +35,8 @@ RANDAUGMENT_MAGNITUDE = 9
 MAGNITUDE_STEPS = 10
 MAGNITUDE_BINS = int(LEVEL_DENOMINATOR * MAGNITUDE_STEPS) + 1
 PIXEL_MAX = 255
+# Equally likely magnitudes that stand for a noisy magnitude's distribution (`noisy_magnitudes`).
+MAGNITUDE_QUANTILES = 100
 POLICY_INTERPOLATION = vision.Inter.BILINEAR
 
 
@@ -54,22 +56,26 @@ def single_op(magnitude_index, fill):
                               interpolation=POLICY_INTERPOLATION, fill_value=fill)
 
 
-class NoisyMagnitudeOp:
-    """One RandAugment op whose magnitude is drawn per image (timm's `mstd`): Gaussian around the
-    magnitude with `std`, clipped to [0, `magnitude_max`], or uniform in [0, magnitude] when `uniform`."""
+def noisy_magnitudes(magnitude, std, magnitude_max, uniform, count=MAGNITUDE_QUANTILES):
+    """`count` equally likely magnitudes that stand for timm's per-image draw: the quantiles at
+    (k + 0.5) / count of a Gaussian around `magnitude` with `std`, clipped to [0, `magnitude_max`], or of
+    the uniform distribution on [0, magnitude] when `uniform`."""
+    levels = [(k + 0.5) / count for k in range(count)]
+    if uniform:
+        return [level * magnitude for level in levels]
+    normal = NormalDist(magnitude, std)
+    return [min(max(normal.inv_cdf(level), 0.0), magnitude_max) for level in levels]
 
-    def __init__(self, magnitude, std, magnitude_max, uniform, fill):
-        self.magnitude, self.std, self.magnitude_max, self.uniform = magnitude, std, magnitude_max, uniform
-        self.ops = [single_op(index, fill) for index in range(magnitude_bin(magnitude_max) + 1)]
 
-    def draw(self):
-        """A magnitude for the next image."""
-        if self.uniform:
-            return random.uniform(0.0, self.magnitude)
-        return min(max(random.gauss(self.magnitude, self.std), 0.0), self.magnitude_max)
-
-    def __call__(self, image):
-        return self.ops[magnitude_bin(self.draw())](image)
+def noisy_magnitude_op(magnitude, std, magnitude_max, uniform, fill):
+    """One RandAugment op whose magnitude is drawn per image (timm's `mstd`), as a C++ `RandomChoice` over
+    `noisy_magnitudes`: MindSpore seeds each pipeline worker's copy of a C++ random op, so the draws repeat
+    under any thread timing, which a Python op drawing from a shared generator does not
+    (docs/REPRODUCIBILITY.md). The distribution is the continuous one to within 1 / MAGNITUDE_QUANTILES of
+    probability, at bins of 1 / MAGNITUDE_STEPS of magnitude."""
+    bins = [magnitude_bin(value) for value in noisy_magnitudes(magnitude, std, magnitude_max, uniform)]
+    ops = {index: single_op(index, fill) for index in set(bins)}
+    return transforms.RandomChoice([ops[index] for index in bins])
 
 
 def policy_string_ops(text, fill):
@@ -78,7 +84,8 @@ def policy_string_ops(text, fill):
     layers = []
     for _ in range(spec.num_ops):
         if spec.magnitude_std > 0:
-            op = NoisyMagnitudeOp(spec.magnitude, spec.magnitude_std, spec.magnitude_max, spec.uniform_magnitude, fill)
+            op = noisy_magnitude_op(spec.magnitude, spec.magnitude_std, spec.magnitude_max, spec.uniform_magnitude,
+                                    fill)
         else:
             op = single_op(magnitude_bin(spec.magnitude), fill)
         layers.append(op if spec.prob >= 1 else transforms.RandomApply([op], prob=spec.prob))
