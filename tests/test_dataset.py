@@ -8,6 +8,7 @@ from PIL import Image
 
 from zoo_core.data.dataset import (DatasetError, class_indexing, create_eval_dataset, create_train_dataset,
                               eval_resize_size)
+from zoo_core.data.mixing import DRAW_COLUMNS
 from zoo_core.data.workers import clamp_workers, workers_per_rank
 from zoo_core.models.registry import IMAGENET_MEAN, IMAGENET_STD
 
@@ -46,12 +47,13 @@ def test_train_batches_are_uint8_chw_with_integer_labels(image_folder):
     assert data.get_dataset_size() == 12 // 4
 
 
-def test_mixup_makes_soft_labels_and_float_images(image_folder):
-    data = create_train_dataset(data_cfg(image_folder, mixup=0.5, autoaugment='none'))
-    images, labels = next(data.create_tuple_iterator(num_epochs=1))
-    assert str(images.dtype) == 'Float32' and 0 <= images.asnumpy().min() and images.asnumpy().max() <= 255
-    assert labels.shape == (4, 3)
-    np.testing.assert_allclose(labels.asnumpy().sum(axis=1), 1.0, rtol=1e-5)
+def test_with_mixup_batches_stay_uint8_and_carry_their_draws_for_the_train_step(image_folder):
+    data = create_train_dataset(data_cfg(image_folder, mixup=0.5, cutmix=1.0, autoaugment='none'))
+    assert data.get_col_names() == ['image', 'label', *DRAW_COLUMNS]
+    for images, labels, perm, box, mix in data.create_tuple_iterator(num_epochs=1, output_numpy=True):
+        assert images.dtype == np.uint8 and images.shape == (4, 3, 16, 16)
+        assert labels.dtype == np.int32 and labels.shape == (4,)
+        assert sorted(perm) == [0, 1, 2, 3] and box.shape == (4,) and mix.shape == (6,)
 
 
 def test_eval_resize_keeps_the_reference_crop_ratio():

@@ -24,7 +24,7 @@ from zoo_core.data.autoaug import augmentation_ops, mean_fill
 from zoo_core.data.erasing import random_erasing_ops
 from zoo_core.data.index import DatasetError, class_names, index_split, write_manifest
 from zoo_core.data.mindrecord import FORMAT_MINDRECORD, MindRecordSplit, dataset_format, mindrecord_source, read_split
-from zoo_core.data.mixing import MixupCutmix, mixing_enabled
+from zoo_core.data.mixing import DRAW_COLUMNS, MixingDraws, mixing_enabled
 from zoo_core.data.reference_eval import reference_crop_ops, reference_normalize_ops, reference_uint8_ops
 from zoo_core.data.sampling import train_sampling
 from zoo_core.data.workers import workers_per_rank
@@ -205,9 +205,9 @@ def create_train_dataset(cfg, rank=0, group_size=1, index=None):
     """Shuffled, augmented, batched training data of this rank's shard (last partial batch dropped), or
     with `aug_repeats` > 1 this rank's share of repeated augmentation (`zoo_core.data.sampling`).
 
-    `index` is the checked train split (`index_for`), made here when not given. With mixup or CutMix
-    the labels are one-hot and batches are mixed by `MixupCutmix`, seeded by the run's seed and the rank;
-    images are uint8 CHW, or float32 (0-255, not normalised) when mixed.
+    `index` is the checked train split (`index_for`), made here when not given. Rows are (uint8 CHW images,
+    int32 labels); with mixup or CutMix each batch also carries its draws (`MixingDraws`, seeded by the
+    run's seed and the rank), which the train step mixes with (`zoo_core.engine.batch_mixing`).
     """
     index = index_for(cfg, 'train') if index is None else index
     workers = workers_per_rank(cfg.num_parallel_workers)
@@ -216,14 +216,13 @@ def create_train_dataset(cfg, rank=0, group_size=1, index=None):
     data = data.map(operations=train_transforms(cfg), input_columns='image', num_parallel_workers=workers)
     data = data.map(operations=transforms.TypeCast(ms.int32), input_columns='label',
                     num_parallel_workers=workers)
-    mixing = mixing_enabled(cfg)
-    if mixing:
-        data = data.map(operations=transforms.OneHot(cfg.num_classes), input_columns='label')
     data = data.batch(cfg.batch_size, drop_remainder=True)
-    if mixing:
-        # One worker: the mixing generator's draws follow the batch order, so a seeded run repeats.
-        data = data.map(operations=MixupCutmix(cfg.mixup, cfg.cutmix, seed=(cfg.seed, rank)),
-                        input_columns=['image', 'label'], num_parallel_workers=1)
+    if mixing_enabled(cfg):
+        # One worker: the draws follow the batch order, so a seeded run repeats whatever the thread timing.
+        draws = MixingDraws(cfg.mixup, cfg.cutmix, cfg.image_size, seed=(cfg.seed, rank))
+        data = data.map(operations=draws, input_columns='label', output_columns=['label', *DRAW_COLUMNS],
+                        num_parallel_workers=1)
+        data = data.project(['image', 'label', *DRAW_COLUMNS])  # the train step's argument order
     if data.get_dataset_size() == 0:
         raise DatasetError(f"{index.split_dir} has fewer images per rank than one batch of {cfg.batch_size}; "
                            f"lower --batch_size")

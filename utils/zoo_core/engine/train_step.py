@@ -15,7 +15,10 @@ Loss scaling uses `mindspore.amp`'s functional scalers (`DynamicLossScaler`, `St
 `all_finite`), which run on the CPU too, where `Model`'s loss-scale managers accept only a fixed scale
 without overflow skipping. An update whose gradients overflow is skipped; a dynamic scale then halves.
 
-A recipe that uses none of the three features trains with `Model(net, loss_fn, optimizer, ...)` exactly
+Batch mixup and CutMix also train here: the network with its loss is then a `MixingLossCell`, which mixes
+the batch from the pipeline's draws before the forward pass (`zoo_core.engine.batch_mixing`).
+
+A recipe that uses none of these features trains with `Model(net, loss_fn, optimizer, ...)` exactly
 as before (`needs_train_step`).
 
 State held as Parameters, hence in every checkpoint of the training network: the accumulated gradients
@@ -26,6 +29,8 @@ import mindspore as ms
 from mindspore import Parameter, Tensor, amp, nn, ops
 from mindspore.communication import get_group_size
 
+from zoo_core.data.mixing import mixing_enabled
+from zoo_core.engine.batch_mixing import MixingLossCell
 from zoo_core.optim.ema import ModelEma
 from zoo_core.runtime.config import ConfigError
 
@@ -39,9 +44,10 @@ CLIP_EPSILON = 1e-6
 DATA_PARALLEL_MODES = (ms.ParallelMode.DATA_PARALLEL, ms.ParallelMode.HYBRID_PARALLEL)
 
 
-def needs_train_step(cfg):
-    """True when the recipe accumulates gradients, clips them or keeps an EMA (else `Model`'s own step)."""
-    return cfg.accumulate_steps > 1 or cfg.clip_grad > 0 or cfg.ema
+def needs_train_step(cfg) -> bool:
+    """True when the recipe accumulates gradients, clips them, keeps an EMA or mixes batches (else `Model`'s
+    own step)."""
+    return cfg.accumulate_steps > 1 or cfg.clip_grad > 0 or cfg.ema or mixing_enabled(cfg)
 
 
 def loss_scaler_for(cfg, amp_level):
@@ -183,11 +189,13 @@ class TrainStep(nn.Cell):
         return done
 
 
-def build_train_step(net, loss_fn, optimizer, cfg, amp_level):
+def build_train_step(net, loss_fn, optimizer, cfg, amp_level) -> TrainStep:
     """`TrainStep` of `net` (cast to `amp_level` with `mindspore.amp.auto_mixed_precision`), `loss_fn` and
-    `optimizer` with the recipe's accumulation, clipping, loss scale and EMA. Build it after a resume has
-    loaded the weights: the EMA starts from the network's current weights."""
+    `optimizer` with the recipe's batch mixing, accumulation, clipping, loss scale and EMA. The EMA's
+    averages start as a copy of the network's weights; a resume then overwrites them (and the weights)
+    with the checkpoint's, so build it before the resume loads the checkpoint."""
     cast = net if amp_level == 'O0' else amp.auto_mixed_precision(net, amp_level)
     ema = ModelEma(net, cfg.ema_decay, cfg.ema_warmup) if cfg.ema else None
-    return TrainStep(nn.WithLossCell(cast, loss_fn), optimizer, loss_scaler_for(cfg, amp_level),
-                     cfg.accumulate_steps, cfg.clip_grad, ema)
+    with_loss = (MixingLossCell(cast, loss_fn, cfg.num_classes) if mixing_enabled(cfg)
+                 else nn.WithLossCell(cast, loss_fn))
+    return TrainStep(with_loss, optimizer, loss_scaler_for(cfg, amp_level), cfg.accumulate_steps, cfg.clip_grad, ema)
