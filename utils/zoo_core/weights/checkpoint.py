@@ -1,10 +1,8 @@
 """Reading this zoo's MindSpore checkpoints: the network's weights without the optimizer's state."""
 import os
 
-import mindspore as ms
-
 from zoo_core.runtime.errors import ZooError
-from zoo_core.weights.files import MINDSPORE_SUFFIX, network_weights_of
+from zoo_core.weights.files import MINDSPORE_SUFFIX, load_mindspore_checkpoint, network_weights_of
 from zoo_core.weights.fit import WeightMismatchError, load_weights
 
 
@@ -43,7 +41,7 @@ def read_checkpoint(path):
     (its CRC32 is checked when it has one: this zoo's training writes them)."""
     check_checkpoint_file(path)
     try:
-        return ms.load_checkpoint(path, crc_check=has_crc_trailer(path))
+        return load_mindspore_checkpoint(path, crc_check=has_crc_trailer(path))
     except (RuntimeError, ValueError) as error:
         raise CheckpointError(f"cannot read checkpoint {path}: {str(error).splitlines()[0]}") from None
 

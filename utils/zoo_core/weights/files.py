@@ -8,6 +8,7 @@ import pickle
 
 import mindspore as ms
 
+from zoo_core.runtime.compat import available_memory_bytes, checkpoint_memory_check
 from zoo_core.runtime.errors import MissingFileError, ZooError
 from zoo_core.weights.fit import WeightMismatchError, rename_torch_state_dict
 
@@ -30,6 +31,7 @@ TRAINING_STATE_NAMES = frozenset({'global_step', 'learning_rate', 'momentum', 'e
                                   'ema_num_updates', 'accumulated_steps'})
 # An optimizer with parameter groups stores one learning rate per group.
 GROUP_LEARNING_RATE_PREFIX = 'learning_rate_group_'
+MIB = 1024 * 1024
 
 
 class WeightFileError(ZooError):
@@ -132,10 +134,29 @@ def network_weights_of(checkpoint):
             and k.partition('.')[2] not in checkpoint}
 
 
+class CheckpointMemoryError(WeightFileError):
+    """A checkpoint larger than the memory the kernel can make available (MemAvailable)."""
+
+
+def load_mindspore_checkpoint(path, crc_check: bool = False) -> dict:
+    """name -> Parameter of a MindSpore `.ckpt`: the zoo's one reader of them (resume, eval, export, predict,
+    conversion, `--pretrained`). The file must fit in MemAvailable, not only in MemFree as MindSpore 2.10
+    asks (`zoo_core.runtime.compat`); MindSpore's own errors pass through."""
+    path = str(path)
+    available = available_memory_bytes()
+    size = os.path.getsize(path)
+    if available is not None and size > available:
+        raise CheckpointMemoryError(f"{path} is {size / MIB:,.0f} MB but the system has only {available / MIB:,.0f} "
+                                    f"MB available (MemAvailable in /proc/meminfo): free memory, or load it on a "
+                                    f"machine with more")
+    with checkpoint_memory_check(available):
+        return ms.load_checkpoint(path, crc_check=crc_check)
+
+
 def read_mindspore_weights(path):
     """Name -> numpy array of the network's tensors in a MindSpore `.ckpt` (training state left out)."""
     try:
-        checkpoint = ms.load_checkpoint(str(_existing(path)))
+        checkpoint = load_mindspore_checkpoint(_existing(path))
     except (ValueError, RuntimeError) as err:
         raise WeightFileError(f"{path} cannot be read as a MindSpore checkpoint (truncated or corrupt): "
                               f"{_first_line(err)}") from None

@@ -1,0 +1,46 @@
+"""Where MindSpore releases, or MindSpore and the machine, disagree: each difference handled here, once.
+
+- `checkpoint_memory_check`: MindSpore 2.10's `load_checkpoint` refuses a `.ckpt` larger than the *free*
+  memory (`SC_AVPHYS_PAGES`, MemFree), which leaves out the page cache that the kernel gives back on
+  demand. On a training server whose cache is full of images, MemFree is small and MemAvailable large, and
+  a 500 MB checkpoint would not load beside 23 GB of available memory. `weights.files` checks the size
+  against MemAvailable itself and, while it reads, has MindSpore count the same figure. Releases without
+  the check (`_get_available_memory` absent) are left as they are.
+"""
+import contextlib
+import os
+from typing import Iterator, Optional
+
+import mindspore.train.serialization as serialization
+
+MEMINFO_PATH = '/proc/meminfo'
+MEMINFO_KEY = 'MemAvailable:'
+KIB = 1024
+
+
+def available_memory_bytes(meminfo_path: Optional[str] = None) -> Optional[int]:
+    """The kernel's MemAvailable in bytes (free memory plus the page cache and other memory it can reclaim);
+    None where the file or the line is missing (not Linux, or a kernel older than 3.14)."""
+    try:
+        with open(meminfo_path or MEMINFO_PATH, encoding='ascii') as handle:
+            for line in handle:
+                if line.startswith(MEMINFO_KEY):
+                    return int(line.split()[1]) * KIB
+    except (OSError, ValueError, IndexError):
+        return None
+    return None
+
+
+@contextlib.contextmanager
+def checkpoint_memory_check(available: Optional[int]) -> Iterator[None]:
+    """While the block runs, MindSpore's checkpoint reader measures the memory as `available` bytes (the
+    caller's MemAvailable) instead of MemFree; `None` leaves MindSpore's own measure."""
+    original = getattr(serialization, '_get_available_memory', None)
+    if original is None or available is None:
+        yield
+        return
+    serialization._get_available_memory = lambda: available
+    try:
+        yield
+    finally:
+        serialization._get_available_memory = original
