@@ -28,6 +28,7 @@ TINTS = ((0.9, 0.2, 0.2), (0.2, 0.9, 0.2), (0.2, 0.2, 0.9), (0.8, 0.8, 0.1))
 # up to ~2.6; through the network that is a relative 1e-6 of logits up to ~10.
 NORMALISED_ATOL = 1e-6
 LOGITS_TOLERANCE = dict(rtol=1e-5, atol=1e-5)
+NETWORK_SEED = 0
 
 
 def host_normalised(pixels, mean=IMAGENET_MEAN, std=IMAGENET_STD):
@@ -44,6 +45,8 @@ def host_normalised(pixels, mean=IMAGENET_MEAN, std=IMAGENET_STD):
 
 @pytest.fixture(scope='module')
 def network():
+    """The same weights whichever tests ran before (the initialisers draw from the global generators)."""
+    ms.set_seed(NETWORK_SEED)
     return make_non_trivial(get_network(NET, num_classes=len(TINTS)))
 
 

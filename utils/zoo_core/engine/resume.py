@@ -19,7 +19,7 @@ from zoo_core.engine.monitor import keep_metrics_until
 from zoo_core.runtime.config import ConfigError
 from zoo_core.weights.checkpoint import CheckpointError, has_crc_trailer, network_weights, read_checkpoint
 from zoo_core.weights.files import GROUP_LEARNING_RATE_PREFIX
-from zoo_core.weights.fit import WeightMismatchError, load_weights
+from zoo_core.weights.fit import WeightMismatchError, load_weights, network_parameters
 
 RESUME_AUTO = 'auto'
 # Where checkpoints of an abandoned future go (positions after the one resumed from), out of the rotation.
@@ -107,7 +107,7 @@ def restore_training_state(point, train_network, net):
         load_weights(net, network_weights(point.params))
     except WeightMismatchError as error:
         raise CheckpointError(f"{point.path}: {error}") from None
-    network_names = {p.name for p in net.get_parameters()}
+    network_names = set(network_parameters(net))
     state = {p.name: p for p in train_network.get_parameters()
              if p.name not in network_names and not is_config_set(p.name)}
     missing = sorted(name for name in state if name not in point.params)

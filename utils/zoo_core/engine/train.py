@@ -148,7 +148,7 @@ def train(cfg, family):
     net = NormalizedNetwork(net, cfg.mean, cfg.std, compute_dtype(amp_level))
     loss = CrossEntropySmooth(cfg.num_classes, cfg.label_smoothing, sparse=not mixing_enabled(cfg))
     if own_step:
-        train_step = build_train_step(net, loss, optimizer, cfg, amp_level)
+        train_step = build_train_step(net, loss, optimizer, cfg, amp_level, rank=rank)
         model, ema = Model(train_step), train_step.ema
     else:
         model = Model(net, loss_fn=loss, optimizer=optimizer, amp_level=amp_level,

@@ -31,6 +31,7 @@ from mindspore.communication import get_group_size
 
 from zoo_core.data.mixing import mixing_enabled
 from zoo_core.engine.batch_mixing import MixingLossCell
+from zoo_core.models.noise import bind_noise_counter, noise_counter
 from zoo_core.optim.ema import ModelEma
 from zoo_core.runtime.config import ConfigError
 
@@ -42,12 +43,20 @@ SCALE_WINDOW = 2000
 # torch.nn.utils.clip_grad_norm_'s guard against a zero norm: coefficient = max_norm / (norm + eps), at most 1.
 CLIP_EPSILON = 1e-6
 DATA_PARALLEL_MODES = (ms.ParallelMode.DATA_PARALLEL, ms.ParallelMode.HYBRID_PARALLEL)
+STOCHASTIC_LAYER_RATES = ('drop_rate', 'drop_path_rate', 'drop_block_rate')
+
+
+def has_stochastic_layers(cfg) -> bool:
+    """True when the network drops features, paths or blocks in training (configs built by hand may lack
+    the keys)."""
+    return any(cfg.get(key, 0.0) > 0 for key in STOCHASTIC_LAYER_RATES)
 
 
 def needs_train_step(cfg) -> bool:
-    """True when the recipe accumulates gradients, clips them, keeps an EMA or mixes batches (else `Model`'s
-    own step)."""
-    return cfg.accumulate_steps > 1 or cfg.clip_grad > 0 or cfg.ema or mixing_enabled(cfg)
+    """True when the recipe accumulates gradients, clips them, keeps an EMA, mixes batches or has stochastic
+    layers, whose noise the step's counter drives (else `Model`'s own step)."""
+    return (cfg.accumulate_steps > 1 or cfg.clip_grad > 0 or cfg.ema or mixing_enabled(cfg)
+            or has_stochastic_layers(cfg))
 
 
 def loss_scaler_for(cfg, amp_level):
@@ -127,10 +136,12 @@ class TrainStep(nn.Cell):
         accumulate_steps: micro-batches per update.
         clip_grad: the largest global gradient norm (0: no clipping).
         ema: a `ModelEma` updated after each update, or None.
+        noise_step: the step counter of the network's stochastic layers (`zoo_core.models.noise`), advanced
+            before each micro-batch, or None.
     """
 
     def __init__(self, network_with_loss, optimizer, loss_scaler=None, accumulate_steps=1, clip_grad=0.0,
-                 ema=None):
+                 ema=None, noise_step=None):
         super().__init__(auto_prefix=False)
         self.network = network_with_loss
         self.network.set_grad()
@@ -143,11 +154,15 @@ class TrainStep(nn.Cell):
         self.ema = ema
         self.reducer = gradient_reducer(self.weights)
         self.hyper_map = ops.HyperMap()
+        self.noise_step = noise_step
         if accumulate_steps > 1:
             self.accumulated = self.weights.clone(prefix=ACCUMULATED_PREFIX, init='zeros')
             self.micro_steps = Parameter(Tensor(0, ms.int32), name=ACCUMULATED_STEPS_NAME, requires_grad=False)
 
     def construct(self, *inputs):
+        if self.noise_step is not None:
+            advanced = ops.assign(self.noise_step, self.noise_step + 1)
+            inputs = (ops.depend(inputs[0], advanced),) + inputs[1:]
         loss = self.network(*inputs)
         sens = ops.ones_like(loss)
         if self.loss_scaler is not None:
@@ -189,7 +204,7 @@ class TrainStep(nn.Cell):
         return done
 
 
-def build_train_step(net, loss_fn, optimizer, cfg, amp_level) -> TrainStep:
+def build_train_step(net, loss_fn, optimizer, cfg, amp_level, rank: int = 0) -> TrainStep:
     """`TrainStep` of `net` (cast to `amp_level` with `mindspore.amp.auto_mixed_precision`), `loss_fn` and
     `optimizer` with the recipe's batch mixing, accumulation, clipping, loss scale and EMA. The EMA's
     averages start as a copy of the network's weights; a resume then overwrites them (and the weights)
@@ -198,4 +213,7 @@ def build_train_step(net, loss_fn, optimizer, cfg, amp_level) -> TrainStep:
     ema = ModelEma(net, cfg.ema_decay, cfg.ema_warmup) if cfg.ema else None
     with_loss = (MixingLossCell(cast, loss_fn, cfg.num_classes) if mixing_enabled(cfg)
                  else nn.WithLossCell(cast, loss_fn))
-    return TrainStep(with_loss, optimizer, loss_scaler_for(cfg, amp_level), cfg.accumulate_steps, cfg.clip_grad, ema)
+    counter = noise_counter()
+    bound = bind_noise_counter(net, counter, cfg.get('seed', 0), rank)
+    return TrainStep(with_loss, optimizer, loss_scaler_for(cfg, amp_level), cfg.accumulate_steps, cfg.clip_grad, ema,
+                     noise_step=counter if bound else None)

@@ -7,6 +7,8 @@ explicit pad followed by a `'valid'` pool: exact in every framework and exportab
 import mindspore as ms
 from mindspore import nn, ops
 
+from zoo_core.models.noise import StochasticLayer
+
 BN_EPS = 1e-5
 # PyTorch's BatchNorm momentum 0.1 updates running stats with 0.1 * batch; MindSpore's momentum is the
 # weight of the old value.
@@ -133,13 +135,13 @@ class GlobalAvgPool(nn.Cell):
         return pooled if self.keep_dims else pooled.reshape((-1, x.shape[1]))
 
 
-class Dropout(nn.Cell):
-    """Dropout before the classifier (zeroes each feature with probability `p` in training, scales the rest
-    by 1 / (1 - p)), with its mask drawn by `ops.rand`.
+class Dropout(StochasticLayer):
+    """Dropout before the classifier: zeroes each feature with probability `p` in training, scales the rest
+    by 1 / (1 - p), with its mask from `zoo_core.models.noise`.
 
     MindSpore 2.10's CPU kernel of `nn.Dropout` gives a different mask for the same seed from one process to
     the next (the same seeded call hashed three ways in three runs, docs/REPRODUCIBILITY.md), which made a
-    seeded training run unrepeatable; `ops.rand` repeats its draws under any thread count and load.
+    seeded training run unrepeatable.
     """
 
     def __init__(self, p=0.0):
@@ -151,11 +153,11 @@ class Dropout(nn.Cell):
     def construct(self, x):
         if not self.training or self.p == 0.0:
             return x
-        keep = (ops.rand(x.shape, dtype=ms.float32) >= self.p).astype(x.dtype)
+        keep = (self.uniform(x.shape) >= self.p).astype(x.dtype)
         return x * keep / (1.0 - self.p)
 
 
-class DropPath(nn.Cell):
+class DropPath(StochasticLayer):
     """Stochastic depth: drops a sample's whole residual branch with probability `drop_prob` in training."""
 
     def __init__(self, drop_prob=0.0):
@@ -168,11 +170,11 @@ class DropPath(nn.Cell):
         if not self.training or self.keep_prob == 1.0:
             return x
         mask_shape = (x.shape[0],) + (1,) * (x.ndim - 1)
-        keep = (ops.rand(mask_shape, dtype=x.dtype) < self.keep_prob).astype(x.dtype)
+        keep = (self.uniform(mask_shape) < self.keep_prob).astype(x.dtype)
         return x * keep / self.keep_prob
 
 
-class DropBlock(nn.Cell):
+class DropBlock(StochasticLayer):
     """DropBlock (Ghiasi et al., 2018): zeroes contiguous `block_size` squares in training.
 
     `gamma_scale` scales the seed rate, as timm does for the third stage (0.25) of a ResNet.
@@ -196,7 +198,7 @@ class DropBlock(nn.Cell):
         block = min(self.block_size, height, width)
         valid = max((height - block + 1) * (width - block + 1), 1)
         gamma = self.gamma_scale * self.drop_prob * height * width / (block * block) / valid
-        seeds = (ops.rand(x.shape, dtype=ms.float32) < gamma).astype(ms.float32)
+        seeds = (self.uniform(x.shape) < gamma).astype(ms.float32)
         keep = 1.0 - self.grow(seeds)
         scale = keep.size / ops.maximum(keep.sum(), 1.0)
         return x * (keep * scale).astype(x.dtype)

@@ -23,12 +23,12 @@ WEIGHT_FILE_SUFFIXES = TORCH_SUFFIXES + (SAFETENSORS_SUFFIX, MINDSPORE_SUFFIX)
 # training (`append_info`), the loss-scale cells' state, and one slot per parameter named
 # `<slot>.<parameter name>` (`moments.` for Momentum, `accum.`/`stat.` for SGD, `adam_m.`/`adam_v.` for
 # Adam and AdamWeightDecay).
-# The counters of `zoo_core.optim.ema` (EMA_UPDATES_NAME) and `zoo_core.engine.train_step`
-# (ACCUMULATED_STEPS_NAME) are training state too; their tensors (`ema.<name>`, `accumulated_grads.<name>`)
+# The counters of `zoo_core.optim.ema` (EMA_UPDATES_NAME), `zoo_core.engine.train_step`
+# (ACCUMULATED_STEPS_NAME) and `zoo_core.models.noise` (NOISE_COUNTER_NAME) are training state too; their tensors (`ema.<name>`, `accumulated_grads.<name>`)
 # are left out as `<slot>.<parameter>` entries.
 TRAINING_STATE_NAMES = frozenset({'global_step', 'learning_rate', 'momentum', 'epoch_num', 'step_num', 'steps_per_epoch',
                                   'scale_sense', 'current_iterator_step', 'last_overflow_iterator_step',
-                                  'ema_num_updates', 'accumulated_steps'})
+                                  'ema_num_updates', 'accumulated_steps', 'noise_step'})
 # An optimizer with parameter groups stores one learning rate per group.
 GROUP_LEARNING_RATE_PREFIX = 'learning_rate_group_'
 MIB = 1024 * 1024

@@ -8,6 +8,7 @@ import numpy as np
 import mindspore as ms
 
 from zoo_core.models.backbone import CLASSIFIER_WEIGHT
+from zoo_core.models.noise import NOISE_COUNTER_NAME
 from zoo_core.runtime.errors import ZooError
 
 # PyTorch BatchNorm tensor -> MindSpore BatchNorm parameter. A module is a BatchNorm exactly when the
@@ -44,9 +45,15 @@ def rename_torch_state_dict(state):
     return renamed
 
 
+def network_parameters(net) -> dict:
+    """Name -> Parameter of `net`'s own tensors (trainable and BN statistics), without the training step's
+    noise counter that its stochastic layers may share (`zoo_core.models.noise`)."""
+    return {p.name: p for p in net.get_parameters() if p.name != NOISE_COUNTER_NAME}
+
+
 def network_shapes(net):
-    """Name -> shape of every parameter of `net` (trainable and BN statistics)."""
-    return {p.name: tuple(p.shape) for p in net.get_parameters()}
+    """Name -> shape of every tensor of `net` (`network_parameters`)."""
+    return {name: tuple(p.shape) for name, p in network_parameters(net).items()}
 
 
 def compare_shapes(given, expected):
@@ -103,7 +110,7 @@ def describe_mismatch(missing, unexpected, misshaped, limit=10):
 def load_weights(net, weights, ignore_prefixes=()):
     """Check, then copy `weights` (name -> numpy array) into `net`'s parameters."""
     check_weights_fit(weights, net, ignore_prefixes)
-    params = {p.name: p for p in net.get_parameters()}
+    params = network_parameters(net)
     for name, value in weights.items():
         if name in params and not any(name.startswith(p) for p in ignore_prefixes):
             params[name].set_data(ms.Tensor(np.ascontiguousarray(value, dtype=np.float32)))
