@@ -155,10 +155,30 @@ def test_random_erasing_fills_a_box_of_every_image_with_the_mean_pixel_at_probab
     assert np.all(values == np.array(mean_fill(IMAGENET_MEAN), np.uint8))
 
 
-def test_random_erasing_is_mindspores_op_with_a_constant_fill():
-    [op] = random_erasing_ops(0.25, (124, 116, 104))
-    assert isinstance(op, vision.RandomErasing) and op.prob == 0.25 and op.value == (124, 116, 104)
+def test_random_erasing_erases_at_its_probability_with_a_constant_fill():
+    [op] = random_erasing_ops(0.25, (124, 116, 104), seed=1)
+    image = np.zeros((3, 32, 32), np.uint8)
+    erased = [op(image) for _ in range(2000)]
+    touched = [e for e in erased if e.any()]
+    assert len(touched) / len(erased) == pytest.approx(0.25, abs=0.03)
+    assert all(set(np.unique(e[channel])) <= {0, value} for e in touched for channel, value in
+               enumerate((124, 116, 104)))
     assert random_erasing_ops(0.0, (124, 116, 104)) == []
+
+
+def test_random_erasing_repeats_its_draws_for_a_seed_through_a_two_worker_pipeline(tmp_path):
+    root = write_flat_folder(tmp_path, per_class=8, distinct=True)
+    cfg = dict(flat_cfg(root, 0.5), num_parallel_workers=2)
+
+    def batches():
+        return [images for images, _ in create_train_dataset(EasyDict(cfg)).create_tuple_iterator(
+            num_epochs=1, output_numpy=True)]
+
+    ds.config.set_seed(SEED)
+    first = batches()
+    ds.config.set_seed(SEED)
+    second = batches()
+    assert all(np.array_equal(a, b) for a, b in zip(first, second))
 
 
 # --- repeated augmentation --------------------------------------------------------------------------------

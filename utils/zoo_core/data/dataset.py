@@ -137,8 +137,8 @@ def uint8_chw_ops():
 
 
 def train_transforms(cfg):
-    """Random resized crop (decoding only the crop), flip, colour jitter, auto augmentation, random
-    erasing; uint8 CHW out."""
+    """Random resized crop (decoding only the crop), flip, colour jitter, auto augmentation; uint8 CHW out
+    (random erasing follows in a map of its own, `create_train_dataset`)."""
     ops = [vision.RandomCropDecodeResize(cfg.image_size, scale=(cfg.crop_scale_min, 1.0),
                                          ratio=RANDOM_RESIZED_CROP_RATIO,
                                          interpolation=interpolation_mode(cfg.interpolation)),
@@ -146,8 +146,7 @@ def train_transforms(cfg):
     if cfg.color_jitter > 0:
         ops.append(vision.RandomColorAdjust(brightness=cfg.color_jitter, contrast=cfg.color_jitter,
                                             saturation=cfg.color_jitter))
-    return (ops + augmentation_ops(cfg.autoaugment, mean_fill(cfg.mean)) + uint8_chw_ops()
-            + random_erasing_ops(cfg.get('reprob', 0.0), mean_fill(cfg.mean)))
+    return ops + augmentation_ops(cfg.autoaugment, mean_fill(cfg.mean)) + uint8_chw_ops()
 
 
 def eval_resize_size(image_size, crop_pct):
@@ -214,6 +213,9 @@ def create_train_dataset(cfg, rank=0, group_size=1, index=None):
     sampling = train_sampling(len(index.samples), rank, group_size, cfg.get('aug_repeats', 1), cfg.seed)
     data = source_dataset(cfg, 'train', index, workers, **sampling)
     data = data.map(operations=train_transforms(cfg), input_columns='image', num_parallel_workers=workers)
+    erasing = random_erasing_ops(cfg.get('reprob', 0.0), mean_fill(cfg.mean), seed=(cfg.seed, rank))
+    if erasing:  # one worker: its draws follow the sample order, whatever the thread timing
+        data = data.map(operations=erasing, input_columns='image', num_parallel_workers=1)
     data = data.map(operations=transforms.TypeCast(ms.int32), input_columns='label',
                     num_parallel_workers=workers)
     data = data.batch(cfg.batch_size, drop_remainder=True)

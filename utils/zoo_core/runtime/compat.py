@@ -8,7 +8,6 @@
   the check (`_get_available_memory` absent) are left as they are.
 """
 import contextlib
-import os
 from typing import Iterator, Optional
 
 import mindspore.train.serialization as serialization
