@@ -117,7 +117,7 @@ def train(cfg, family):
     check_input_files(cfg, family, TRAIN)
     cfg = prepare_paths(cfg)
     check_training_folders(cfg)
-    rank, group_size = setup_device(cfg.device_target, cfg.mode, cfg.device_id)
+    rank, group_size = setup_device(cfg.device_target, cfg.mode, cfg.device_id, cfg.deterministic)
     seed_run(cfg.seed, cfg.deterministic)
     logger = get_logger(cfg.output_dir, rank)
     for warning in warnings:

@@ -11,6 +11,9 @@ from zoo_core.runtime.devices import DEVICE_TARGETS, select_device
 
 RUN_MODES = {'graph': ms.GRAPH_MODE, 'pynative': ms.PYNATIVE_MODE}
 
+# The most kernel threads of a deterministic CPU run: oneDNN's timed choice of a thread count starts above it.
+DETERMINISTIC_CPU_THREADS = 4
+
 
 def launched_distributed():
     """True when a launcher started this process as one of several ranks: msrun or the mpirun wrapper
@@ -45,11 +48,13 @@ def cpu_threads_per_process(local_processes):
     return max(1, len(os.sched_getaffinity(0)) // max(1, local_processes))
 
 
-def limit_cpu_threads(local_processes):
-    """Give MindSpore's CPU kernels this process's share of the cores, so that several ranks on one machine
-    do not each start a thread pool for all of them (oversubscribed pools crawl). Returns the thread count,
-    or None when it was set before (MindSpore allows one setting per process; the first one wins)."""
+def limit_cpu_threads(local_processes, most=None):
+    """Give MindSpore's CPU kernels this process's share of the cores (at most `most` threads), so that
+    several ranks on one machine do not each start a thread pool for all of them (oversubscribed pools
+    crawl). Returns the thread count, or None when it was set before (MindSpore allows one setting per
+    process; the first one wins)."""
     threads = cpu_threads_per_process(local_processes)
+    threads = threads if most is None else min(threads, most)
     try:
         ms.device_context.cpu.op_tuning.threads_num(threads)
     except RuntimeError:  # "can not be set repeatedly": someone chose already
@@ -57,11 +62,14 @@ def limit_cpu_threads(local_processes):
     return threads
 
 
-def setup_device(device_target, mode='graph', device_id=0):
+def setup_device(device_target, mode='graph', device_id=0, deterministic=False):
     """Select the device and execution mode; join the process group when launched as a rank.
 
     Returns (rank, group_size). Data parallelism averages the gradients over the ranks. Several CPU ranks on
-    one host share its cores: each gets `cpu_threads_per_process` kernel threads.
+    one host share its cores: each gets `cpu_threads_per_process` kernel threads. With `deterministic`, a
+    CPU process runs at most `DETERMINISTIC_CPU_THREADS` kernel threads: with more, MindSpore's oneDNN
+    kernels time 4, 8, 16 ... threads on their first calls and keep the fastest, so the summation order of
+    BatchNorm and convolution gradients would follow the machine's load (docs/REPRODUCIBILITY.md).
     """
     if device_target not in DEVICE_TARGETS:
         raise ConfigError(f"unknown device_target {device_target!r}; choose from {', '.join(DEVICE_TARGETS)}")
@@ -69,10 +77,13 @@ def setup_device(device_target, mode='graph', device_id=0):
         raise ConfigError(f"unknown mode {mode!r}; choose from {', '.join(RUN_MODES)}")
     ms.set_context(mode=RUN_MODES[mode])
     select_device(device_target, int(os.environ.get('DEVICE_ID', device_id)))
+    cpu = device_target == 'CPU'
+    if cpu and deterministic and not launched_distributed():
+        limit_cpu_threads(1, DETERMINISTIC_CPU_THREADS)
     if not launched_distributed():
         return 0, 1
-    if device_target == 'CPU' and local_process_count() > 1:
-        limit_cpu_threads(local_process_count())
+    if cpu and (local_process_count() > 1 or deterministic):
+        limit_cpu_threads(local_process_count(), DETERMINISTIC_CPU_THREADS if deterministic else None)
     init()
     rank, group_size = get_rank(), get_group_size()
     ms.reset_auto_parallel_context()
