@@ -6,3 +6,8 @@ import os
 # slower than the JIT GEMM kernels it selects when the ISA is capped at AVX2 (measured 0.16 vs 26
 # GFLOP/s on a 32x128x16x16 conv). The cap only matters for the CPU backend; a user's own setting wins.
 os.environ.setdefault('ONEDNN_MAX_CPU_ISA', 'AVX2')
+
+# Before any command parses its arguments: one line on a MindSpore release outside the tested range.
+from zoo_core.runtime.versions import announce_untested_mindspore  # noqa: E402  (after the cap, by design)
+
+announce_untested_mindspore()

@@ -22,6 +22,7 @@ from zoo_core.deploy.infer import run_mindir
 from zoo_core.deploy.model_meta import checkpoint_meta, write_sidecar
 from zoo_core.models.backbone import CLASSIFIER_WEIGHT
 from zoo_core.models.input_norm import NormalizedNetwork
+from zoo_core.runtime.compat import current_device_target
 from zoo_core.runtime.devices import DEVICE_TARGETS, select_device
 from zoo_core.runtime.errors import ZooError, run_command
 from zoo_core.weights.checkpoint import network_weights, read_checkpoint
@@ -64,7 +65,7 @@ def export_network(net, file_name, file_format, input_size, batch_size=1, dynami
         raise ExportError(f"a dynamic batch can only be exported to MINDIR: MindSpore refuses to export "
                           f"{file_format} with a dynamic shape. Export {file_format} with a fixed "
                           "--batch_size, or MINDIR with --dynamic_batch.")
-    device_target = ms.get_current_device().device_target
+    device_target = current_device_target()
     if file_format == 'AIR' and device_target != AIR_DEVICE_TARGET:
         raise ExportError(f"AIR export needs the Ascend backend, but the device target is {device_target}: "
                           "run with --device_target Ascend on an Ascend machine, or export MINDIR or ONNX.")

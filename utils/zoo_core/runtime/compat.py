@@ -1,5 +1,10 @@
 """Where MindSpore releases, or MindSpore and the machine, disagree: each difference handled here, once.
 
+The tested range and its notice are `zoo_core.runtime.versions`. APIs that older releases lack
+(docs/MINDSPORE_VERSIONS.md, read from MindSpore's sources at each release tag, not run) fall back here:
+`set_deterministic` and `device_context.cpu.op_tuning.threads_num` (2.5.0) to `set_context`,
+`get_current_device` (2.6.0) to `get_context`, `nn.utils.no_init_parameters` (2.4.10) to a normal build.
+
 - `checkpoint_memory_check`: MindSpore 2.10's `load_checkpoint` refuses a `.ckpt` larger than the *free*
   memory (`SC_AVPHYS_PAGES`, MemFree), which leaves out the page cache that the kernel gives back on
   demand. On a training server whose cache is full of images, MemFree is small and MemAvailable large, and
@@ -10,6 +15,7 @@
 import contextlib
 from typing import Iterator, Optional
 
+import mindspore as ms
 import mindspore.train.serialization as serialization
 
 MEMINFO_PATH = '/proc/meminfo'
@@ -43,3 +49,36 @@ def checkpoint_memory_check(available: Optional[int]) -> Iterator[None]:
         yield
     finally:
         serialization._get_available_memory = original
+
+
+def set_deterministic_kernels() -> None:
+    """`mindspore.set_deterministic(True)` (2.5.0+), else `set_context(deterministic='ON')`."""
+    if hasattr(ms, 'set_deterministic'):
+        ms.set_deterministic(True)
+    else:
+        ms.set_context(deterministic='ON')
+
+
+def set_cpu_kernel_threads(threads: int) -> None:
+    """The CPU kernels' thread count: `device_context.cpu.op_tuning.threads_num` (2.5.0+), else
+    `set_context(runtime_num_threads=...)`. MindSpore raises RuntimeError when it was set before."""
+    device_context = getattr(ms, 'device_context', None)
+    if device_context is not None:
+        device_context.cpu.op_tuning.threads_num(threads)
+    else:
+        ms.set_context(runtime_num_threads=threads)
+
+
+def current_device_target() -> str:
+    """The device target this process runs on: `get_current_device()` (2.6.0+), else `get_context`."""
+    if hasattr(ms, 'get_current_device'):
+        return ms.get_current_device().device_target
+    return ms.get_context('device_target')
+
+
+def no_init_parameters():
+    """`mindspore.nn.utils.no_init_parameters()` (2.4.10+: build a network without running its initialisers),
+    else a context that builds it normally."""
+    utils = getattr(ms.nn, 'utils', None)
+    maker = getattr(utils, 'no_init_parameters', None)
+    return maker() if maker is not None else contextlib.nullcontext()

@@ -6,6 +6,7 @@ import mindspore as ms
 from mindspore import ops
 from mindspore.communication import get_group_size, get_rank, init
 
+from zoo_core.runtime.compat import set_cpu_kernel_threads
 from zoo_core.runtime.config import ConfigError
 from zoo_core.runtime.devices import DEVICE_TARGETS, select_device
 
@@ -56,7 +57,7 @@ def limit_cpu_threads(local_processes, most=None):
     threads = cpu_threads_per_process(local_processes)
     threads = threads if most is None else min(threads, most)
     try:
-        ms.device_context.cpu.op_tuning.threads_num(threads)
+        set_cpu_kernel_threads(threads)
     except RuntimeError:  # "can not be set repeatedly": someone chose already
         return None
     return threads

@@ -10,6 +10,8 @@ skips them at once (MindSpore's fast recovery): same sample order, other augment
 import mindspore as ms
 import mindspore.dataset as ds
 
+from zoo_core.runtime.compat import set_deterministic_kernels
+
 
 def seed_run(seed, deterministic=False):
     """Seed every generator of a run; with `deterministic`, deterministic kernels and exact data recovery."""
@@ -17,4 +19,4 @@ def seed_run(seed, deterministic=False):
     ds.config.set_seed(seed)
     ds.config.set_fast_recovery(not deterministic)
     if deterministic:
-        ms.set_deterministic(True)
+        set_deterministic_kernels()

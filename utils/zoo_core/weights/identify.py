@@ -5,10 +5,10 @@ is computed once per process, and only for the variants with the weights' stage 
 """
 import functools
 
-from mindspore.nn.utils import no_init_parameters
 
 from zoo_core.models.backbone import CLASSIFIER_BIAS, CLASSIFIER_PREFIX, CLASSIFIER_WEIGHT, STAGE_NAMES
 from zoo_core.models.registry import UnknownNetworkError, known_registries
+from zoo_core.runtime.compat import no_init_parameters
 from zoo_core.weights.fit import (WeightMismatchError, classifier_classes, compare_shapes, describe_mismatch,
                                   network_shapes, rename_torch_state_dict, shapes_of)
 
