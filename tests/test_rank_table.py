@@ -2,6 +2,7 @@
 zoo_core.runtime.rank_table_launch starts and supervises their ranks."""
 import json
 import os
+import subprocess
 import sys
 import time
 
@@ -10,7 +11,11 @@ import pytest
 from helpers import REPO_ROOT, run_script
 from zoo_core.runtime import rank_table_launch
 from zoo_core.runtime.errors import ZooError
+from zoo_core.runtime.hccl_env import HCCL_TIMEOUTS
 from zoo_core.runtime.rank_table import RankTableError, load_rank_table, parse_rank_table
+
+# HCCL's own connect timeout (CANN), which a slow 8-device first compile outlasts.
+HCCL_DEFAULT_CONNECT_TIMEOUT_S = 120
 
 HCCL_TOOLS = REPO_ROOT / 'utils' / 'hccl_tools.py'
 FAKE_HCCN_CONF = ''.join(f'address_{device}=192.168.{device}.10\nnetdetect_{device}=192.168.{device}.1\n'
@@ -247,6 +252,28 @@ def test_each_rank_runs_in_its_folder_with_the_table_environment(tmp_path, monke
         assert seen == {'cwd': str(rank_dir), 'env': {'RANK_TABLE_FILE': str(path), 'RANK_SIZE': '2',
                                                       'RANK_ID': str(rank), 'DEVICE_ID': str(device_id),
                                                       'MS_ROLE': None}}
+
+
+def test_ranks_get_hccl_timeouts_for_a_slow_first_compile_unless_the_user_sets_them(tmp_path, monkeypatch):
+    monkeypatch.delenv('HCCL_CONNECT_TIMEOUT', raising=False)
+    monkeypatch.setenv('HCCL_EXEC_TIMEOUT', '900')  # the user's value wins
+    path = write_json(tmp_path / 'rt.json', table(('10.0.0.1', [device(0, 0), device(1, 1)])))
+    code = ('import json, os; print(json.dumps({k: os.environ.get(k) for k in '
+            '("HCCL_CONNECT_TIMEOUT", "HCCL_EXEC_TIMEOUT")}))')
+    assert launch_ranks(tmp_path, path, code) == 0
+    for rank in range(2):
+        seen = json.loads((tmp_path / 'out' / f'train_parallel{rank}' / 'log').read_text())
+        assert seen == {'HCCL_CONNECT_TIMEOUT': str(HCCL_TIMEOUTS['HCCL_CONNECT_TIMEOUT']), 'HCCL_EXEC_TIMEOUT': '900'}
+    assert HCCL_TIMEOUTS['HCCL_CONNECT_TIMEOUT'] > HCCL_DEFAULT_CONNECT_TIMEOUT_S
+
+
+def test_the_shell_launchers_export_the_hccl_timeouts_the_environment_lacks():
+    environment = {k: v for k, v in os.environ.items() if not k.startswith('HCCL_')}
+    environment['HCCL_EXEC_TIMEOUT'] = '900'
+    script = 'eval "$(python -m zoo_core.runtime.hccl_env)"; echo "$HCCL_CONNECT_TIMEOUT $HCCL_EXEC_TIMEOUT"'
+    result = subprocess.run(['bash', '-c', script], env=environment, capture_output=True, text=True, check=True)
+    assert result.stdout.split() == [str(HCCL_TIMEOUTS['HCCL_CONNECT_TIMEOUT']), '900']
+    assert 'eval "$(python -m zoo_core.runtime.hccl_env)"' in (REPO_ROOT / 'utils' / 'scripts' / 'common.sh').read_text()
 
 
 def test_a_failing_rank_stops_the_others_even_one_that_ignores_sigterm(tmp_path, capsys, monkeypatch):

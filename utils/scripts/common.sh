@@ -323,6 +323,8 @@ run_cluster() {
     mkdir -p "$log_dir"
     # msrun does not tell its workers how many of them share this host (setup_device's thread share).
     export ZOO_LOCAL_WORKER_NUM="$count"
+    # HCCL's timeouts for Ascend ranks (zoo_core.runtime.hccl_env), unless the environment sets them.
+    eval "$(python -m zoo_core.runtime.hccl_env)"
     local command=()
     if [[ "$launcher" == msrun ]]; then
         require_command msrun "it comes with MindSpore >= 2.3: activate the environment that has MindSpore"
@@ -340,6 +342,7 @@ run_cluster() {
         read -r -a extra_options <<< "${MPIRUN_ARGS---bind-to none}"
         command=(env MS_SCHED_HOST="$MASTER_ADDR" MS_SCHED_PORT="$port" MS_TOPO_TIMEOUT="$CLUSTER_TIME_OUT"
             mpirun -n "$total" -x MS_SCHED_HOST -x MS_SCHED_PORT -x MS_TOPO_TIMEOUT -x ZOO_LOCAL_WORKER_NUM
+            -x HCCL_CONNECT_TIMEOUT -x HCCL_EXEC_TIMEOUT
             ${mpirun_options[@]+"${mpirun_options[@]}"} ${extra_options[@]+"${extra_options[@]}"}
             bash "$ZOO_SCRIPTS_DIR/mpirun_worker.sh" "$log_dir" python "$@")
         CLUSTER_STOP_SIGNAL=TERM

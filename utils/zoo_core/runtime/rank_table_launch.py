@@ -31,6 +31,7 @@ import time
 from dataclasses import dataclass
 
 from zoo_core.runtime.errors import EXIT_OK, RunFailedError, ZooError, report, run_command
+from zoo_core.runtime.hccl_env import with_hccl_timeouts
 from zoo_core.runtime.rank_table import RankTableError, load_rank_table
 
 EXIT_INTERRUPTED = 130
@@ -127,7 +128,7 @@ class RankSupervisor:
 
     def rank_environment(self, entry):
         """This process's environment for one rank: the table's variables in, other launchers' out."""
-        env = {key: value for key, value in os.environ.items() if key not in OTHER_LAUNCHER_ENV_VARS}
+        env = with_hccl_timeouts({key: value for key, value in os.environ.items() if key not in OTHER_LAUNCHER_ENV_VARS})
         env.update(RANK_TABLE_FILE=self.table.path, RANK_SIZE=str(self.table.rank_size),
                    RANK_ID=str(entry.rank_id), DEVICE_ID=str(entry.device_id))
         return env
