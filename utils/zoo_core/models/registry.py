@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from typing import Callable, Dict, Tuple
 
 from zoo_core.runtime.errors import ZooError
+from zoo_core.runtime.isa import warn_if_convolutions_slow
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
@@ -74,8 +75,10 @@ class Registry:
 
     def build(self, name, num_classes=1000, **options):
         """Build network `name` with freshly initialised weights (`zoo_core.weights.pretrained.create_network`
-        builds and loads pretrained ones)."""
+        builds and loads pretrained ones). On the CPU, warns once if oneDNN's ISA cap came too late
+        (`zoo_core.runtime.isa`)."""
         variant = self.variant(name)
+        warn_if_convolutions_slow()
         return variant.builder(**variant.arch, num_classes=num_classes, **options)
 
 
