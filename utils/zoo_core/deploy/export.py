@@ -20,6 +20,7 @@ import mindspore as ms
 from zoo_core.data.dataset import EVAL_RESIZE_FAST, EVAL_RESIZE_PIL
 from zoo_core.deploy.infer import run_mindir
 from zoo_core.deploy.model_meta import checkpoint_meta, write_sidecar
+from zoo_core.engine.run_settings import run_config, run_folder
 from zoo_core.models.backbone import CLASSIFIER_WEIGHT
 from zoo_core.models.input_norm import NormalizedNetwork
 from zoo_core.runtime.compat import current_device_target
@@ -111,8 +112,9 @@ def build_parser(family):
     source.add_argument('--preprocessing', action='store_true',
                         help="print the eval preprocessing of --net's published weights as one line "
                              "'INPUT_SIZE CROP_PCT INTERPOLATION' (for the inference scripts)")
-    parser.add_argument('--net', default=family.default_net, choices=family.registry.names(),
-                        help=f"network variant (default: {family.default_net})")
+    parser.add_argument('--net', default=None, choices=family.registry.names(),
+                        help=f"network variant (default: the one the checkpoint's run trained, else "
+                             f"{family.default_net})")
     parser.add_argument('--num_classes', type=int, default=None,
                         help="classifier outputs (default: from the checkpoint's fc.weight)")
     parser.add_argument('--file_name', default=None, help="output file (default: the network name)")
@@ -167,8 +169,19 @@ def export_checkpoint(family, args):
     return path
 
 
+def resolve_net(family, args):
+    """The variant to use: `--net`, else the one the checkpoint's run trained, else the family's default; a
+    `--net` that contradicts the run is an `ExportError` naming both."""
+    trained = (run_config(args.ckpt_path) or {}).get('net') if args.ckpt_path else None
+    if args.net and trained and args.net != trained:
+        raise ExportError(f"--net {args.net} contradicts the checkpoint: its run trained {trained} "
+                          f"({run_folder(args.ckpt_path)}); leave --net out to use the run's")
+    return args.net or trained or family.default_net
+
+
 def run_command_line(family, args):
     """Do what the parsed command line `args` asks: print the preprocessing, run a MINDIR, or export."""
+    args.net = resolve_net(family, args)
     preprocessing = family.preprocessing(args.net)
     if args.preprocessing:
         print(preprocessing.input_size, preprocessing.crop_pct, preprocessing.interpolation)

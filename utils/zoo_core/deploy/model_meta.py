@@ -17,9 +17,9 @@ from zoo_core.data.class_names import (CLASS_INDEXING_FILE, default_class_names,
                                        read_class_indexing)
 from zoo_core.data.dataset import EVAL_RESIZE_AUTO, EVAL_RESIZE_PIL, effective_eval_resize
 from zoo_core.engine.eval_callback import BEST_CLASS_INDEXING_KEY, BEST_RESULT
+from zoo_core.engine.run_settings import run_config, run_folder
 from zoo_core.engine.train import CHECKPOINT_DIR
 from zoo_core.models.registry import PretrainedConfig
-from zoo_core.runtime.config import EFFECTIVE_CONFIG_NAME, read_yaml
 from zoo_core.runtime.errors import ZooError
 
 SIDECAR_SUFFIX = '.json'
@@ -61,21 +61,6 @@ def published_meta(family, net, num_classes):
     p = family.preprocessing(net)
     meta = ModelMeta(net, p.input_size, p.crop_pct, p.interpolation, tuple(p.mean), tuple(p.std), EVAL_RESIZE_PIL)
     return meta if num_classes is None else meta.with_classes(num_classes)
-
-
-def run_folder(checkpoint):
-    """The output folder of the training run that wrote `checkpoint` (it holds `config.yaml`), or None."""
-    folder = os.path.dirname(os.path.abspath(checkpoint))
-    for candidate in (folder, os.path.dirname(folder)):
-        if os.path.isfile(os.path.join(candidate, EFFECTIVE_CONFIG_NAME)):
-            return candidate
-    return None
-
-
-def run_config(checkpoint):
-    """The saved config of the run that wrote `checkpoint`, or None for a checkpoint outside a run."""
-    folder = run_folder(checkpoint)
-    return read_yaml(os.path.join(folder, EFFECTIVE_CONFIG_NAME)) if folder else None
 
 
 def run_class_names(checkpoint):

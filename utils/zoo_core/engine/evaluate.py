@@ -2,6 +2,7 @@
 that every model's `eval.py` runs: checkpoint(s) or pretrained weights -> top-1/top-5, img/s, a JSON result."""
 import json
 import os
+import sys
 import time
 
 import numpy as np
@@ -10,6 +11,7 @@ from zoo_core.data.dataset import create_eval_dataset, effective_eval_resize, in
 from zoo_core.data.demo_data import ensure_demo_dataset
 from zoo_core.engine.metrics import Accuracy, count_correct
 from zoo_core.engine.results_table import append_results, check_results_file, result_row
+from zoo_core.engine.run_settings import with_run_settings
 from zoo_core.engine.validate import EVAL, check_input_files, validate_settings
 from zoo_core.models.input_norm import NormalizedNetwork
 from zoo_core.models.summary import count_parameters
@@ -105,10 +107,20 @@ def help_text(family):
             "checkpoint (timm's validate.py columns).\n\n"
             "What to evaluate: --ckpt_path CKPT_OR_DIR (a checkpoint of this zoo, or every .ckpt in a folder), "
             "or --pretrained FILE (reference weights, evaluated with their published preprocessing).\n\n"
+            "A checkpoint of a training run brings that run's network, class count and eval preprocessing "
+            "(its config.yaml); flags override them, but --net or --num_classes must agree with the weights.\n\n"
             "The flags below are the recipe keys that evaluation reads; a training run's other flags and its "
             "saved config.yaml (--config) are accepted and ignored, so a run's settings can be reused.")
 
 
+def eval_config(family, argv=None):
+    """The config of an evaluation: the flags over the settings of the checkpoint's run (`run_settings`)."""
+    argv, source = with_run_settings(sys.argv[1:] if argv is None else argv)
+    if source:
+        print(f"network, classes and eval preprocessing from {source} (flags override)")
+    return family.get_config(argv, help_text(family), EVAL_KEYS)
+
+
 def main(family, argv=None):
     """Entry point of a model's `eval.py`; returns the exit status (user errors: one line, status 2)."""
-    return run_command(lambda: run_eval(family.get_config(argv, help_text(family), EVAL_KEYS), family))
+    return run_command(lambda: run_eval(eval_config(family, argv), family))
