@@ -23,8 +23,9 @@ SMALL_INPUT = 72
 # Gradients of a training step go through every layer backwards, and the split attention has a hand-written
 # backward pass. Each gradient is compared with the reference's in fp64 and must be as close to it as the
 # reference's own fp32 gradient is (within GRAD_ERROR_FACTOR), or within GRAD_ERROR_FLOOR, both relative to
-# the gradient's largest fp64 value; a wrong backward is off by O(1).
-GRAD_ERROR_FACTOR = 3.0
+# the gradient's largest fp64 value; a wrong backward is off by O(1). The factor was 3 on MindSpore 2.10;
+# 2.7's kernels round otherwise: resnest50d_4s2x40d's layer1.0.conv2.fc1.weight at 3.5x (1.70e-4 vs 4.84e-5).
+GRAD_ERROR_FACTOR = 4.0
 GRAD_ERROR_FLOOR = 1e-4
 # The attention's fc1 bias feeds a training-mode BN, so its gradient is zero in exact arithmetic; both
 # frameworks return rounding noise there, which must be as small as the reference's or negligible.
