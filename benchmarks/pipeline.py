@@ -8,7 +8,8 @@ Rows (`--rows`, in this order by default):
   (`utils/to_mindrecord.py`, converted once into the scratch folder);
 - `recipe_host_normalize`: the same ending in the host's Normalize + HWC2CHW (float32 out), the pipeline
   before the network normalised in the graph;
-- `recipe_mixup`: the recipe with its batch mixup (alpha 0.2): float32 batches, mixed on the host;
+- `recipe_mixup`: the recipe with its batch mixup (alpha 0.2) as it trains now: uint8 batches with the
+  per-batch draws (perm, box, weights); the train step mixes (`zoo_core.engine.batch_mixing`);
 - `limit`: decode + random resized crop + flip alone, on the same workers: what the recipe cannot beat;
 - `pil`: a ModelZoo-style pipeline, Python ops on Pillow images (decode to PIL, RandomResizedCrop, flip,
   a Python RandAugment, ToTensor, Normalize);
@@ -155,9 +156,9 @@ def recipe_host_normalize_row(bench):
     return numpy_batches(bench.manifest_dataset(train_transforms(cfg)[:-1] + normalize_ops(cfg.mean, cfg.std)))
 
 
-@pipeline_row('recipe_mixup', 'the recipe with its batch mixup 0.2 (float32 batches, mixed on the host)')
+@pipeline_row('recipe_mixup', 'the recipe with its batch mixup 0.2 (uint8 batches and their draws; mixed in the train step)')
 def recipe_mixup_row(bench):
-    """The ResNeSt-50 recipe as it trains: mixup 0.2 on the host, after the cast to float32."""
+    """The ResNeSt-50 recipe as it trains: mixup 0.2's draws on the host, the mixing left to the train step."""
     return numpy_batches(create_train_dataset(bench.config(mixup=RECIPE.mixup), index=bench.index))
 
 

@@ -60,19 +60,29 @@ def cap_may_be_late() -> bool:
     return not user_chose and mindspore_first and cpu_has_avx512()
 
 
-def effective_isa() -> Optional[int]:
-    """oneDNN's `dnnl_get_effective_cpu_isa()` in MindSpore's own oneDNN 3 (fixed by its first primitive, or by
-    this call), or None where the library (another oneDNN) or the function is missing."""
+def onednn_library() -> Optional[str]:
+    """The path of MindSpore's oneDNN 3 library (the one with the trap), or None in a release without it."""
     import mindspore as ms
 
     for name in ONEDNN_LIBRARIES:
-        try:
-            function = ctypes.CDLL(os.path.join(os.path.dirname(ms.__file__), 'lib', name)).dnnl_get_effective_cpu_isa
-        except (OSError, AttributeError):
-            continue
-        function.restype = ctypes.c_int
-        return function()
+        path = os.path.join(os.path.dirname(ms.__file__), 'lib', name)
+        if os.path.isfile(path):
+            return path
     return None
+
+
+def effective_isa() -> Optional[int]:
+    """oneDNN's `dnnl_get_effective_cpu_isa()` in MindSpore's own oneDNN 3 (fixed by its first primitive, or by
+    this call), or None where the library (another oneDNN) or the function is missing."""
+    library = onednn_library()
+    if library is None:
+        return None
+    try:
+        function = ctypes.CDLL(library).dnnl_get_effective_cpu_isa
+    except (OSError, AttributeError):
+        return None
+    function.restype = ctypes.c_int
+    return function()
 
 
 @functools.lru_cache(maxsize=None)
