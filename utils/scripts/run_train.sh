@@ -10,7 +10,10 @@ usage() {
     usage_line
     cat << EOF
   DATA_DIR      ImageFolder dataset with train/ and val/ ("" or omitted where optional: the built-in demo dataset)
-  DEVICE_ID     device to train on (default: \$DEVICE_ID, else 0)
+EOF
+    # The CPU wrappers take no DEVICE_ID; the GPU and Ascend ones do.
+    [[ "$SCRIPT_ARGUMENTS" != *DEVICE_ID* ]] || echo "  DEVICE_ID     device to train on (default: \$DEVICE_ID, else 0)"
+    cat << EOF
   --key value   any train.py option, passed through (e.g. --epochs 2 --batch_size 32 --net resnest50)
 Output (checkpoints, logs, console.log): \$OUTPUT_DIR, default <model folder>/output/train_<target>
 A run continues where it stopped in its output folder (--resume auto, the default here; --resume '' starts anew).
@@ -35,5 +38,7 @@ echo "output and console.log in $OUT"
 cd "$OUT"
 # --resume auto: a run killed or stopped in this output folder continues (train.py --help); tee ignores Ctrl-C
 # so that it still shows how the stopped run continues.
+# console.log keeps every run and resume of this folder, each after a separator line.
+echo "===== $(date '+%Y-%m-%d %H:%M:%S') $USAGE_COMMAND ${POSITIONAL[*]:-} ${EXTRA[*]:-}" >> "$OUT/console.log"
 python "$MODEL_DIR/train.py" --device_target "$TARGET" ${DATA_DIR:+--data_dir "$DATA_DIR"} --output_dir "$OUT" \
-    --resume auto ${EXTRA[@]+"${EXTRA[@]}"} 2>&1 | tee -i "$OUT/console.log"
+    --resume auto ${EXTRA[@]+"${EXTRA[@]}"} 2>&1 | tee -i -a "$OUT/console.log"

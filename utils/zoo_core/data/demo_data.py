@@ -30,6 +30,7 @@ COMPLETE_MARKER = '.complete'
 DEMO_RUN = dict(
     num_classes=len(SHAPES), epochs=6, batch_size=32, base_lr=0.1, warmup_epochs=1, image_size=IMAGE_SIZE,
     crop_pct=1.0, crop_scale_min=0.35, eval_batch_size=50, log_every=5,
+    keep_checkpoint_max=1,      # the last checkpoint (to resume) beside best.ckpt: 2 files of 200 MB, not 6
 )
 # utils/zoo_core/data/demo_data.py -> the repository root, where `demo_data/` is git-ignored.
 REPO_ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), os.pardir, os.pardir, os.pardir))

@@ -10,8 +10,9 @@ import numpy as np
 from zoo_core.data.dataset import create_eval_dataset, effective_eval_resize, index_for
 from zoo_core.data.demo_data import ensure_demo_dataset
 from zoo_core.engine.metrics import Accuracy, count_correct
+from zoo_core.engine.monitor import format_duration
 from zoo_core.engine.results_table import append_results, check_results_file, result_row
-from zoo_core.engine.run_settings import with_run_settings
+from zoo_core.engine.run_settings import flag_value, with_run_settings
 from zoo_core.engine.validate import EVAL, check_input_files, validate_settings
 from zoo_core.models.input_norm import NormalizedNetwork
 from zoo_core.models.summary import count_parameters
@@ -23,23 +24,46 @@ from zoo_core.weights.checkpoint import checkpoint_files, load_network_checkpoin
 from zoo_core.weights.pretrained import create_network
 
 RESULT_FILE = 'eval_result.json'
+# Seconds between eval.py's progress lines (the first comes after the first batch, which compiles the graph).
+EVAL_PROGRESS_SECONDS = 10.0
 
 
-def evaluate(net, dataset, group_size=1):
+class EvalProgress:
+    """Logs `eval: batch k/n (images), img/s, ETA` at most every `interval` seconds, and after the first batch."""
+
+    def __init__(self, logger, total_batches: int, interval: float = EVAL_PROGRESS_SECONDS):
+        self.logger, self.total_batches, self.interval = logger, total_batches, interval
+        self.last_report = None
+
+    def __call__(self, batches: int, images: int, elapsed: float) -> None:
+        now = time.perf_counter()
+        if self.last_report is not None and now - self.last_report < self.interval:
+            return
+        self.last_report = now
+        rate = images / elapsed if elapsed > 0 else 0.0
+        remaining = elapsed / batches * (self.total_batches - batches)
+        self.logger.info(f"eval: batch {batches}/{self.total_batches} ({images} images on this rank), "
+                         f"{rate:.1f} img/s, ETA {format_duration(remaining)}")
+
+
+def evaluate(net, dataset, group_size=1, progress=None):
     """`Accuracy` of `net` (put in eval mode) on `dataset` (this rank's share; None for no image),
     summed over the `group_size` ranks: every rank must call it. The eval pipeline gives uint8 images:
-    `net` normalises them (a `NormalizedNetwork`)."""
+    `net` normalises them (a `NormalizedNetwork`). `progress(batches, images, seconds)` is called after every
+    batch (None: no progress)."""
     net.set_train(False)
     counts = np.zeros(3, dtype=np.int64)
     network_seconds = 0.0
     start = time.perf_counter()
     if dataset is not None:
-        for images, labels in dataset.create_tuple_iterator(num_epochs=1):
+        for batches, (images, labels) in enumerate(dataset.create_tuple_iterator(num_epochs=1), start=1):
             call_start = time.perf_counter()
             logits = net(images).asnumpy()
             network_seconds += time.perf_counter() - call_start
             top1, top5 = count_correct(logits, labels.asnumpy())
             counts += (top1, top5, labels.shape[0])
+            if progress is not None:
+                progress(batches, int(counts[2]), time.perf_counter() - start)
     seconds = time.perf_counter() - start
     counts = all_reduce_sum(counts, group_size)
     return Accuracy(int(counts[0]), int(counts[1]), int(counts[2]), seconds, network_seconds)
@@ -79,7 +103,8 @@ def run_eval(cfg, family):
             load_network_checkpoint(net, source)
         else:
             net = create_network(family.registry, cfg.net, num_classes=cfg.num_classes, pretrained=source)
-        result = evaluate(NormalizedNetwork(net, cfg.mean, cfg.std), dataset, group_size)
+        progress = EvalProgress(logger, dataset.get_dataset_size()) if rank == 0 and dataset is not None else None
+        result = evaluate(NormalizedNetwork(net, cfg.mean, cfg.std), dataset, group_size, progress)
         logger.info(f"{source}: top-1 {result.top1:.4%} top-5 {result.top5:.4%} "
                     f"({result.top1_correct}/{result.total} images, {result.images_per_second:.1f} img/s, network "
                     f"alone {result.network_images_per_second:.1f} img/s, on rank {rank}; "
@@ -113,9 +138,19 @@ def help_text(family):
             "saved config.yaml (--config) are accepted and ignored, so a run's settings can be reused.")
 
 
+def eval_batch_flags(argv):
+    """`argv` with a training-style `--batch_size N` also given as `--eval_batch_size N` (what evaluation
+    reads), unless `--eval_batch_size` is there; says so."""
+    batch = flag_value(argv, 'batch_size')
+    if batch is None or flag_value(argv, 'eval_batch_size') is not None:
+        return argv
+    print(f"note: --batch_size {batch} taken as --eval_batch_size {batch} (the batch evaluation reads)")
+    return argv + ['--eval_batch_size', batch]
+
+
 def eval_config(family, argv=None):
     """The config of an evaluation: the flags over the settings of the checkpoint's run (`run_settings`)."""
-    argv, source = with_run_settings(sys.argv[1:] if argv is None else argv)
+    argv, source = with_run_settings(eval_batch_flags(sys.argv[1:] if argv is None else argv))
     if source:
         print(f"network, classes and eval preprocessing from {source} (flags override)")
     return family.get_config(argv, help_text(family), EVAL_KEYS)
