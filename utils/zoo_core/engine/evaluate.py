@@ -103,6 +103,8 @@ def run_eval(cfg, family):
             load_network_checkpoint(net, source)
         else:
             net = create_network(family.registry, cfg.net, num_classes=cfg.num_classes, pretrained=source)
+        logger.info(f"evaluating {source} ({cfg.net}) on {len(val_index.samples)} images of {val_index.split_dir}; the "
+                    f"first batch compiles the graph")
         progress = EvalProgress(logger, dataset.get_dataset_size()) if rank == 0 and dataset is not None else None
         result = evaluate(NormalizedNetwork(net, cfg.mean, cfg.std), dataset, group_size, progress)
         logger.info(f"{source}: top-1 {result.top1:.4%} top-5 {result.top5:.4%} "

@@ -2,14 +2,19 @@
 
 A user mistake (a wrong flag, a missing file, weights of another network, ...) raises a subclass of
 `ZooError`; `run_command` prints it as one line `error: ...` on stderr and returns `EXIT_USAGE_ERROR`,
-without a traceback. A run that was set up right but failed on the way (a diverging loss) raises a
+without a traceback. Ctrl-C and SIGTERM end a command with one line and 128 + the signal (130, 143), whether
+they land in Python or during a graph compile (training has its own graceful stop, `engine.graceful_stop`). A run that was set up right but failed on the way (a diverging loss) raises a
 `RunFailedError` and exits `EXIT_RUN_FAILED`. Anything else is a bug and keeps its traceback.
 """
+import signal
 import sys
+import threading
 
 EXIT_OK = 0
 EXIT_RUN_FAILED = 1
 EXIT_USAGE_ERROR = 2
+# A command stopped by signal N exits with 128 + N, as the shells report it (130 for Ctrl-C, 143 for SIGTERM).
+EXIT_SIGNAL_BASE = 128
 
 
 class ZooError(ValueError):
@@ -24,6 +29,24 @@ class RunFailedError(RuntimeError):
     """A correctly configured run that could not go on (e.g. a diverging loss): one line, exit status 1."""
 
 
+class Interrupted(Exception):
+    """A command stopped by a signal (SIGTERM; SIGINT arrives as Python's KeyboardInterrupt)."""
+
+    def __init__(self, signum):
+        super().__init__(signal.Signals(signum).name)
+        self.signum = signum
+
+
+def _raise_interrupted(signum, frame):
+    raise Interrupted(signum)
+
+
+def interrupted_message(signum):
+    """The one line of a command stopped by `signum`."""
+    name = 'SIGINT (Ctrl-C)' if signum == signal.SIGINT else signal.Signals(signum).name
+    return f"interrupted by {name} before the command finished: its results were not written"
+
+
 def report(error):
     """Print `error` as the one line `error: <message>` on stderr."""
     print(f"error: {error}", file=sys.stderr)
@@ -36,6 +59,8 @@ def run_command(command, *args, **kwargs):
     success -> the command's own exit status when it returns an `int`, else `EXIT_OK`. Other exceptions
     propagate with their traceback: they are bugs.
     """
+    main_thread = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGTERM, _raise_interrupted) if main_thread else None
     try:
         status = command(*args, **kwargs)
     except ZooError as error:
@@ -44,4 +69,13 @@ def run_command(command, *args, **kwargs):
     except RunFailedError as error:
         report(error)
         return EXIT_RUN_FAILED
+    except KeyboardInterrupt:
+        report(interrupted_message(signal.SIGINT))
+        return EXIT_SIGNAL_BASE + signal.SIGINT
+    except Interrupted as stop:
+        report(interrupted_message(stop.signum))
+        return EXIT_SIGNAL_BASE + stop.signum
+    finally:
+        if main_thread:
+            signal.signal(signal.SIGTERM, previous)
     return status if isinstance(status, int) and not isinstance(status, bool) else EXIT_OK
