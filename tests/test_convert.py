@@ -355,9 +355,11 @@ def test_every_published_download_is_checked_by_the_hash_in_its_file_name(name):
     assert len(config.sha256) == 8 and config.sha256 == sha256_in_file_name(url_file)
 
 
-def test_a_failed_download_leaves_nothing_in_the_cache(tmp_path, monkeypatch):
-    publish_resnest14d_at((tmp_path / 'absent').as_uri(), monkeypatch)
-    with pytest.raises(OSError):
+def test_a_failed_download_leaves_nothing_in_the_cache_and_says_where_the_file_goes(tmp_path, monkeypatch):
+    url = (tmp_path / 'absent').as_uri()
+    publish_resnest14d_at(url, monkeypatch)
+    name = preprocessing_for('resnest14d').file_names[0]
+    with pytest.raises(DownloadError, match=f"cannot download {url} .*put {name} into {tmp_path / 'cache'} .*ZOO_WEIGHTS_HOME"):
         download_pretrained(RESNEST.preprocessing('resnest14d'), tmp_path / 'cache')
     assert list((tmp_path / 'cache').iterdir()) == []
 

@@ -20,7 +20,8 @@ from helpers.reference_models import copy_reference_weights, make_non_trivial, t
 from zoo_core.data.class_names import (IMAGENET_CLASSES, default_class_names, imagenet_class_names,
                                        read_class_indexing, save_class_indexing)
 from zoo_core.deploy.model_meta import read_sidecar, sidecar_path
-from zoo_core.deploy.predict import PredictError, csv_rows, expand_inputs, pretrained_file, top_k_entries
+from zoo_core.deploy.predict import (EXIT_SOME_SKIPPED, PredictError, csv_rows, expand_inputs, pretrained_file,
+                                     top_k_entries)
 from zoo_core.weights.pretrained import WEIGHTS_HOME_ENV
 from zoo_resnest.family import FAMILY as RESNEST
 
@@ -161,13 +162,19 @@ def test_a_model_without_its_sidecar_needs_the_network_name(weight_files, photog
     assert predictions[0]['topk'][0]['label'] == imagenet_class_names()[predictions[0]['topk'][0]['index']]
 
 
-def test_an_unreadable_image_is_one_line_naming_it(weight_files, photographs, run_script, tmp_path):
+def test_an_unreadable_image_is_named_and_skipped_and_the_others_are_predicted(weight_files, photographs, run_script,
+                                                                              tmp_path):
     broken = tmp_path / 'broken.jpg'
     broken.write_bytes(photographs['china'].read_bytes()[:300])
-    result = run_script(PREDICT, '--pretrained', weight_files['pth'], photographs['china'], broken)
-    assert result.returncode == 2
+    output = tmp_path / 'out.json'
+    result = run_script(PREDICT, '--pretrained', weight_files['pth'], photographs['china'], broken, '--output', output)
+    assert result.returncode == EXIT_SOME_SKIPPED
     assert result.stderr.strip().splitlines() == [
-        f"error: cannot read image {broken}: JPEG without image data (cut after its headers?)"]
+        f"skipped: cannot read image {broken}: JPEG without image data (cut after its headers?)"]
+    assert [row['image'] for row in json.loads(output.read_text())] == [str(photographs['china'])]
+    only_broken = run_script(PREDICT, '--pretrained', weight_files['pth'], broken)
+    assert only_broken.returncode == 2 and only_broken.stderr.strip().splitlines()[-1] == \
+        "error: none of the 1 image(s) could be read"
 
 
 @pytest.mark.parametrize('args, message', [

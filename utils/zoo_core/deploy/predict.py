@@ -12,6 +12,7 @@ import csv
 import glob
 import json
 import os
+import sys
 
 import numpy as np
 import mindspore as ms
@@ -24,7 +25,7 @@ from zoo_core.deploy.model_meta import checkpoint_meta, published_meta, run_net
 from zoo_core.deploy.model_runner import open_model
 from zoo_core.models.backbone import CLASSIFIER_WEIGHT
 from zoo_core.runtime.devices import DEVICE_TARGETS, select_device
-from zoo_core.runtime.errors import MissingFileError, ZooError, run_command
+from zoo_core.runtime.errors import EXIT_OK, MissingFileError, ZooError, run_command
 from zoo_core.weights.files import read_weights
 from zoo_core.weights.fit import WeightMismatchError, classifier_classes, load_weights
 from zoo_core.weights.identify import infer_variant, mismatch_error
@@ -34,6 +35,8 @@ DEFAULT_TOP_K = 5
 DEFAULT_BATCH_SIZE = 8
 OUTPUT_FORMATS = ('.json', '.csv')
 GLOB_CHARACTERS = '*?['
+# Exit status when some files could not be read: the others were predicted and written.
+EXIT_SOME_SKIPPED = 3
 
 
 class PredictError(ZooError):
@@ -96,19 +99,35 @@ def class_names_for(meta, num_outputs):
     return names
 
 
+def readable_images(paths, transform):
+    """(the paths that decode, their network inputs, [(path, problem)] of those that do not)."""
+    good, inputs, skipped = [], [], []
+    for path in paths:
+        try:
+            inputs.append(load_image(path, transform))
+            good.append(path)
+        except PredictError as error:
+            skipped.append((path, str(error)))
+    return good, inputs, skipped
+
+
 def classify(model, meta, images, k, batch_size=DEFAULT_BATCH_SIZE):
-    """`[{"image": path, "topk": [...]}]` for the image files `images`, `batch_size` at a time, with the
-    eval preprocessing and class names of `meta` (a `ModelMeta`); `model` takes normalised float32
-    images, or uint8 pixels when its `input_dtype` says so (`model_runner.ExportedModel`)."""
+    """(`[{"image": path, "topk": [...]}]` for the image files `images` that decode, `batch_size` at a time,
+    with the eval preprocessing and class names of `meta` (a `ModelMeta`), [(path, problem)] of those that do
+    not); `model` takes normalised float32 images, or uint8 pixels when its `input_dtype` says so
+    (`model_runner.ExportedModel`)."""
     pixels_in = getattr(model, 'input_dtype', np.float32) == np.uint8  # an export that normalises itself
     transform = EvalTransform(meta.preprocessing, meta.input_size, meta.eval_resize, normalize=not pixels_in)
-    results = []
+    results, skipped = [], []
     for start in range(0, len(images), batch_size):
-        paths = images[start:start + batch_size]
-        probabilities = softmax(model(np.stack([load_image(path, transform) for path in paths])))
+        paths, inputs, bad = readable_images(images[start:start + batch_size], transform)
+        skipped += bad
+        if not paths:
+            continue
+        probabilities = softmax(model(np.stack(inputs)))
         names = class_names_for(meta, probabilities.shape[1])
         results.extend(dict(image=path, topk=top_k_entries(row, names, k)) for path, row in zip(paths, probabilities))
-    return results
+    return results, skipped
 
 
 def network_from_weights(family, path, net):
@@ -195,7 +214,9 @@ def build_parser(family):
         description=f"Classify images with {family.name} weights: print each image's top-k classes with "
                     "names and probabilities, and write them to --output (.json or .csv). The weights' eval "
                     "preprocessing and class names come with them: published ones for reference weights, the "
-                    "training run's for its checkpoints, the export's <model>.json beside an exported model.")
+                    "training run's for its checkpoints, the export's <model>.json beside an exported model. "
+                    "A file that cannot be read is named on stderr and skipped; the exit status is then "
+                    f"{EXIT_SOME_SKIPPED} (0: every image predicted; 2: a usage error).")
     parser.add_argument('images', nargs='+', metavar='IMAGE_OR_FOLDER',
                         help="image files, folders (every image under them) or glob patterns ('photos/*.jpg')")
     source = parser.add_mutually_exclusive_group(required=True)
@@ -230,14 +251,20 @@ def predict(family, args):
     images = expand_inputs(args.images)
     select_device(args.device_target, args.device_id)
     model, meta = open_source(family, args)
-    results = classify(model, meta, images, args.topk, args.batch_size)
+    results, skipped = classify(model, meta, images, args.topk, args.batch_size)
+    for _, problem in skipped:
+        print(f"skipped: {problem}", file=sys.stderr)
+    if not results:
+        raise PredictError(f"none of the {len(images)} image(s) could be read")
     print(format_predictions(results))
     if args.output:
         write_predictions(results, args.output)
         print(f"wrote {args.output}")
-    return results
+    return EXIT_SOME_SKIPPED if skipped else EXIT_OK
 
 
 def main(family, argv=None):
-    """Entry point of a model's `predict.py`; returns the exit status (user errors: one line, status 2)."""
+    """Entry point of a model's `predict.py`; returns the exit status: 0, every image predicted;
+    `EXIT_SOME_SKIPPED` (3), some files could not be read (each named on stderr, the others predicted and
+    written); 2, a user error (one line)."""
     return run_command(predict, family, parse_args(family, argv))

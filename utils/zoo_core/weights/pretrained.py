@@ -10,6 +10,7 @@ import hashlib
 import logging
 import os
 import shutil
+import urllib.error
 import urllib.request
 from pathlib import Path
 
@@ -67,7 +68,7 @@ def find_weights_file(name, config: PretrainedConfig, pretrained):
 
 
 class DownloadError(ZooError):
-    """A download that did not give the published file (its SHA-256 differs): nothing is kept."""
+    """A download that failed or did not give the published file (its SHA-256 differs): nothing is kept."""
 
 
 def file_sha256(path):
@@ -107,9 +108,14 @@ def download_pretrained(config: PretrainedConfig, cache_dir=None):
     cache.mkdir(parents=True, exist_ok=True)
     partial = target.with_name(target.name + PARTIAL_DOWNLOAD_SUFFIX)
     try:
-        with urllib.request.urlopen(config.url, timeout=DOWNLOAD_TIMEOUT_S) as response, \
-                open(partial, 'wb') as out:
-            shutil.copyfileobj(response, out)
+        try:
+            with urllib.request.urlopen(config.url, timeout=DOWNLOAD_TIMEOUT_S) as response, \
+                    open(partial, 'wb') as out:
+                shutil.copyfileobj(response, out)
+        except (urllib.error.URLError, OSError) as error:  # offline, refused, timed out, HTTP errors
+            reason = getattr(error, 'reason', None) or error
+            raise DownloadError(f"cannot download {config.url} ({reason}); on a machine without internet access, "
+                                f"put {target.name} into {cache} (or into the folder ${WEIGHTS_HOME_ENV} names)") from None
         check_sha256(partial, config.sha256, config.url)
         partial.replace(target)
     finally:
