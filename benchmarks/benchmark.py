@@ -74,6 +74,9 @@ def parse_args(argv=None):
                              'has no slow AVX-512 path here)')
     parser.add_argument('--default-isa-iters', type=int, default=2,
                         help='timed calls of the --mindcv-default-isa runs (no warmup)')
+    parser.add_argument('--recompute', default='none', choices=('none', 'stage', 'block'),
+                        help="ours: --recompute of train.py (Cell.recompute per stage or block); timm: "
+                             "set_grad_checkpointing() for stage or block; mindcv: not offered")
     parser.add_argument('--json', dest='json_path', default='', help='also write the results to this file')
     parser.add_argument('--worker', default='', help=argparse.SUPPRESS)
     parser.add_argument('--network', default='', help=argparse.SUPPRESS)
@@ -208,6 +211,8 @@ def measure_mindspore(impl, args):
     size = args.image_size
     rss_before = peak_rss_mb()
     net = build_mindspore_network(impl, args.network)
+    if impl == 'ours':
+        net.set_recompute(args.recompute)
 
     net.set_train(False)
     images = ms.Tensor(rng.standard_normal((args.batch_forward, 3, size, size)).astype(np.float32))
@@ -231,6 +236,7 @@ def measure_timm(args):
     size = args.image_size
     rss_before = peak_rss_mb()
     model = timm.create_model(TIMM_NAMES[args.network], pretrained=False, num_classes=NUM_CLASSES)
+    model.set_grad_checkpointing(args.recompute != 'none')
 
     model.eval()
     images = torch.randn(args.batch_forward, 3, size, size)
@@ -252,7 +258,8 @@ def run_worker(args):
     """Measure one (network, implementation) in this process and print the result as one JSON line."""
     impl = args.worker
     result = measure_timm(args) if impl == 'timm' else measure_mindspore(impl, args)
-    result.update(network=args.network, impl=impl, isa=os.environ.get(ISA_VARIABLE, '(oneDNN default)'),
+    result.update(network=args.network, impl=impl, recompute=args.recompute,
+                  isa=os.environ.get(ISA_VARIABLE, '(oneDNN default)'),
                   threads=args.threads, peak_mb=peak_rss_mb())
     print(RESULT_PREFIX + json.dumps(result), flush=True)
 
@@ -262,7 +269,7 @@ def worker_command(args, network, impl, iters, warmup):
     return [sys.executable, os.path.abspath(__file__), '--worker', impl, '--network', network,
             '--iters', str(iters), '--warmup', str(warmup), '--batch-forward', str(args.batch_forward),
             '--batch-train', str(args.batch_train), '--image-size', str(args.image_size),
-            '--threads', str(args.threads)]
+            '--threads', str(args.threads), '--recompute', args.recompute]
 
 
 def run_in_subprocess(command, env, label):

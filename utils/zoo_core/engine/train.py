@@ -20,6 +20,7 @@ from zoo_core.engine.monitor import TrainingMonitor
 from zoo_core.engine.resume import AbandonedCheckpoints, resume_run
 from zoo_core.engine.train_step import accumulation_dataset, build_train_step, needs_train_step
 from zoo_core.engine.validate import TRAIN, check_input_files, check_training_folders, validate_settings
+from zoo_core.models.backbone import RECOMPUTE_NONE
 from zoo_core.models.input_norm import NormalizedNetwork
 from zoo_core.models.summary import summarize
 from zoo_core.optim.lr_schedule import build_lr_schedule, scaled_lr
@@ -74,6 +75,9 @@ def build_network(cfg, family, logger):
                          **options)
     if cfg.pretrained:
         logger.info(f"initialised from pretrained weights {cfg.pretrained}")
+    net.set_recompute(cfg.recompute)
+    if cfg.recompute != RECOMPUTE_NONE:
+        logger.info(f"recomputing activations per {cfg.recompute} in the backward pass (--recompute)")
     return net
 
 

@@ -9,6 +9,7 @@ from zoo_core.data.dataset import EVAL_RESIZE_CHOICES, INTERPOLATIONS
 from zoo_core.data.workers import requested_workers
 from zoo_core.data.mindrecord import DATASET_FORMATS
 from zoo_core.engine.resume import RESUME_AUTO
+from zoo_core.models.backbone import RECOMPUTE_LEVELS
 from zoo_core.optim.lr_schedule import SCHEDULES
 from zoo_core.runtime.config import ConfigError
 from zoo_core.runtime.devices import DEVICE_TARGETS
@@ -31,7 +32,7 @@ POSITIVE_KEYS = {
 CHOICES = {
     TRAIN: dict(device_target=DEVICE_TARGETS, mode=tuple(RUN_MODES), amp_level=AMP_LEVELS, lr_schedule=SCHEDULES,
                 interpolation=tuple(INTERPOLATIONS), eval_resize=EVAL_RESIZE_CHOICES,
-                dataset_format=DATASET_FORMATS),
+                dataset_format=DATASET_FORMATS, recompute=RECOMPUTE_LEVELS),
     EVAL: dict(device_target=DEVICE_TARGETS, mode=tuple(RUN_MODES), interpolation=tuple(INTERPOLATIONS),
                eval_resize=EVAL_RESIZE_CHOICES, dataset_format=DATASET_FORMATS),
 }
@@ -80,6 +81,9 @@ def setting_warnings(cfg, command):
     if command == TRAIN and cfg.warmup_epochs >= cfg.epochs:
         warnings.append(f"--warmup_epochs {cfg.warmup_epochs} >= --epochs {cfg.epochs}: the learning rate "
                         f"only rises during this run and never decays")
+    if command == TRAIN and cfg.recompute != RECOMPUTE_LEVELS[0] and cfg.mode == 'pynative':
+        warnings.append(f"--recompute {cfg.recompute} has no effect in PyNative mode (MindSpore recomputes in "
+                        f"graph mode only)")
     sink_mode = cfg.get('dataset_sink_mode')
     sink = sink_mode == 'on' or (sink_mode == 'auto' and cfg.device_target != 'CPU')
     if command == TRAIN and cfg.save_every_steps and sink:

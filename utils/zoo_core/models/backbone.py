@@ -18,6 +18,9 @@ from zoo_core.models.layers import AvgPoolCeil, DropBlock, DropPath, Dropout, Gl
 STAGE_PLANES = (64, 128, 256, 512)
 STAGE_STRIDES = (1, 2, 2, 2)
 STAGE_NAMES = ('layer1', 'layer2', 'layer3', 'layer4')
+# `set_recompute` levels: keep every activation, recompute each stage, recompute each block.
+RECOMPUTE_NONE, RECOMPUTE_STAGE, RECOMPUTE_BLOCK = 'none', 'stage', 'block'
+RECOMPUTE_LEVELS = (RECOMPUTE_NONE, RECOMPUTE_STAGE, RECOMPUTE_BLOCK)
 # DropBlock as timm applies it to a ResNet: (block size, seed-rate scale) for stages 3 and 4 only.
 DROP_BLOCK_SETTINGS = {'layer3': (5, 0.25), 'layer4': (3, 1.0)}
 # The classifier, the only part whose shape depends on the number of classes.
@@ -190,6 +193,20 @@ class ResNet(nn.Cell):
             for _, cell in self.cells_and_names():
                 if hasattr(cell, 'zero_init_last'):
                     cell.zero_init_last()
+
+    def set_recompute(self, level: str = RECOMPUTE_NONE) -> None:
+        """Recompute activations in the backward pass instead of keeping them (MindSpore's `Cell.recompute`,
+        timm's `set_grad_checkpointing`): 'stage' recomputes each of layer1..4 from its input, 'block' each
+        residual block; 'none' keeps every activation. Graph mode only."""
+        if level not in RECOMPUTE_LEVELS:
+            raise ValueError(f"recompute must be one of {', '.join(RECOMPUTE_LEVELS)}, got {level!r}")
+        if level == RECOMPUTE_NONE:
+            return
+        for name in STAGE_NAMES:
+            stage = getattr(self, name)
+            cells = [stage] if level == RECOMPUTE_STAGE else list(stage.cells())
+            for cell in cells:
+                cell.recompute()
 
     def reset_classifier(self, num_classes):
         """Replace the classifier by a freshly initialised one with `num_classes` outputs."""

@@ -210,6 +210,9 @@ FLAG_HELP = dict(
     results_file="eval: a CSV file to append one row per checkpoint to (timm validate.py's columns); empty: none",
     strict_data='true: the first bad image file is an error; false (default): each is named in a warning, '
                 'left out and counted',
+    recompute="recompute activations in the backward pass instead of keeping them (MindSpore's Cell.recompute, "
+              "timm's --grad-checkpointing): none, stage (each of layer1..4) or block (each residual block); graph "
+              "mode only",
     num_parallel_workers="data pipeline workers per rank: 'auto' (this host's cores / its ranks) or a count "
                          "(clamped to the cores)",
 )
@@ -275,4 +278,5 @@ TRAIN_DEFAULTS = dict(
     ema=False,                  # keep a model EMA, evaluated and saved beside the raw weights
     ema_decay=0.9998,
     ema_warmup=False,           # decay min(ema_decay, (1 + n) / (10 + n)) at update n
+    recompute='none',           # none | stage | block: recompute activations in the backward pass (less memory)
 )
