@@ -15,13 +15,22 @@ from mindspore import Parameter, nn, ops
 NOISE_COUNTER_NAME = 'noise_step'
 # Integer hash (31-bit state in int64, so no product overflows): an odd multiplier mod 2**31 and an
 # xor-shift are bijections of the 31-bit state; three rounds mix every input bit into every output bit.
+# The element's position is hashed, offset by the hashed seed, and hashed again, so that two seeds'
+# streams are not shifted copies of each other (as `hash(position + seed)` would make them).
 HASH_MODULUS = 2 ** 31
 HASH_MASK = HASH_MODULUS - 1
-SEED_MULTIPLIER = 1_000_003
 HASH_ROUNDS = ((15, 1_664_525), (13, 22_695_477), (16, 1_103_515_245))
 # Seeds of (run seed, rank, layer, step) laid out so that no two of them meet within a run.
 LAYERS_PER_NETWORK = 4096
 RANKS_PER_RUN = 4096
+
+
+def mix_bits(x):
+    """The hash rounds over int64 values in [0, 2**31): a bijection of that range."""
+    for shift, multiplier in HASH_ROUNDS:
+        x = ops.bitwise_xor(x, ops.floor_divide(x, 2 ** shift))
+        x = ops.bitwise_and(x * multiplier, HASH_MASK)
+    return x
 
 
 def hashed_uniform(shape: tuple, seed) -> ms.Tensor:
@@ -30,10 +39,8 @@ def hashed_uniform(shape: tuple, seed) -> ms.Tensor:
     size = 1
     for dim in shape:
         size *= dim
-    x = ops.bitwise_and(ops.arange(0, size, dtype=ms.int64) + seed * SEED_MULTIPLIER, HASH_MASK)
-    for shift, multiplier in HASH_ROUNDS:
-        x = ops.bitwise_xor(x, ops.floor_divide(x, 2 ** shift))
-        x = ops.bitwise_and(x * multiplier, HASH_MASK)
+    offset = mix_bits(ops.bitwise_and(seed, HASH_MASK))
+    x = mix_bits(ops.bitwise_and(mix_bits(ops.arange(0, size, dtype=ms.int64)) + offset, HASH_MASK))
     return (x.astype(ms.float32) / float(HASH_MODULUS)).reshape(shape)
 
 
