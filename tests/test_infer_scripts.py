@@ -111,6 +111,18 @@ def test_run_infer_cpu_refuses_wrong_arguments(tmp_path, inputs, model_dir):
 
 
 @pytest.mark.parametrize('model_dir', MODEL_DIRS)
+def test_run_infer_cpu_refuses_an_onnx_model_in_one_line_naming_predict(tmp_path, inputs, model_dir):
+    _, data = inputs
+    onnx = tmp_path / 'net.onnx'
+    onnx.write_bytes(b'onnx')
+    result = run_script(REPO_ROOT / model_dir / 'scripts' / 'run_infer_cpu.sh', onnx, data, cwd=tmp_path)
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines() == [
+        f"error: {onnx} is an ONNX file and this script runs MINDIR files (export.py --file_format MINDIR); for an "
+        f"ONNX model: python {model_dir}/predict.py --model {onnx} IMAGES"]
+
+
+@pytest.mark.parametrize('model_dir', MODEL_DIRS)
 def test_scripts_write_nothing_when_refusing(tmp_path, inputs, model_dir):
     mindir, data = inputs
     run_script(REPO_ROOT / model_dir / 'scripts' / 'run_infer_310.sh', mindir, data, 'x', cwd=tmp_path)

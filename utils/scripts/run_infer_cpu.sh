@@ -20,6 +20,11 @@ EOF
 
 parse_script_args "MINDIR_PATH DATA_PATH [NET]" "$@"
 MINDIR_PATH="$(existing_file_arg "${POSITIONAL[0]}" MINDIR_PATH)"
+# This path runs MindSpore's exported graphs; ONNX files are run by predict.py (onnxruntime).
+if [[ "${MINDIR_PATH,,}" == *.onnx ]]; then
+    echo "error: $MINDIR_PATH is an ONNX file and this script runs MINDIR files (export.py --file_format MINDIR); for an ONNX model: python $MODEL_NAME/predict.py --model $MINDIR_PATH IMAGES" >&2
+    exit 2
+fi
 DATA_PATH="$(existing_dir_arg "${POSITIONAL[1]}" DATA_PATH)"
 NET="${POSITIONAL[2]:-}"
 require_command python "activate the Python environment that has MindSpore"
