@@ -12,6 +12,7 @@ import subprocess
 import sys
 import time
 
+import mindspore as ms
 import numpy as np
 import pytest
 from PIL import Image
@@ -206,6 +207,23 @@ def test_two_rank_training_script_runs_to_the_end_and_saves_checkpoints(distribu
     for rank in range(RANKS):
         assert 'epoch 1 validation' in (output / f'log_rank{rank}.txt').read_text()
         assert (output / 'logs' / f'worker_{rank}.log').is_file()
+
+
+@pytest.mark.slow
+def test_two_deterministic_two_rank_runs_of_the_shipped_recipe_end_with_bit_equal_weights(tmp_path, data_dir):
+    """ResNeSt's recipe as shipped (AutoAugment, mixup 0.2, dropout 0.2), two ranks, run twice."""
+    finals = []
+    for attempt in ('first', 'second'):
+        output = tmp_path / attempt
+        result = run(['bash', MODEL_DIR / 'scripts' / 'run_distribute_train_cpu.sh', RANKS, data_dir, *NET_FLAGS,
+                      '--epochs', '2', '--batch_size', '4', '--deterministic', 'true', '--seed', '5'],
+                     cwd=tmp_path, OUTPUT_DIR=str(output))
+        assert_succeeded(result)
+        [checkpoint] = (output / 'checkpoints').glob('resnest14d-2_*.ckpt')
+        finals.append({k: v.asnumpy() for k, v in ms.load_checkpoint(str(checkpoint)).items()})
+    assert finals[0].keys() == finals[1].keys()
+    differing = [name for name in finals[0] if not np.array_equal(finals[0][name], finals[1][name])]
+    assert not differing, differing[:5]
 
 
 @pytest.mark.slow
