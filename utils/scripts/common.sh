@@ -342,7 +342,7 @@ run_cluster() {
         read -r -a extra_options <<< "${MPIRUN_ARGS---bind-to none}"
         command=(env MS_SCHED_HOST="$MASTER_ADDR" MS_SCHED_PORT="$port" MS_TOPO_TIMEOUT="$CLUSTER_TIME_OUT"
             mpirun -n "$total" -x MS_SCHED_HOST -x MS_SCHED_PORT -x MS_TOPO_TIMEOUT -x ZOO_LOCAL_WORKER_NUM
-            -x HCCL_CONNECT_TIMEOUT -x HCCL_EXEC_TIMEOUT
+            -x HCCL_CONNECT_TIMEOUT
             ${mpirun_options[@]+"${mpirun_options[@]}"} ${extra_options[@]+"${extra_options[@]}"}
             bash "$ZOO_SCRIPTS_DIR/mpirun_worker.sh" "$log_dir" python "$@")
         CLUSTER_STOP_SIGNAL=TERM

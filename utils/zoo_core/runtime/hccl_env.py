@@ -4,7 +4,11 @@ Ranks meet in HCCL only after each has compiled its graph. HCCL's own connect ti
 MindSpore raises it to 600 s when unset); an 8-device graph compile of a large variant can take longer on a
 busy host, and users see "HCCL connect timeout" at the first AllReduce. The launchers give every rank
 `HCCL_TIMEOUTS` unless the user's environment sets a variable already (theirs wins). Values in seconds,
-within CANN's ranges (connect: 120-7200; exec: 0-17340); docs/MINDSPORE_VERSIONS.md gives the sources.
+within CANN's range (connect: 120-7200); docs/MINDSPORE_VERSIONS.md gives the sources.
+
+`HCCL_EXEC_TIMEOUT` is left to MindSpore, which sets 1800 s when it is unset (CANN: 1836 s): that already
+outlasts a slow compile, and a larger value is outside CANN's range in the A2/A3 AIV expansion mode
+(0-1091 s), where it could be refused.
 
 Command line, for the shell launchers (prints `export NAME=VALUE` for each variable the environment lacks):
     python -m zoo_core.runtime.hccl_env
@@ -16,7 +20,6 @@ from typing import Mapping
 
 HCCL_TIMEOUTS = {
     'HCCL_CONNECT_TIMEOUT': 1800,   # building the communicators: waits for the slowest rank's compile
-    'HCCL_EXEC_TIMEOUT': 3600,      # one collective waiting for a rank that is still compiling or loading data
 }
 
 
