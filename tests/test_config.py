@@ -1,4 +1,6 @@
 """Run configuration: recipe <- presets <- YAML <- flags, typed parsing, clear errors."""
+import re
+
 import pytest
 import yaml
 
@@ -82,3 +84,21 @@ def test_the_effective_config_is_saved_and_reads_back(tmp_path):
     cfg = resnest_config(['--epochs', '3', '--data_dir', '/d'])
     saved = yaml.safe_load(open(save_config(cfg, str(tmp_path)), encoding='utf-8'))
     assert saved['epochs'] == 3 and saved['net'] == 'resnest50'
+
+
+def help_default(capsys, family, argv, key):
+    """The default that `--help` shows for `--key` after `argv`."""
+    with pytest.raises(SystemExit):
+        family.get_config(argv + ['--help'])
+    text = ' '.join(capsys.readouterr().out.split())
+    return re.search(rf'--{key} [A-Z]+ (?:[^-]*?; )?default: (\S+)', text).group(1)
+
+
+def test_help_shows_the_recipe_file_values_under_config(capsys):
+    assert help_default(capsys, RESNEST, ['--config', 'resnest50_mindcv_ascend'], 'epochs') == '350'
+    assert help_default(capsys, RESNEST, ['--config', 'resnest50_mindcv_ascend'], 'mixup') == '0.8'
+
+
+def test_help_without_config_shows_the_recipe_not_the_demo_preset(capsys):
+    assert help_default(capsys, RESNEST, [], 'epochs') == str(RESNEST.recipe.epochs)
+    assert help_default(capsys, RESNEST, [], 'mixup') == str(RESNEST.recipe.mixup)

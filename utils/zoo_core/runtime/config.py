@@ -18,6 +18,9 @@ TRUE_WORDS = ('true', '1', 'yes', 'y', 'on')
 FALSE_WORDS = ('false', '0', 'no', 'n', 'off')
 EFFECTIVE_CONFIG_NAME = 'config.yaml'
 RECIPE_SUFFIXES = ('.yaml', '.yml')
+# The dataset `--help` assumes when it shows the defaults, so that they are a real run's, not the demo's.
+HELP_DATASET = 'DATA_DIR'
+
 HELP_WIDTH = 100
 
 
@@ -94,10 +97,18 @@ def check_known(keys, defaults, source):
                           f"known keys: {', '.join(sorted(defaults))}")
 
 
+def config_argument(argv):
+    """The value of `--config` in `argv` (None without one), read before the full parse."""
+    parser = argparse.ArgumentParser(add_help=False, allow_abbrev=False)
+    parser.add_argument('--config', default=None)
+    return parser.parse_known_args(argv)[0].config
+
+
 def parse_overrides(argv, defaults, description=None, listed_keys=None):
     """(`--config` path or None, {key: raw string}) from `--key value` / `--key=value` flags.
 
     Args:
+        defaults: every key with the value `--help` shows for it.
         description: what `--help` says above the flags (default: this module's description).
         listed_keys: the keys that `--help` lists (default: all); the others are accepted all the same.
     """
@@ -139,11 +150,24 @@ def build_config(defaults, select_presets=None, argv=None, description=None, lis
         config_dir: the folder of shipped recipe files that `--config NAME` looks in.
     """
     argv = sys.argv[1:] if argv is None else argv
-    config_path, flags = parse_overrides(argv, defaults, description, listed_keys)
+    config_path = config_argument(argv)
     config_path = resolve_config_path(config_path, config_dir) if config_path else None
     from_file = read_yaml(config_path) if config_path else {}
     check_known(from_file, defaults, config_path)
+    # `--help` shows the values a run on a dataset would start from: the recipe's, the network's preset and
+    # the --config file's (not the demo preset, which only a run without a dataset gets).
+    shown = layered_config(defaults, select_presets and with_dataset(select_presets), from_file, {})
+    _, flags = parse_overrides(argv, shown, description, listed_keys)
+    return layered_config(defaults, select_presets, from_file, flags)
 
+
+def with_dataset(select_presets):
+    """`select_presets` as it answers for a run with a dataset (`HELP_DATASET` when none is set)."""
+    return lambda explicit: select_presets(EasyDict(explicit, data_dir=explicit.get('data_dir') or HELP_DATASET))
+
+
+def layered_config(defaults, select_presets, from_file, flags):
+    """defaults <- the presets that the explicit settings select <- the YAML file's values <- the flags."""
     explicit = apply_explicit(EasyDict(defaults), defaults, from_file, flags)
     config = EasyDict(defaults)
     for overrides in (select_presets(explicit) if select_presets else []):
