@@ -2,10 +2,12 @@
 optimizer -> AMP and loss scale -> `mindspore.train.Model` with callbacks -> checkpoints."""
 import os
 import sys
+from dataclasses import dataclass
+from typing import List, Optional
 
 import mindspore as ms
 from mindspore.amp import DynamicLossScaleManager, FixedLossScaleManager
-from mindspore.train import Model
+from mindspore.train import Callback, Model
 
 from zoo_core.data.class_names import class_indexing_of, save_class_indexing
 from zoo_core.data.dataset import create_eval_dataset, create_train_dataset, index_for
@@ -81,7 +83,16 @@ def build_network(cfg, family, logger):
     return net
 
 
-def make_callbacks(cfg, net, rank, group_size, steps_per_epoch, lr, logger, train_index, start_step=0, ema=None):
+@dataclass
+class RunCallbacks:
+    """A run's callbacks in the order MindSpore calls them, and the two that `train` reads afterwards."""
+    ordered: List[Callback]
+    stop: GracefulStop
+    evaluation: Optional[EvalCallback]
+
+
+def make_callbacks(cfg, net, rank: int, group_size: int, steps_per_epoch: int, *, lr, logger, train_index,
+                   start_step: int = 0, ema=None) -> RunCallbacks:
     """Eval (with best checkpoints, of the EMA too when `ema` is given), progress/metrics monitor, rank 0's
     checkpoints, and the graceful stop.
 
@@ -91,25 +102,28 @@ def make_callbacks(cfg, net, rank, group_size, steps_per_epoch, lr, logger, trai
     checkpoint_dir = os.path.join(cfg.output_dir, CHECKPOINT_DIR)
     if rank == 0:
         save_class_indexing(train_index.classes, checkpoint_dir)  # predict.py names the classes from it
-    monitor = TrainingMonitor(logger, lr, cfg.batch_size * group_size, steps_per_epoch, cfg.log_every,
-                              cfg.output_dir if rank == 0 else None, cfg.num_classes, checkpoint_dir,
-                              len(train_index.bad_files), start_step, cfg.accumulate_steps)
-    callbacks = []
+    monitor = TrainingMonitor(logger, lr, global_batch=cfg.batch_size * group_size, steps_per_epoch=steps_per_epoch,
+                              log_every=cfg.log_every, output_dir=cfg.output_dir if rank == 0 else None,
+                              num_classes=cfg.num_classes, checkpoint_dir=checkpoint_dir,
+                              skipped_files=len(train_index.bad_files), start_step=start_step,
+                              accumulate_steps=cfg.accumulate_steps)
+    evaluation = None
     if cfg.eval_interval > 0:
         eval_data = create_eval_dataset(cfg, rank, group_size, index=index_for(cfg, 'val', train_index.classes))
-        callbacks.append(EvalCallback(net, lambda: evaluate(net, eval_data, group_size), cfg.eval_interval,
-                                      cfg.output_dir, logger, monitor, save=rank == 0, ema=ema,
-                                      best=read_best(cfg.output_dir) if start_step else None,
-                                      class_indexing=class_indexing_of(train_index.classes)))
-    callbacks.append(monitor)  # after the eval callback (which records into it), before the checkpoints
+        evaluation = EvalCallback(net, lambda: evaluate(net, eval_data, group_size), cfg.eval_interval,
+                                  cfg.output_dir, logger, monitor, save=rank == 0, ema=ema,
+                                  best=read_best(cfg.output_dir) if start_step else None,
+                                  class_indexing=class_indexing_of(train_index.classes))
+    # The eval callback records into the monitor, so it comes first; the checkpoints after the monitor.
+    ordered = ([evaluation] if evaluation else []) + [monitor]
     save = None
     if rank == 0:
         writer = CheckpointWriter(checkpoint_dir, cfg.net, cfg.keep_checkpoint_max, logger)
         checkpoints = CheckpointCallback(writer, steps_per_epoch, cfg.save_every_steps, start_step)
-        callbacks += [AbandonedCheckpoints(checkpoint_dir, cfg.net, start_step, steps_per_epoch, logger), checkpoints]
+        ordered += [AbandonedCheckpoints(checkpoint_dir, cfg.net, start_step, steps_per_epoch, logger), checkpoints]
         save = checkpoints.save
-    callbacks.append(GracefulStop(logger, steps_per_epoch, group_size, save, start_step))
-    return callbacks
+    stop = GracefulStop(logger, steps_per_epoch, group_size, save, start_step)
+    return RunCallbacks(ordered + [stop], stop, evaluation)
 
 
 def train(cfg, family):
@@ -162,19 +176,19 @@ def train(cfg, family):
     start_step = resume_run(cfg, model.train_network, net, dataset, steps_per_epoch,
                             os.path.join(cfg.output_dir, CHECKPOINT_DIR), logger, rank)
     initial_epoch = start_step // steps_per_epoch
-    callbacks = make_callbacks(cfg, net, rank, group_size, steps_per_epoch, lr, logger, train_index, start_step,
-                               ema)
+    callbacks = make_callbacks(cfg, net, rank, group_size, steps_per_epoch, lr=lr, logger=logger,
+                               train_index=train_index, start_step=start_step, ema=ema)
     sink = cfg.device_target != 'CPU' if cfg.dataset_sink_mode == 'auto' else cfg.dataset_sink_mode == 'on'
     logger.info(f"training {cfg.net} for epochs {initial_epoch + 1}..{cfg.epochs}, amp {amp_level}, "
                 f"output {cfg.output_dir}")
-    model.train(cfg.epochs, dataset, callbacks=callbacks, dataset_sink_mode=sink, initial_epoch=initial_epoch)
-    stop = callbacks[-1]
+    model.train(cfg.epochs, dataset, callbacks=callbacks.ordered, dataset_sink_mode=sink, initial_epoch=initial_epoch)
+    stop = callbacks.stop
     if stop.exit_status is not None:
         logger.warning(f"stopped by a signal after global step {stop.stopped_at_step}"
                        + (f"; saved {stop.saved_path}" if stop.saved_path else "")
                        + f"; to continue: {resume_command(sys.argv, cfg.output_dir)}")
         return stop.exit_status
-    eval_callback = next((c for c in callbacks if isinstance(c, EvalCallback)), None)
+    eval_callback = callbacks.evaluation
     if eval_callback and eval_callback.last_result:
         result = eval_callback.last_result
         logger.info(f"final validation top-1 {result.top1:.4%} top-5 {result.top5:.4%}; best top-1 "
