@@ -151,6 +151,7 @@ def parse_args(family, argv):
 
 def export_checkpoint(family, args):
     """Export `args.ckpt_path`, a checkpoint of `family`'s `args.net`; returns the file written."""
+    print(f"reading {args.ckpt_path} and building {args.net}", flush=True)
     try:
         weights = network_weights(read_checkpoint(args.ckpt_path))  # without the optimizer state
         num_classes = num_classes_of(weights) if args.num_classes is None else args.num_classes
@@ -160,6 +161,8 @@ def export_checkpoint(family, args):
         raise ExportError(f"checkpoint {args.ckpt_path} does not fit {args.net}: {error}") from None
     meta = checkpoint_meta(family, args.ckpt_path, args.net, num_classes)
     image_size = args.image_size or meta.input_size
+    print(f"exporting {args.file_format} at {image_size}x{image_size}: MindSpore compiles the graph first (a minute "
+          f"or more for the largest variants on a CPU)", flush=True)
     path = export_network(net, args.file_name or args.net, args.file_format, image_size,
                           batch_size=args.batch_size, dynamic_batch=args.dynamic_batch,
                           input_dtype=args.input_dtype, normalization=(meta.mean, meta.std))
