@@ -4,6 +4,7 @@ import csv
 import glob
 import json
 import os
+import shutil
 import subprocess
 import sys
 
@@ -123,13 +124,26 @@ def test_resume_continues_at_the_saved_epoch_with_the_same_learning_rate(trained
 
 def test_a_checkpoint_of_another_network_is_refused_with_the_mismatched_names(trained, dataset, tmp_path):
     output_dir, _ = trained
+    outside_its_run = tmp_path / 'copied' / 'best.ckpt'  # no config.yaml beside it: the weights themselves decide
+    outside_its_run.parent.mkdir()
+    shutil.copy(output_dir / 'best.ckpt', outside_its_run)
     env = dict(os.environ, OUTPUT_DIR=str(tmp_path))
     result = subprocess.run(['bash', str(REPO_ROOT / 'ResNeSt50' / 'scripts' / 'run_eval_cpu.sh'), str(tmp_path),
-                             str(output_dir / 'best.ckpt'), str(dataset), *RUN_ARGS[2:], '--net', 'resnest26d'],
+                             str(outside_its_run), str(dataset), *RUN_ARGS[2:], '--net', 'resnest26d'],
                             capture_output=True, text=True, env=env, timeout=600)
     assert result.returncode != 0
     assert 'missing' in result.stderr + result.stdout and 'layer1.1.conv1.weight' in result.stderr + result.stdout
     assert 'Traceback' not in result.stderr
+
+
+def test_a_net_flag_that_contradicts_the_checkpoints_run_is_one_line_naming_both(trained, dataset, tmp_path):
+    output_dir, _ = trained
+    result = subprocess.run(['bash', str(REPO_ROOT / 'ResNeSt50' / 'scripts' / 'run_eval_cpu.sh'), str(tmp_path),
+                             str(output_dir / 'best.ckpt'), str(dataset), *RUN_ARGS[2:], '--net', 'resnest26d'],
+                            capture_output=True, text=True, env=dict(os.environ, OUTPUT_DIR=str(tmp_path)), timeout=600)
+    assert result.returncode == 2 and 'Traceback' not in result.stderr
+    errors = [line for line in (result.stderr + result.stdout).splitlines() if line.startswith('error:')]
+    assert len(errors) == 1 and 'resnest26d contradicts the checkpoint' in errors[0] and 'resnest14d' in errors[0]
 
 
 def test_the_resnext_folder_trains_and_evaluates_through_its_scripts(dataset, tmp_path):

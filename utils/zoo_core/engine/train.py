@@ -27,7 +27,7 @@ from zoo_core.models.input_norm import NormalizedNetwork
 from zoo_core.models.summary import summarize
 from zoo_core.optim.lr_schedule import build_lr_schedule, scaled_lr
 from zoo_core.optim.optimizer import build_optimizer
-from zoo_core.runtime.config import EVAL_ONLY_KEYS, format_config, save_config
+from zoo_core.runtime.config import EVAL_ONLY_KEYS, ConfigError, format_config, save_config
 from zoo_core.runtime.distributed import setup_device
 from zoo_core.runtime.errors import run_command
 from zoo_core.runtime.logging import get_logger
@@ -77,8 +77,11 @@ def build_network(cfg, family, logger):
                          **options)
     if cfg.pretrained:
         logger.info(f"initialised from pretrained weights {cfg.pretrained}")
-    net.set_recompute(cfg.recompute)
     if cfg.recompute != RECOMPUTE_NONE:
+        if not hasattr(net, 'set_recompute'):
+            raise ConfigError(f"--recompute {cfg.recompute}: network {cfg.net} cannot recompute its activations "
+                              f"(it has no set_recompute); use --recompute none")
+        net.set_recompute(cfg.recompute)
         logger.info(f"recomputing activations per {cfg.recompute} in the backward pass (--recompute)")
     return net
 
