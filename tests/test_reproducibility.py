@@ -39,6 +39,8 @@ RECIPES = [
       '--num_parallel_workers', 'auto', '--keep_checkpoint_max', '5')),
 ]
 CPU_HOGS = 2
+# The newest checkpoint is all a comparison or a resume needs; more would fill the disk (11 runs, up to 200 MB each).
+KEPT_CHECKPOINTS = 1
 
 
 @pytest.fixture(scope='module')
@@ -51,7 +53,8 @@ def train_command(model_dir, net, recipe, data_dir, output_dir, *extra):
                           '--output_dir', output_dir, '--net', net, '--num_classes', len(CLASS_TINTS),
                           '--image_size', 32, '--epochs', EPOCHS, '--batch_size', BATCH_SIZE,
                           '--eval_batch_size', BATCH_SIZE, '--log_every', 1, '--deterministic', 'true',
-                          '--save_every_steps', SAVE_EVERY, '--seed', 5, *extra)
+                          '--save_every_steps', SAVE_EVERY, '--seed', 5, '--keep_checkpoint_max', KEPT_CHECKPOINTS,
+                          *extra)
 
 
 def train(command, cwd):
