@@ -45,19 +45,16 @@ def interrupt(command, signum, marker, cwd):
     return process.returncode, ''.join(lines) + rest
 
 
-@pytest.mark.slow
-def test_sigterm_during_the_batches_is_one_line_and_143(evaluation, tmp_path):
-    command, output = evaluation
-    status, log = interrupt(command, signal.SIGTERM, 'eval: batch 1/', tmp_path)
-    assert status == 128 + signal.SIGTERM, log[-3000:]
-    assert log.count('error: interrupted by SIGTERM') == 1 and 'Traceback' not in log
-    assert not (output / 'eval_result.json').exists()
+# (signal, the log line after which it is sent, what the one error line calls it): SIGTERM while the
+# batches run, Ctrl-C before the first batch (setup and graph compilation).
+INTERRUPTIONS = [(signal.SIGTERM, 'eval: batch 1/', 'SIGTERM'), (signal.SIGINT, 'INFO evaluating', 'SIGINT (Ctrl-C)')]
 
 
 @pytest.mark.slow
-def test_ctrl_c_before_the_first_batch_is_one_line_and_130(evaluation, tmp_path):
+@pytest.mark.parametrize('signum, marker, name', INTERRUPTIONS, ids=['sigterm-during-batches', 'ctrl-c-before-them'])
+def test_a_signal_is_one_line_and_128_plus_its_number(evaluation, tmp_path, signum, marker, name):
     command, output = evaluation
-    status, log = interrupt(command, signal.SIGINT, 'INFO evaluating', tmp_path)
-    assert status == 128 + signal.SIGINT, log[-3000:]
-    assert log.count('error: interrupted by SIGINT (Ctrl-C)') == 1 and 'Traceback' not in log
+    status, log = interrupt(command, signum, marker, tmp_path)
+    assert status == 128 + signum, log[-3000:]
+    assert log.count(f'error: interrupted by {name}') == 1 and 'Traceback' not in log
     assert not (output / 'eval_result.json').exists()
