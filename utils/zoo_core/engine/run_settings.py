@@ -9,7 +9,7 @@ import json
 import os
 from typing import List, Optional
 
-from zoo_core.runtime.config import EFFECTIVE_CONFIG_NAME, ConfigError, read_yaml
+from zoo_core.runtime.config import EFFECTIVE_CONFIG_NAME, ConfigError, flag_value, read_yaml
 from zoo_core.weights.checkpoint import checkpoint_files
 
 # The keys a checkpoint's run decides unless a flag says otherwise.
@@ -31,17 +31,6 @@ def run_config(checkpoint: str) -> Optional[dict]:
     """The saved config of the run that wrote `checkpoint`, or None for a checkpoint outside a run."""
     folder = run_folder(checkpoint)
     return read_yaml(os.path.join(folder, EFFECTIVE_CONFIG_NAME)) if folder else None
-
-
-def flag_value(argv: List[str], key: str) -> Optional[str]:
-    """The value of the last `--key value` or `--key=value` in `argv`, or None."""
-    value = None
-    for index, word in enumerate(argv):
-        if word == f'--{key}' and index + 1 < len(argv):
-            value = argv[index + 1]
-        elif word.startswith(f'--{key}='):
-            value = word.split('=', 1)[1]
-    return value
 
 
 def flag_text(value) -> str:

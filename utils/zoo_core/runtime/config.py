@@ -8,6 +8,7 @@ import argparse
 import os
 import sys
 import textwrap
+from typing import List, Optional
 
 import yaml
 from easydict import EasyDict
@@ -97,11 +98,15 @@ def check_known(keys, defaults, source):
                           f"known keys: {', '.join(sorted(defaults))}")
 
 
-def config_argument(argv):
-    """The value of `--config` in `argv` (None without one), read before the full parse."""
-    parser = argparse.ArgumentParser(add_help=False, allow_abbrev=False)
-    parser.add_argument('--config', default=None)
-    return parser.parse_known_args(argv)[0].config
+def flag_value(argv: List[str], key: str) -> Optional[str]:
+    """The value of the last `--key value` or `--key=value` in `argv`, or None."""
+    value = None
+    for index, word in enumerate(argv):
+        if word == f'--{key}' and index + 1 < len(argv):
+            value = argv[index + 1]
+        elif word.startswith(f'--{key}='):
+            value = word.split('=', 1)[1]
+    return value
 
 
 def parse_overrides(argv, defaults, description=None, listed_keys=None):
@@ -150,7 +155,7 @@ def build_config(defaults, select_presets=None, argv=None, description=None, lis
         config_dir: the folder of shipped recipe files that `--config NAME` looks in.
     """
     argv = sys.argv[1:] if argv is None else argv
-    config_path = config_argument(argv)
+    config_path = flag_value(argv, 'config')  # before the full parse: the file decides what --help shows
     config_path = resolve_config_path(config_path, config_dir) if config_path else None
     from_file = read_yaml(config_path) if config_path else {}
     check_known(from_file, defaults, config_path)
