@@ -17,8 +17,8 @@ from zoo_core.data.dataset import EVAL_RESIZE_FAST, eval_resize_size
 from zoo_core.deploy.export import export_network
 from zoo_core.deploy.infer import EvalTransform, mindir_input, run_mindir
 from zoo_core.engine.metrics import Accuracy as Scores
-from zoo_core.deploy.postprocess import (DeployDataError, create_label_file, load_labels, main, print_scores,
-                                  score_results)
+from zoo_core.deploy.postprocess import (DeployDataError, create_label_file, image_id, list_results, load_labels,
+                                        main, print_scores, score_results)
 from zoo_core.models.registry import IMAGENET_MEAN, IMAGENET_STD, PretrainedConfig
 from zoo_resnest.family import FAMILY
 from zoo_resnest.models import get_network
@@ -32,9 +32,15 @@ IMAGE_TREE = {
     'n02_dog': {'dog1.JPEG': (90, 120), 'dog2.png': (101, 77)},
     'n01_cat': {'cat1.jpg': (70, 70), 'cat2.JPEG': (120, 90), 'cat3.png': (80, 100)},
 }
-EXPECTED_LABELS = {'cat1.jpg': 0, 'cat2.JPEG': 0, 'cat3.png': 0, 'dog1.JPEG': 1, 'dog2.png': 1}
-DYNAMIC_RUN_BATCH = 2   # 5 images: the last batch is partial
-STATIC_EXPORT_BATCH = 3  # 5 images: the last batch is padded
+EXPECTED_LABELS = {'n01_cat/cat1.jpg': 0, 'n01_cat/cat2.JPEG': 0, 'n01_cat/cat3.png': 0, 'n02_dog/dog1.JPEG': 1,
+                   'n02_dog/dog2.png': 1}
+# Class folders that reuse file names, as most trees outside ImageNet do.
+REPEATED_NAMES_TREE = {'blue': {'img0.jpg': (30, 40), 'img1.png': (40, 30)},
+                       'green': {'img0.jpg': (36, 36), 'img1.png': (33, 45)}}
+# The deployed images: the label tests' tree, with one file name in both class folders.
+DEPLOY_TREE = {class_name: {**images, 'img0.jpg': (64, 80)} for class_name, images in IMAGE_TREE.items()}
+DYNAMIC_RUN_BATCH = 2   # 7 images: the last batch is partial
+STATIC_EXPORT_BATCH = 3  # 7 images: the last batch is padded
 
 
 def write_image_tree(root, tree=None, seed=0):
@@ -49,9 +55,11 @@ def write_image_tree(root, tree=None, seed=0):
     return root
 
 
-def write_result(result_dir, stem, logits):
-    result_dir.mkdir(exist_ok=True)
-    np.asarray(logits, dtype=np.float32).tofile(result_dir / f'{stem}_0.bin')
+def write_result(result_dir, identifier, logits):
+    """The logits of image id `identifier` (`class/stem`, or a bare stem as earlier releases wrote)."""
+    path = result_dir / f'{identifier}_0.bin'
+    path.parent.mkdir(parents=True, exist_ok=True)
+    np.asarray(logits, dtype=np.float32).tofile(path)
 
 
 def ranked_logits(label, rank, num_classes=NUM_CLASSES):
@@ -79,12 +87,20 @@ def test_label_file_numbers_classes_as_image_folder_dataset_does(tmp_path):
     labels = create_label_file(str(root), str(tmp_path / 'labels.json'))
     class_indexing = ds.ImageFolderDataset(str(root)).get_class_indexing()
     for class_name, images in IMAGE_TREE.items():
-        assert all(labels[name] == class_indexing[class_name] for name in images)
+        assert all(labels[f'{class_name}/{name}'] == class_indexing[class_name] for name in images)
 
 
-def test_images_sharing_a_stem_are_refused(tmp_path):
-    root = write_image_tree(tmp_path / 'val', {'a': {'x.jpg': (8, 8)}, 'b': {'x.png': (8, 8)}})
-    with pytest.raises(DeployDataError, match="share the name 'x'"):
+def test_class_folders_may_reuse_file_names(tmp_path):
+    root = write_image_tree(tmp_path / 'val', REPEATED_NAMES_TREE)
+    labels = create_label_file(str(root), str(tmp_path / 'labels.json'))
+    assert labels == {'blue/img0.jpg': 0, 'blue/img1.png': 0, 'green/img0.jpg': 1, 'green/img1.png': 1}
+    assert load_labels(str(tmp_path / 'labels.json')) == {'blue/img0': 0, 'blue/img1': 0, 'green/img0': 1,
+                                                          'green/img1': 1}
+
+
+def test_images_of_one_folder_differing_only_in_extension_are_refused(tmp_path):
+    root = write_image_tree(tmp_path / 'val', {'a': {'x.jpg': (8, 8), 'x.png': (8, 8)}})
+    with pytest.raises(DeployDataError, match=r"a/x.jpg and a/x.png differ only in their extension.*a/x_0.bin"):
         create_label_file(str(root), str(tmp_path / 'labels.json'))
 
 
@@ -132,12 +148,31 @@ def test_postprocess_cli_prints_and_returns_the_accuracies(tmp_path, capsys):
     assert capsys.readouterr().out == out
 
 
+def test_scores_tell_apart_images_of_the_same_name_in_two_class_folders(tmp_path):
+    results = tmp_path / 'results'
+    write_result(results, 'blue/img0', ranked_logits(0, 0))
+    write_result(results, 'green/img0', ranked_logits(1, 3))
+    labels = {'blue/img0': 0, 'green/img0': 1}
+    assert score_results(str(results), labels) == Scores(total=2, top1_correct=1, top5_correct=2)
+
+
+def test_results_and_label_files_of_earlier_releases_keyed_by_file_name_are_still_scored(tmp_path, capsys):
+    flat_results, class_results = tmp_path / 'flat', tmp_path / 'by_class'
+    for stem, label, rank in (('a', 0, 0), ('b', 1, 2), ('c', 2, 7)):
+        write_result(flat_results, stem, ranked_logits(label, rank))
+        write_result(class_results, f'n0{label}/{stem}', ranked_logits(label, rank))
+    (tmp_path / 'labels.json').write_text(json.dumps({'a.JPEG': 0, 'b.JPEG': 1, 'c.JPEG': 2}))
+    expected = Scores(total=3, top1_correct=1, top5_correct=2)
+    assert print_scores(str(flat_results), str(tmp_path / 'labels.json')) == expected
+    assert print_scores(str(class_results), str(tmp_path / 'labels.json')) == expected
+
+
 @pytest.mark.parametrize('model_dir', ['ResNeSt50', 'ResNeXt50'])
 def test_label_and_postprocess_entry_points_score_results(tmp_path, model_dir):
     root = write_image_tree(tmp_path / 'val')
     results = tmp_path / 'results'
     for name, label in EXPECTED_LABELS.items():
-        write_result(results, name.split('.')[0], ranked_logits(label, 0 if name.startswith('cat') else 6))
+        write_result(results, name.split('.')[0], ranked_logits(label, 0 if 'cat' in name else 6))
     run_script(REPO_ROOT / model_dir / 'create_imagenet2012_label.py', '--img_path', root, cwd=tmp_path,
                check=True)
     scored = run_script(REPO_ROOT / model_dir / 'postprocess.py', '--result_path', results,
@@ -217,11 +252,11 @@ class Deployment:
         self.uint8_mindir = export_network(net, str(directory / 'uint8'), 'MINDIR', IMAGE_SIZE, dynamic_batch=True,
                                            input_dtype='uint8',
                                            normalization=(self.preprocessing.mean, self.preprocessing.std))
-        self.data_dir = write_image_tree(directory / 'val')
+        self.data_dir = write_image_tree(directory / 'val', DEPLOY_TREE)
         transform = EvalTransform(self.preprocessing, IMAGE_SIZE)
         paths = sorted(self.data_dir.glob('*/*'))
         logits = net(ms.Tensor(np.stack([transform(str(p)) for p in paths]))).asnumpy()
-        self.expected = {p.stem: row for p, row in zip(paths, logits)}
+        self.expected = {image_id(str(p.relative_to(self.data_dir))): row for p, row in zip(paths, logits)}
 
 
 @pytest.fixture(scope='module')
@@ -230,7 +265,8 @@ def deployment(tmp_path_factory):
 
 
 def assert_results_are_the_network_logits(result_dir, expected):
-    written = {p.name[:-len('_0.bin')]: np.fromfile(p, dtype=np.float32) for p in result_dir.glob('*_0.bin')}
+    written = {identifier: np.fromfile(path, dtype=np.float32)
+               for identifier, path in list_results(str(result_dir)).items()}
     assert set(written) == set(expected)
     for stem, logits in expected.items():
         np.testing.assert_allclose(written[stem], logits, rtol=0, atol=LOGITS_ATOL, err_msg=stem)
@@ -261,7 +297,7 @@ def test_cpu_inference_of_a_uint8_input_mindir_gives_the_float_networks_logits_a
 def test_cpu_inference_writes_the_network_logits_of_each_image(deployment, tmp_path):
     count = run_mindir(deployment.dynamic_mindir, str(deployment.data_dir), str(tmp_path / 'results'),
                        deployment.preprocessing, batch_size=DYNAMIC_RUN_BATCH)
-    assert count == len(EXPECTED_LABELS)
+    assert count == sum(len(images) for images in DEPLOY_TREE.values())
     assert_results_are_the_network_logits(tmp_path / 'results', deployment.expected)
 
 

@@ -267,7 +267,7 @@ def test_exported_model_gives_the_references_top5_on_photographs(net, photograph
         result_dir = tmp_path / mode
         run_mindir(mindir, str(photograph_tree(tmp_path / f'tree_{mode}', photographs) / 'val'), str(result_dir),
                    preprocessing, eval_resize=mode)
-        results[mode] = top_k(np.stack([np.fromfile(result_dir / f'{name}_0.bin', dtype=np.float32)
+        results[mode] = top_k(np.stack([np.fromfile(result_dir / name / f'{photographs[name].stem}_0.bin', dtype=np.float32)
                                         for name in names]))
     classes, probabilities = results[EVAL_RESIZE_PIL]
     assert np.array_equal(classes, expected_classes)

@@ -1,6 +1,8 @@
 /**
  * File helpers of the Ascend 310 inference program: the image list of an ImageFolder tree, reading an
- * image into a tensor, writing the network outputs as `<image stem>_<output index>.bin`.
+ * image into a tensor, writing the network outputs as `<class>/<image stem>_<output index>.bin`. An image
+ * is known by its path in the tree without extension (its id, as zoo_core.deploy.postprocess.image_id),
+ * so that class folders may reuse file names.
  */
 #ifndef ZOO_ASCEND310_INFER_UTILS_H_
 #define ZOO_ASCEND310_INFER_UTILS_H_
@@ -20,10 +22,12 @@ std::vector<std::string> ImageFolderFiles(const std::string &root);
 // The bytes of `file` as a uint8 tensor, for dataset::vision::Decode. An empty tensor on failure.
 mindspore::MSTensor ReadFileToTensor(const std::string &file);
 
-// `ILSVRC2012_val_00000001` for `/data/val/n01440764/ILSVRC2012_val_00000001.JPEG`.
-std::string ImageStem(const std::string &path);
+// `n01440764/ILSVRC2012_val_00000001` for `/data/val/n01440764/ILSVRC2012_val_00000001.JPEG`: the class
+// folder and the file name without extension.
+std::string ImageId(const std::string &path);
 
-// Write output i of the network for `image_file` to `result_dir/<stem>_<i>.bin`; false on failure.
+// Write output i of the network for `image_file` to `result_dir/<class>/<stem>_<i>.bin`, creating the class
+// folder; false on failure.
 bool WriteResult(const std::string &image_file, const std::vector<mindspore::MSTensor> &outputs,
                  const std::string &result_dir);
 

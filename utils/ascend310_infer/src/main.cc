@@ -4,7 +4,7 @@
  * Each image is preprocessed on the host with the mindspore::dataset vision ops (no DVPP): decode,
  * resize the shorter side to floor(size / crop_pct), center crop to the model's input size, normalize
  * with the ImageNet mean/std, HWC -> CHW; the same steps as zoo_core.infer on the CPU. The logits of
- * image `<stem>.<ext>` are written to `<result_dir>/<stem>_0.bin` (float32), the mean time of a
+ * image `<class>/<stem>.<ext>` are written to `<result_dir>/<class>/<stem>_0.bin` (float32), the mean time of a
  * forward pass to `<time_dir>/test_perform_static.txt`. postprocess.py scores the results.
  *
  *   main --mindir_path=NET.mindir --dataset_path=VAL_DIR --device_id=0 [--crop_pct=0.875]
@@ -53,7 +53,7 @@ DEFINE_string(dataset_path, "", "ImageFolder tree: <dataset_path>/<class>/<image
 DEFINE_int32(device_id, 0, "Ascend device index");
 DEFINE_double(crop_pct, 0.875, "center-crop fraction of the variant: resize to floor(size / crop_pct)");
 DEFINE_string(interpolation, "bilinear", "resize interpolation of the variant: bilinear or bicubic");
-DEFINE_string(result_dir, "./result_Files", "folder of the <image stem>_0.bin results (must exist)");
+DEFINE_string(result_dir, "./result_Files", "folder of the <class>/<image stem>_0.bin results (must exist)");
 DEFINE_string(time_dir, "./time_Result", "folder of test_perform_static.txt (must exist)");
 
 namespace {

@@ -18,6 +18,8 @@ namespace {
 
 // The same image extensions as zoo_core.postprocess.IMAGE_EXTENSIONS, which labels the images.
 const std::array<std::string, 4> kImageExtensions = {".jpeg", ".jpg", ".png", ".bmp"};
+// Permissions of the class folders of the results (rwxr-xr-x before the umask).
+constexpr mode_t kFolderMode = 0755;
 
 std::string ToLower(std::string text) {
   std::transform(text.begin(), text.end(), text.begin(), [](unsigned char c) { return std::tolower(c); });
@@ -97,17 +99,30 @@ mindspore::MSTensor ReadFileToTensor(const std::string &file) {
   return buffer;
 }
 
-std::string ImageStem(const std::string &path) {
+std::string ImageId(const std::string &path) {
   auto slash = path.rfind('/');
-  std::string file_name = slash == std::string::npos ? path : path.substr(slash + 1);
-  auto dot = file_name.rfind('.');
-  return dot == std::string::npos ? file_name : file_name.substr(0, dot);
+  size_t file_start = slash == std::string::npos ? 0 : slash + 1;
+  // The class folder starts after the slash before the file's own (none for a bare `class/file`).
+  auto class_slash = file_start < 2 ? std::string::npos : path.rfind('/', file_start - 2);
+  size_t class_start = class_slash == std::string::npos ? 0 : class_slash + 1;
+  auto dot = path.rfind('.');
+  size_t end = dot == std::string::npos || dot < file_start ? path.size() : dot;
+  return path.substr(class_start, end - class_start);
 }
 
 bool WriteResult(const std::string &image_file, const std::vector<mindspore::MSTensor> &outputs,
                  const std::string &result_dir) {
+  std::string image_id = ImageId(image_file);
+  auto slash = image_id.rfind('/');
+  if (slash != std::string::npos) {
+    std::string class_dir = result_dir + "/" + image_id.substr(0, slash);
+    if (!IsDirectory(class_dir) && mkdir(class_dir.c_str(), kFolderMode) != 0) {
+      std::cerr << "cannot create folder " << class_dir << std::endl;
+      return false;
+    }
+  }
   for (size_t i = 0; i < outputs.size(); ++i) {
-    std::string out_file = result_dir + "/" + ImageStem(image_file) + "_" + std::to_string(i) + ".bin";
+    std::string out_file = result_dir + "/" + image_id + "_" + std::to_string(i) + ".bin";
     std::ofstream stream(out_file, std::ios::binary | std::ios::trunc);
     auto data = outputs[i].Data();
     stream.write(reinterpret_cast<const char *>(data.get()), static_cast<std::streamsize>(outputs[i].DataSize()));

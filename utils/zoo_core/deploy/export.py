@@ -108,7 +108,7 @@ def build_parser(family):
                              "is left out); --ckpt_file, the ModelZoo's name, is an alias")
     source.add_argument('--run_mindir', metavar='MINDIR',
                         help="instead of exporting, run this MINDIR (on --device_target) over --data_path and "
-                             "write <image stem>_0.bin logits into --result_path, for postprocess.py")
+                             "write <class>/<image stem>_0.bin logits into --result_path, for postprocess.py")
     source.add_argument('--preprocessing', action='store_true',
                         help="print the eval preprocessing of --net's published weights as one line "
                              "'INPUT_SIZE CROP_PCT INTERPOLATION' (for the inference scripts)")
@@ -133,7 +133,7 @@ def build_parser(family):
     parser.add_argument('--device_id', type=int, default=0)
     parser.add_argument('--data_path', help="ImageFolder tree <data_path>/<class>/<image> (--run_mindir)")
     parser.add_argument('--result_path', default=DEFAULT_RESULT_PATH,
-                        help="folder for the <image stem>_0.bin results (--run_mindir)")
+                        help="folder for the <class>/<image stem>_0.bin results (--run_mindir)")
     parser.add_argument('--eval_resize', default=EVAL_RESIZE_PIL, choices=[EVAL_RESIZE_PIL, EVAL_RESIZE_FAST],
                         help="--run_mindir preprocessing: pil, the published weights' exact pixels, or fast, "
                              "the C++ ops (as the Ascend 310 program)")

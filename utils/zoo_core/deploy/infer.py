@@ -1,6 +1,6 @@
 """Offline inference on the CPU: run an exported MINDIR over an ImageFolder tree as the Ascend 310 program
-(`utils/ascend310_infer/`) does, writing the logits of image `<stem>.<ext>` to `<result_dir>/<stem>_0.bin`,
-so that `zoo_core.deploy.postprocess` scores both the same way.
+(`utils/ascend310_infer/`) does, writing the logits of image `<class>/<stem>.<ext>` to
+`<result_dir>/<class>/<stem>_0.bin`, so that `zoo_core.deploy.postprocess` scores both the same way.
 
 The preprocessing is the evaluation pipeline's (`zoo_core.data.dataset.eval_transforms`) with the variant's
 `PretrainedConfig`: decode, resize the shorter side to `image_size / crop_pct`, center crop to the
@@ -18,7 +18,7 @@ from mindspore import nn
 from mindspore.train import mind_ir_pb2
 
 from zoo_core.data.dataset import EVAL_RESIZE_PIL, eval_transforms
-from zoo_core.deploy.postprocess import RESULT_SUFFIX, image_stem, list_image_folder
+from zoo_core.deploy.postprocess import image_id, list_image_folder, result_file
 from zoo_core.runtime.errors import MissingFileError, ZooError
 
 # Images per forward pass when the MINDIR was exported with a dynamic batch.
@@ -73,7 +73,7 @@ class EvalTransform:
 
 def run_mindir(mindir_path, data_dir, result_dir, preprocessing, batch_size=DEFAULT_BATCH_SIZE,
                eval_resize=EVAL_RESIZE_PIL):
-    """Run the MINDIR over the images of ImageFolder tree `data_dir`, writing `<stem>_0.bin` files
+    """Run the MINDIR over the images of ImageFolder tree `data_dir`, writing `<class>/<stem>_0.bin` files
     (float32 logits) into `result_dir`; returns the number of images.
 
     A MINDIR with a static batch N is run N images at a time (the last batch padded with zeros);
@@ -89,7 +89,8 @@ def run_mindir(mindir_path, data_dir, result_dir, preprocessing, batch_size=DEFA
     images = [path for path, _ in list_image_folder(data_dir)]
     transform = EvalTransform(preprocessing, shape[2], eval_resize, normalize=input_dtype == np.float32)
     network = nn.GraphCell(ms.load(mindir_path))
-    os.makedirs(result_dir, exist_ok=True)
+    for class_name in {os.path.basename(os.path.dirname(path)) for path in images}:
+        os.makedirs(os.path.join(result_dir, class_name), exist_ok=True)
     for start in range(0, len(images), batch_size):
         paths = images[start:start + batch_size]
         batch = np.stack([transform(path) for path in paths])
@@ -98,5 +99,5 @@ def run_mindir(mindir_path, data_dir, result_dir, preprocessing, batch_size=DEFA
             batch = np.concatenate([batch, padding])
         logits = network(ms.Tensor(batch)).asnumpy()
         for path, row in zip(paths, logits):
-            row.astype(np.float32).tofile(os.path.join(result_dir, image_stem(path) + RESULT_SUFFIX))
+            row.astype(np.float32).tofile(result_file(result_dir, image_id(os.path.relpath(path, data_dir))))
     return len(images)

@@ -1,23 +1,29 @@
 """Scoring of offline inference results, and the label file that goes with them (the deploy path).
 
-An inference program (the Ascend 310 one in `utils/ascend310_infer/`, or `zoo_core.deploy.infer` on the CPU)
-writes the logits of image `<stem>.<ext>` as raw float32 to `<stem>_0.bin`. `create_label_file` maps
-the file name of every image of an ImageFolder tree (`<root>/<class>/<image>`) to its class index,
-classes numbered in sorted folder order as `mindspore.dataset.ImageFolderDataset` numbers them;
-`score_results` reads both and counts top-1 and top-5 hits.
+An image is known by its path relative to the ImageFolder tree, without its extension: its *image id*,
+e.g. `n01440764/ILSVRC2012_val_00000001` or `blue/img0`, so that class folders may reuse file names.
+An inference program (the Ascend 310 one in `utils/ascend310_infer/`, or `zoo_core.deploy.infer` on the
+CPU) writes the logits of image `<class>/<stem>.<ext>` as raw float32 to `<result_dir>/<class>/<stem>_0.bin`.
+`create_label_file` maps the relative path of every image of a tree (`<root>/<class>/<image>`) to its
+class index, classes numbered in sorted folder order as `mindspore.dataset.ImageFolderDataset` numbers
+them; `score_results` reads both and counts top-1 and top-5 hits. Label files and result folders of
+earlier releases, keyed by file name alone (`ILSVRC2012_val_00000001.JPEG`, a flat folder of
+`<stem>_0.bin`), are still scored.
 
 Only numpy is needed here, so scoring starts fast and runs on a machine without MindSpore.
 """
 import argparse
 import json
 import os
+from typing import Optional
+
 import numpy as np
 
 from zoo_core.data.images import IMAGE_EXTENSIONS, is_image_file
 from zoo_core.engine.metrics import Accuracy, top_k_classes
 from zoo_core.runtime.errors import MissingFileError, ZooError, run_command
 
-# The network's first (and only) output for image `<stem>.<ext>` is written to `<stem>_0.bin`.
+# The network's first (and only) output for image `<class>/<stem>.<ext>` is written to `<class>/<stem>_0.bin`.
 RESULT_SUFFIX = '_0.bin'
 LOGIT_DTYPE = np.dtype(np.float32)
 LABEL_FILE_NAME = 'imagenet_label.json'
@@ -34,17 +40,28 @@ def _listing(names):
     return shown + (f', ... ({len(names) - LISTED_NAMES} more)' if len(names) > LISTED_NAMES else '')
 
 
-def image_stem(file_name):
-    """`ILSVRC2012_val_00000001` for `ILSVRC2012_val_00000001.JPEG`: the name its result is written under."""
-    return os.path.splitext(os.path.basename(file_name))[0]
+# Separator of the parts of an image id, whatever the operating system's.
+ID_SEPARATOR = '/'
 
 
-def list_image_folder(root):
+def image_id(relative_path: str) -> str:
+    """`n01440764/ILSVRC2012_val_00000001` for `n01440764/ILSVRC2012_val_00000001.JPEG` (a path relative to
+    the tree): the id its result is written and scored under."""
+    return os.path.splitext(relative_path)[0].replace(os.sep, ID_SEPARATOR)
+
+
+def result_file(result_dir: str, identifier: str) -> str:
+    """Where the logits of the image with id `identifier` are written: `<result_dir>/<id>_0.bin`."""
+    return os.path.join(result_dir, *identifier.split(ID_SEPARATOR)) + RESULT_SUFFIX
+
+
+def list_image_folder(root: str) -> list:
     """(image path, class index) of every image of an ImageFolder tree `root/<class>/<image>`, sorted.
 
     Every sub-folder of `root` is a class, numbered in sorted name order (empty ones too), as
-    `ImageFolderDataset` numbers them. Files without an image extension are skipped. Two images with
-    the same stem are an error: their results (`<stem>_0.bin`) would overwrite each other.
+    `ImageFolderDataset` numbers them. Files without an image extension are skipped. Class folders may
+    reuse file names; two images of one folder that differ only in their extension (`x.jpg`, `x.png`) are
+    an error: their results (`<class>/x_0.bin`) would overwrite each other.
     """
     if not os.path.isdir(root):
         raise MissingFileError(f"image folder {root!r} does not exist or is not a directory")
@@ -60,28 +77,31 @@ def list_image_folder(root):
             if not is_image_file(file_name):
                 continue
             relative = os.path.join(class_name, file_name)
-            stem = image_stem(file_name)
-            if stem in first_seen:
-                raise DeployDataError(f"images {first_seen[stem]} and {relative} share the name {stem!r}: "
-                                      f"their results ({stem}{RESULT_SUFFIX}) would overwrite each other")
-            first_seen[stem] = relative
+            identifier = image_id(relative)
+            if identifier in first_seen:
+                raise DeployDataError(f"images {first_seen[identifier]} and {relative} differ only in their "
+                                      f"extension: their results ({identifier}{RESULT_SUFFIX}) would "
+                                      "overwrite each other")
+            first_seen[identifier] = relative
             images.append((os.path.join(class_dir, file_name), index))
     if not images:
         raise DeployDataError(f"no images ({', '.join(IMAGE_EXTENSIONS)}) in the class folders of {root!r}")
     return images
 
 
-def create_label_file(img_path, output=LABEL_FILE_NAME):
-    """Write `{image file name: class index}` of the ImageFolder tree `img_path` as JSON to `output`;
-    returns the mapping."""
-    labels = {os.path.basename(path): index for path, index in list_image_folder(img_path)}
+def create_label_file(img_path: str, output: str = LABEL_FILE_NAME) -> dict:
+    """Write `{image path relative to the tree: class index}` of the ImageFolder tree `img_path` (e.g.
+    `{"n01440764/ILSVRC2012_val_00000001.JPEG": 0}`) as JSON to `output`; returns the mapping."""
+    labels = {os.path.relpath(path, img_path).replace(os.sep, ID_SEPARATOR): index
+              for path, index in list_image_folder(img_path)}
     with open(output, 'w', encoding='utf-8') as f:
         json.dump(labels, f, indent=0, sort_keys=True)
     return labels
 
 
-def load_labels(label_path):
-    """{image stem: class index} from a label file written by `create_label_file`."""
+def load_labels(label_path: str) -> dict:
+    """{image id: class index} from a label file written by `create_label_file` (or by an earlier release,
+    keyed by file name alone: the id is then the file's stem)."""
     if not os.path.isfile(label_path):
         raise MissingFileError(f"label file {label_path!r} does not exist; "
                                 "write it with create_imagenet2012_label.py --img_path VAL_DIR")
@@ -89,16 +109,21 @@ def load_labels(label_path):
         labels = json.load(f)
     if not isinstance(labels, dict) or not labels:
         raise DeployDataError(f"{label_path!r} holds no labels; expected a JSON object "
-                              "{image file name: class index}")
-    return {image_stem(name): int(index) for name, index in labels.items()}
+                              "{image path: class index}")
+    return {image_id(name): int(index) for name, index in labels.items()}
 
 
-def list_results(result_path):
-    """{image stem: path} of the `<stem>_0.bin` files in `result_path`."""
+def list_results(result_path: str) -> dict:
+    """{image id: path} of the `<id>_0.bin` files in `result_path` and its class folders, sorted."""
     if not os.path.isdir(result_path):
         raise MissingFileError(f"result folder {result_path!r} does not exist or is not a directory")
-    results = {name[:-len(RESULT_SUFFIX)]: os.path.join(result_path, name)
-               for name in sorted(os.listdir(result_path)) if name.endswith(RESULT_SUFFIX)}
+    results = {}
+    for folder, subfolders, names in os.walk(result_path):
+        subfolders.sort()
+        for name in sorted(names):
+            if name.endswith(RESULT_SUFFIX):
+                relative = os.path.relpath(os.path.join(folder, name), result_path)
+                results[image_id(relative[:-len(RESULT_SUFFIX)])] = os.path.join(folder, name)
     if not results:
         raise DeployDataError(f"no inference results (*{RESULT_SUFFIX}) in {result_path!r}; "
                               "run the inference first")
@@ -123,24 +148,32 @@ def infer_num_classes(path):
     return size // LOGIT_DTYPE.itemsize
 
 
-def score_results(result_path, labels, num_classes=None):
-    """Top-1/top-5 hit counts of the results in `result_path` against `labels` ({stem: class index}).
+def label_of(identifier: str, labels: dict) -> Optional[int]:
+    """The class index of image id `identifier` in `labels`, or None. A label file of an earlier release
+    names images by file name alone: `n01/x` then takes the label of `x`."""
+    if identifier in labels:
+        return labels[identifier]
+    return labels.get(identifier.rsplit(ID_SEPARATOR, 1)[-1])
+
+
+def score_results(result_path: str, labels: dict, num_classes: Optional[int] = None) -> Accuracy:
+    """Top-1/top-5 hit counts of the results in `result_path` against `labels` ({image id: class index}).
 
     Every result must have a label and hold `num_classes` logits (default: as many as the first result).
     Ties between logits go to the lower class index.
     """
     results = list_results(result_path)
-    unlabelled = sorted(set(results) - set(labels))
+    unlabelled = sorted(identifier for identifier in results if label_of(identifier, labels) is None)
     if unlabelled:
         raise DeployDataError(f"{len(unlabelled)} results have no label in the label file: "
                               f"{_listing(unlabelled)}; was the label file made from the same images?")
     if num_classes is None:
         num_classes = infer_num_classes(next(iter(results.values())))
     top1 = top5 = 0
-    for stem, path in results.items():
-        label = labels[stem]
+    for identifier, path in results.items():
+        label = label_of(identifier, labels)
         if not 0 <= label < num_classes:
-            raise DeployDataError(f"label {label} of {stem} is outside the {num_classes} classes of the "
+            raise DeployDataError(f"label {label} of {identifier} is outside the {num_classes} classes of the "
                                   "results; the label file does not belong to this model's classes")
         best = top_k_classes(read_logits(path, num_classes))
         top1 += int(best[0] == label)
@@ -150,7 +183,7 @@ def score_results(result_path, labels, num_classes=None):
 
 def label_main(family, argv=None):
     """Command line of `create_imagenet2012_label.py` for a model `family`; returns the exit status."""
-    parser = argparse.ArgumentParser(description=f"Map each image file name of an ImageFolder tree to its "
+    parser = argparse.ArgumentParser(description=f"Map each image of an ImageFolder tree (its path in the tree) to its "
                                                  f"class index (sorted class folders), as JSON, for scoring "
                                                  f"{family.name} inference results.")
     parser.add_argument('--img_path', required=True, help="ImageFolder tree: <img_path>/<class>/<image>")
@@ -178,7 +211,7 @@ def print_scores(result_path, label_path, num_classes=None):
 def main(family, argv=None):
     """Command line of a model's `postprocess.py`; returns the exit status."""
     parser = argparse.ArgumentParser(description=f"Top-1/top-5 accuracy of {family.name} offline inference "
-                                                 f"results (<image stem>{RESULT_SUFFIX}, float32 logits).")
+                                                 f"results (<class>/<image stem>{RESULT_SUFFIX}, float32 logits).")
     parser.add_argument('--result_path', required=True, help="folder of the inference results")
     parser.add_argument('--label_path', required=True, help="label file of create_imagenet2012_label.py")
     parser.add_argument('--num_classes', type=int, default=None,
