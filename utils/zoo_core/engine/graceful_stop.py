@@ -20,6 +20,7 @@ import numpy as np
 from mindspore.train import Callback
 
 from zoo_core.runtime.distributed import all_reduce_sum
+from zoo_core.runtime.sigint import KEEP_SIGINT
 
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 # A process ended by signal N exits with 128 + N in the shells' convention.
@@ -46,6 +47,7 @@ class GracefulStop(Callback):
         self.saved_path = None
         self.stopped_at_step = None
         self.previous_handlers = {}
+        self.keep_sigint = KEEP_SIGINT
 
     @property
     def exit_status(self):
@@ -66,15 +68,11 @@ class GracefulStop(Callback):
     def on_train_begin(self, run_context):
         for signum in STOP_SIGNALS:
             self.previous_handlers[signum] = signal.signal(signum, self.handle)
-
-    def on_train_step_begin(self, run_context):
-        # MindSpore 2.10 installs its own SIGINT handler (C++, utils/signal_util.cc) at every graph run, and
-        # it turns a SIGINT into a SIGTERM: ours is put back before every step (microseconds), so that a
-        # Ctrl-C between steps exits 130; one during a step arrives as a SIGTERM (exit 143), as gracefully.
-        if self.signum is None:
-            signal.signal(signal.SIGINT, self.handle)
+        # MindSpore's graph runs turn a Ctrl-C into a SIGTERM; `KeepSigint` keeps it a SIGINT (exit 130).
+        self.keep_sigint.start()
 
     def on_train_end(self, run_context):
+        self.keep_sigint.stop()
         for signum, handler in self.previous_handlers.items():
             signal.signal(signum, handler)
 

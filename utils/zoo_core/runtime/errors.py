@@ -3,12 +3,16 @@
 A user mistake (a wrong flag, a missing file, weights of another network, ...) raises a subclass of
 `ZooError`; `run_command` prints it as one line `error: ...` on stderr and returns `EXIT_USAGE_ERROR`,
 without a traceback. Ctrl-C and SIGTERM end a command with one line and 128 + the signal (130, 143), whether
-they land in Python or during a graph compile (training has its own graceful stop, `engine.graceful_stop`). A run that was set up right but failed on the way (a diverging loss) raises a
+they land in Python, during a graph compile or during a graph run (`runtime.sigint` keeps MindSpore from
+turning a Ctrl-C into a SIGTERM; training has its own graceful stop, `engine.graceful_stop`). A run that was
+set up right but failed on the way (a diverging loss) raises a
 `RunFailedError` and exits `EXIT_RUN_FAILED`. Anything else is a bug and keeps its traceback.
 """
 import signal
 import sys
 import threading
+
+from zoo_core.runtime.sigint import KEEP_SIGINT
 
 EXIT_OK = 0
 EXIT_RUN_FAILED = 1
@@ -62,6 +66,8 @@ def run_command(command, *args, **kwargs):
     main_thread = threading.current_thread() is threading.main_thread()
     previous = signal.signal(signal.SIGTERM, _raise_interrupted) if main_thread else None
     try:
+        if main_thread:
+            KEEP_SIGINT.start()  # a Ctrl-C during a graph run stays a SIGINT
         status = command(*args, **kwargs)
     except ZooError as error:
         report(error)
@@ -77,5 +83,6 @@ def run_command(command, *args, **kwargs):
         return EXIT_SIGNAL_BASE + stop.signum
     finally:
         if main_thread:
+            KEEP_SIGINT.stop()
             signal.signal(signal.SIGTERM, previous)
     return status if isinstance(status, int) and not isinstance(status, bool) else EXIT_OK
