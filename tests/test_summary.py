@@ -1,12 +1,16 @@
 """The model summary: parameters and MACs counted from the network, against the published figures; the
-variant listing of `python -m zoo_core.models` with wildcards."""
+variant listing of `python -m zoo_core.models` with wildcards, and its recorded sizes (`variant_sizes.json`),
+checked against the built networks."""
+import json
+
 import mindspore as ms
 import pytest
 from mindspore import nn
 
+from zoo_core.models import catalogue
 from zoo_core.models.catalogue import matching_variants
-from zoo_core.models.registry import installed_registries
-from zoo_core.models.summary import count_macs, count_parameters, summarize
+from zoo_core.models.registry import Registry, installed_registries
+from zoo_core.models.summary import ModelSummary, count_macs, count_parameters, summarize
 from zoo_resnest.models import REGISTRY as RESNEST
 from zoo_resnext.models import REGISTRY as RESNEXT
 
@@ -85,3 +89,35 @@ def test_the_listing_command_refuses_a_pattern_that_matches_nothing(run_script):
     result = run_script('-m', 'zoo_core.models', 'vit*', '--names_only')
     assert result.returncode == 2
     assert result.stderr.strip().splitlines() == ['error: no network matches vit*']
+
+
+def test_the_listing_at_published_sizes_builds_no_network(monkeypatch, capsys):
+    def no_build(*args, **kwargs):
+        raise AssertionError('a network was built')
+    monkeypatch.setattr(Registry, 'build', no_build)
+    assert catalogue.main([]) == 0
+    rows = [line.split() for line in capsys.readouterr().out.strip().splitlines()[1:]]
+    sizes = catalogue.load_sizes()
+    assert [row[0] for row in rows] == sorted(RESNEST.names() + RESNEXT.names())
+    for name, family, parameters, gmacs, input_size, *_ in rows:
+        assert (parameters, gmacs, int(input_size)) == \
+            (f'{sizes[name].parameters:,}', f'{sizes[name].macs / 1e9:.2f}', sizes[name].input_size)
+
+
+def test_update_sizes_records_the_measured_sizes_and_keeps_the_others(tmp_path, monkeypatch):
+    path = tmp_path / 'sizes.json'
+    path.write_text(json.dumps({'resnext50_32x4d': {'parameters': 1, 'macs': 2, 'input_size': 224}}))
+    catalogue.write_sizes([(RESNEST, 'resnest14d')], str(path))
+    recorded = catalogue.load_sizes(str(path))
+    assert recorded['resnext50_32x4d'] == ModelSummary('resnext50_32x4d', 1, 2, 224)
+    assert recorded['resnest14d'] == summarize(RESNEST.build('resnest14d'), 'resnest14d', 224)
+
+
+@pytest.mark.slow
+def test_the_recorded_sizes_are_those_of_the_built_networks():
+    recorded = catalogue.load_sizes()
+    for registry in (RESNEST, RESNEXT):
+        for name in registry.names():
+            size = registry.variant(name).pretrained.input_size
+            assert recorded[name] == summarize(registry.build(name), name, size), \
+                f'{name}: run python -m zoo_core.models --update_sizes'

@@ -6,17 +6,54 @@
     resnest50           ResNeSt  27,483,240   5.37   224    0.875  bilinear
     ...
 
-Patterns are shell wildcards (`fnmatch`: `resnest*`, `*32x*`); sizes are counted from the built network
-(`zoo_core.models.summary`) at `--input_size`, by default each variant's published eval size.
+Patterns are shell wildcards (`fnmatch`: `resnest*`, `*32x*`). Sizes are counted from the built network
+(`zoo_core.models.summary`). At each variant's published eval size they come from `variant_sizes.json`,
+which this command writes with `--update_sizes` and `tests/test_summary.py` checks against the built
+networks, so the whole listing answers at once; at another `--input_size` each network is built and run
+once (resnest269 takes seconds), with a progress line per network.
 """
 import argparse
 import fnmatch
+import json
+import os
+import sys
+from typing import Dict, List, Optional
 
-from zoo_core.models.registry import installed_registries
-from zoo_core.models.summary import GIGA, summarize
+from zoo_core.models.registry import Registry, installed_registries
+from zoo_core.models.summary import GIGA, ModelSummary, summarize
 from zoo_core.runtime.errors import ZooError, run_command
 
 COLUMNS = ('network', 'family', 'parameters', 'GMACs', 'input', 'crop', 'interpolation')
+# {variant: {"parameters": N, "macs": N, "input_size": N}} at each variant's published eval size.
+SIZES_FILE = os.path.join(os.path.dirname(os.path.abspath(__file__)), 'variant_sizes.json')
+
+
+def load_sizes(path: str = SIZES_FILE) -> Dict[str, ModelSummary]:
+    """The recorded sizes, by variant name ({} when the file is missing)."""
+    if not os.path.isfile(path):
+        return {}
+    with open(path, encoding='utf-8') as f:
+        return {name: ModelSummary(name, **size) for name, size in json.load(f).items()}
+
+
+def measure(registry: Registry, name: str, input_size: int, position: str = '') -> ModelSummary:
+    """Build variant `name` and count its size at `input_size`, saying so on stderr (`position`: '3/20')."""
+    print(f"counting {name} at {input_size} px{f' ({position})' if position else ''}", file=sys.stderr, flush=True)
+    return summarize(registry.build(name), name, input_size)
+
+
+def write_sizes(variants: list, path: str = SIZES_FILE) -> None:
+    """Measure `variants` ([(registry, name)]) at their published sizes and record them in `path`, keeping
+    the recorded sizes of the others."""
+    sizes = load_sizes(path)
+    for position, (registry, name) in enumerate(variants, 1):
+        sizes[name] = measure(registry, name, registry.variant(name).pretrained.input_size,
+                              f'{position}/{len(variants)}')
+    recorded = {name: {'parameters': size.parameters, 'macs': size.macs, 'input_size': size.input_size}
+                for name, size in sorted(sizes.items())}
+    with open(path, 'w', encoding='utf-8') as f:
+        json.dump(recorded, f, indent=1)
+        f.write('\n')
 
 
 def matching_variants(registries, patterns):
@@ -26,11 +63,15 @@ def matching_variants(registries, patterns):
     return sorted(found, key=lambda item: item[1])
 
 
-def variant_row(registry, name, input_size=None):
-    """The table row of variant `name`: its family, size at `input_size` (default: its published eval size)
-    and published eval preprocessing."""
+def variant_row(registry: Registry, name: str, input_size: Optional[int] = None,
+                sizes: Optional[Dict[str, ModelSummary]] = None) -> List[str]:
+    """The table row of variant `name`: its family, size at `input_size` (default: its published eval size;
+    taken from `sizes` when recorded there at that size, else measured) and published eval preprocessing."""
     published = registry.variant(name).pretrained
-    summary = summarize(registry.build(name), name, input_size or published.input_size)
+    input_size = input_size or published.input_size
+    summary = (sizes or {}).get(name)
+    if summary is None or summary.input_size != input_size:
+        summary = measure(registry, name, input_size)
     return [name, registry.family, f'{summary.parameters:,}', f'{summary.macs / GIGA:.2f}', str(summary.input_size),
             f'{published.crop_pct:.3f}', published.interpolation]
 
@@ -50,6 +91,9 @@ def build_parser():
     parser.add_argument('--input_size', type=int, default=None,
                         help="image size at which MACs are counted (default: each variant's published size)")
     parser.add_argument('--names_only', action='store_true', help="list the names only (no network is built)")
+    parser.add_argument('--update_sizes', action='store_true',
+                        help=f"build the matching variants, count their sizes at their published input size "
+                             f"and record them in {os.path.basename(SIZES_FILE)} (for developers)")
     return parser
 
 
@@ -63,7 +107,12 @@ def list_variants(args):
     if args.names_only:
         print('\n'.join(name for _, name in variants))
         return
-    print(format_table([variant_row(registry, name, args.input_size) for registry, name in variants]))
+    if args.update_sizes:
+        write_sizes(variants)
+        print(f"{len(variants)} sizes recorded in {SIZES_FILE}")
+        return
+    sizes = load_sizes()
+    print(format_table([variant_row(registry, name, args.input_size, sizes) for registry, name in variants]))
 
 
 def main(argv=None):
