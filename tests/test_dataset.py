@@ -120,3 +120,30 @@ def test_the_recipes_default_is_auto_workers():
     from zoo_resnest.family import FAMILY
     assert FAMILY.get_config([]).num_parallel_workers == 'auto'
     assert FAMILY.get_config(['--num_parallel_workers', '2']).num_parallel_workers == '2'
+
+
+MANIFEST_PROBE = '''
+import sys
+from easydict import EasyDict
+from zoo_core.data.dataset import create_eval_dataset, manifest_dir
+from zoo_core.models.registry import IMAGENET_MEAN, IMAGENET_STD
+cfg = EasyDict(data_dir=sys.argv[1], output_dir=sys.argv[2], num_classes=3, image_size=16, crop_pct=0.875,
+               interpolation='bilinear', mean=list(IMAGENET_MEAN), std=list(IMAGENET_STD), eval_batch_size=4,
+               num_parallel_workers=1)
+sum(1 for _ in create_eval_dataset(cfg, 0, 1).create_tuple_iterator(num_epochs=1))
+print(manifest_dir(sys.argv[2]))
+'''
+# A process id above Linux's largest (pid_max is at most 2**22): the folder of a process that is gone.
+DEAD_PID = 2 ** 22 + 1
+
+
+def test_manifests_live_in_the_run_folder_and_are_removed_with_their_process(image_folder, tmp_path, run_script):
+    output = tmp_path / 'run'
+    stale = output / '.manifests' / f'{DEAD_PID}_killed'
+    stale.mkdir(parents=True)
+    (stale / 'val_x.manifest').write_text('{}')
+    result = run_script('-c', MANIFEST_PROBE, image_folder, output)
+    assert result.returncode == 0, result.stderr
+    used = result.stdout.strip().splitlines()[-1]
+    assert os.path.dirname(used) == str(output / '.manifests')
+    assert not os.path.exists(used) and not (output / '.manifests').exists()

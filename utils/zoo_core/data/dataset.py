@@ -14,6 +14,7 @@ import functools
 import os
 import shutil
 import tempfile
+from typing import Optional
 
 import mindspore as ms
 import mindspore.dataset as ds
@@ -53,17 +54,58 @@ def class_indexing(data_dir):
     return {name: index for index, name in enumerate(names)}
 
 
+# The folder of a run's manifest files, inside its output folder: one sub-folder per process, `<pid>_*`.
+MANIFEST_FOLDER = '.manifests'
+
+
+def _process_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def remove_stale_manifests(parent: str) -> None:
+    """Remove the manifest folders in `parent` of processes that are gone (killed before their exit)."""
+    for entry in os.scandir(parent):
+        pid = entry.name.split('_', 1)[0]
+        if entry.is_dir() and pid.isdigit() and not _process_alive(int(pid)):
+            shutil.rmtree(entry.path, ignore_errors=True)
+
+
 @functools.lru_cache(maxsize=None)
-def manifest_dir():
-    """This process's folder for manifest files, removed when the process exits."""
-    folder = tempfile.mkdtemp(prefix='zoo_manifests_')
-    atexit.register(shutil.rmtree, folder, True)
+def manifest_dir(output_dir: Optional[str] = None) -> str:
+    """This process's folder for manifest files, removed when the process exits: `<output_dir>/.manifests/
+    <pid>_*` (a killed process's is removed by the next one that runs in that folder), or a folder in the
+    system's temp folder without an output folder."""
+    if output_dir:
+        parent = os.path.join(output_dir, MANIFEST_FOLDER)
+        os.makedirs(parent, exist_ok=True)
+        remove_stale_manifests(parent)
+        folder = tempfile.mkdtemp(prefix=f'{os.getpid()}_', dir=parent)
+    else:
+        folder = tempfile.mkdtemp(prefix='zoo_manifests_')
+    atexit.register(_remove_manifest_dir, folder)
     return folder
 
 
-def manifest_path(split):
-    """A new, unique manifest file name for split `split` in `manifest_dir()`."""
-    handle, path = tempfile.mkstemp(prefix=f'{split}_', suffix='.manifest', dir=manifest_dir())
+def _remove_manifest_dir(folder: str) -> None:
+    """Remove `folder`, and its parent `.manifests` when no other process uses it any more."""
+    shutil.rmtree(folder, ignore_errors=True)
+    parent = os.path.dirname(folder)
+    if os.path.basename(parent) == MANIFEST_FOLDER:
+        try:
+            os.rmdir(parent)
+        except OSError:
+            pass
+
+
+def manifest_path(split: str, output_dir: Optional[str] = None) -> str:
+    """A new, unique manifest file name for split `split` in `manifest_dir(output_dir)`."""
+    handle, path = tempfile.mkstemp(prefix=f'{split}_', suffix='.manifest', dir=manifest_dir(output_dir))
     os.close(handle)
     return path
 
@@ -102,7 +144,7 @@ def checked_split(cfg, split, index):
     check_num_classes(indexing, cfg.num_classes, index.split_dir)
     require_samples(index)
     set_error_samples_mode(strict_data(cfg))
-    return indexing, write_manifest(index, manifest_path(split))
+    return indexing, write_manifest(index, manifest_path(split, cfg.get('output_dir')))
 
 
 def source_dataset(cfg, split, index, workers, **sampling):
