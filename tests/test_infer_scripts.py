@@ -18,8 +18,8 @@ INFER_SCRIPTS = ('run_infer_310.sh', 'run_infer_cpu.sh')
 STUB_PYTHON = r'''#!/bin/bash
 echo "$*" >> "$STUB_CALLS"
 case "$*" in
-    *export.py\ --preprocessing\ --net\ resnest200) echo "256 0.909 bicubic" ;;
-    *export.py\ --preprocessing) echo "224 0.875 bilinear" ;;
+    *export.py\ --preprocessing\ *\ --net\ resnest200) echo "256 0.909 bicubic" ;;
+    *export.py\ --preprocessing\ *.mindir) echo "224 0.875 bilinear" ;;
 esac
 '''
 
@@ -173,7 +173,7 @@ def test_run_infer_310_takes_the_preprocessing_from_the_registry(tmp_path, input
     result = run_script(model_copy / 'scripts' / 'run_infer_310.sh', mindir, data, 3, *net, cwd=tmp_path,
                         env={**stub_env, 'STUB_MAIN_ARGS': str(main_args), **overrides})
     assert result.returncode == 0, result.stdout + result.stderr
-    assert calls(tmp_path)[0] == ' '.join([str(model_copy / 'export.py'), '--preprocessing', *(
+    assert calls(tmp_path)[0] == ' '.join([str(model_copy / 'export.py'), '--preprocessing', str(mindir), *(
         ['--net', *net] if net else [])])
     passed = main_args.read_text().split()
     assert passed[:3] == [f'--mindir_path={mindir}', f'--dataset_path={data}', '--device_id=3']

@@ -14,7 +14,8 @@ from PIL import Image
 from helpers import REPO_ROOT, run_script
 from test_export import make_non_trivial
 from zoo_core.data.dataset import EVAL_RESIZE_FAST, eval_resize_size
-from zoo_core.deploy.export import export_network
+from zoo_core.deploy.export import export_network, main as export_main
+from zoo_core.deploy.model_meta import ModelMeta, write_sidecar
 from zoo_core.deploy.infer import EvalTransform, mindir_input, run_mindir
 from zoo_core.engine.metrics import Accuracy as Scores
 from zoo_core.deploy.postprocess import (DeployDataError, create_label_file, image_id, list_results, load_labels,
@@ -323,3 +324,50 @@ def test_run_infer_cpu_script_runs_the_deploy_path_end_to_end(deployment, tmp_pa
     scores = expected_scores(deployment.expected, load_labels(str(tmp_path / 'imagenet_label.json')))
     assert f'top-1 accuracy: {scores.top1:.4f} ({scores.top1_correct}/{scores.total})' in result.stdout
     assert (tmp_path / 'acc.log').read_text() in result.stdout
+
+
+# --- an exported model describes itself (<model>.json, written by export) ------------------------------
+
+def exported_copy(deployment, tmp_path, meta):
+    """The dynamic-batch MINDIR copied into `tmp_path`, with `meta` as its sidecar; returns its path."""
+    mindir = tmp_path / 'model.mindir'
+    mindir.write_bytes(open(deployment.dynamic_mindir, 'rb').read())
+    write_sidecar(str(mindir), meta)
+    return str(mindir)
+
+
+SIDECAR = ModelMeta(net=NET, input_size=IMAGE_SIZE, crop_pct=0.8, interpolation='bicubic', mean=IMAGENET_MEAN,
+                    std=IMAGENET_STD, eval_resize='fast', class_names=[])
+
+
+def test_the_inference_scripts_read_the_preprocessing_of_an_exported_model(deployment, tmp_path, capsys):
+    mindir = exported_copy(deployment, tmp_path, SIDECAR)
+    assert export_main(FAMILY, ['--preprocessing', mindir]) == 0
+    assert capsys.readouterr().out.split() == [str(IMAGE_SIZE), '0.8', 'bicubic']
+    assert export_main(FAMILY, ['--preprocessing']) == 0  # no model: the default network's published one
+    assert capsys.readouterr().out.split() == ['224', '0.875', 'bilinear']
+
+
+def test_cpu_inference_of_an_exported_model_applies_its_runs_preprocessing(deployment, tmp_path):
+    mindir = exported_copy(deployment, tmp_path, SIDECAR)
+    results = tmp_path / 'results'
+    assert export_main(FAMILY, ['--run_mindir', mindir, '--data_path', str(deployment.data_dir),
+                                '--result_path', str(results)]) == 0
+    run_mindir(mindir, str(deployment.data_dir), str(tmp_path / 'expected'), SIDECAR.preprocessing,
+               eval_resize=SIDECAR.eval_resize)
+    run_mindir(mindir, str(deployment.data_dir), str(tmp_path / 'published'), PretrainedConfig())
+    logits = {name: {k: np.fromfile(p, dtype=np.float32) for k, p in list_results(str(tmp_path / name)).items()}
+              for name in ('results', 'expected', 'published')}
+    for identifier, row in logits['results'].items():
+        np.testing.assert_allclose(row, logits['expected'][identifier], rtol=0, atol=LOGITS_ATOL, err_msg=identifier)
+    assert any(not np.allclose(row, logits['published'][k], atol=LOGITS_ATOL) for k, row in logits['results'].items())
+
+
+def test_a_net_that_contradicts_an_exported_model_is_one_line_naming_both(deployment, tmp_path, capsys):
+    mindir = exported_copy(deployment, tmp_path, SIDECAR)
+    status = export_main(FAMILY, ['--run_mindir', mindir, '--data_path', str(deployment.data_dir), '--net',
+                                  'resnest50'])
+    assert status == 2
+    error = capsys.readouterr().err.strip()
+    assert error.startswith('error: --net resnest50 contradicts') and f'exported from {NET}' in error
+    assert '\n' not in error

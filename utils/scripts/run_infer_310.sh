@@ -14,8 +14,9 @@ usage() {
   MINDIR_PATH  network exported for one image: python export.py --ckpt_path CKPT --file_format MINDIR --batch_size 1
   DATA_PATH    ImageFolder tree DATA_PATH/<class>/<image>, e.g. the ImageNet val/ folder
   DEVICE_ID    Ascend device index, a non-negative integer
-  NET          the exported variant (default: the model's default network, the one export.py exports without
-               --net); its eval preprocessing comes from the model's registry (export.py --preprocessing)
+  NET          the exported variant (default: the one export.py recorded in MINDIR_PATH.json beside the
+               MINDIR, with its run's eval preprocessing; else the model's default network, with its
+               published preprocessing: export.py --preprocessing)
 Environment (optional):
   CROP_PCT       center-crop fraction, overriding the variant's
   INTERPOLATION  resize interpolation, bilinear or bicubic, overriding the variant's
@@ -33,8 +34,8 @@ NET="${POSITIONAL[3]:-}"
 require_command python "activate the Python environment that has MindSpore"
 
 # The variant's eval preprocessing, one line "INPUT_SIZE CROP_PCT INTERPOLATION" (e.g. "224 0.875 bilinear").
-preprocessing="$(python "$MODEL_DIR/export.py" --preprocessing ${NET:+--net "$NET"})" ||
-    fail "python $MODEL_DIR/export.py --preprocessing${NET:+ --net $NET} failed; nothing was started"
+preprocessing="$(python "$MODEL_DIR/export.py" --preprocessing "$MINDIR_PATH" ${NET:+--net "$NET"})" ||
+    fail "python $MODEL_DIR/export.py --preprocessing $MINDIR_PATH${NET:+ --net $NET} failed; nothing was started"
 read -r INPUT_SIZE NET_CROP_PCT NET_INTERPOLATION <<< "$preprocessing"
 [[ -n "$NET_INTERPOLATION" ]] ||
     fail "export.py --preprocessing printed '$preprocessing', not INPUT_SIZE CROP_PCT INTERPOLATION"

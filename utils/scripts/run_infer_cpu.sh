@@ -12,8 +12,8 @@ usage() {
     cat << EOF
   MINDIR_PATH  network exported with: python export.py --ckpt_path CKPT --file_format MINDIR [--dynamic_batch]
   DATA_PATH    ImageFolder tree DATA_PATH/<class>/<image>, e.g. the ImageNet val/ folder
-  NET          the exported variant, whose eval preprocessing is applied (default: the model's default
-               network, the one export.py exports without --net)
+  NET          the exported variant (default: the one export.py recorded in MINDIR_PATH.json beside the
+               MINDIR, with its run's eval preprocessing; else the model's default network)
 Writes into the current folder: result_Files/, imagenet_label.json, acc.log.
 EOF
 }

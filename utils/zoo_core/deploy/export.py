@@ -19,7 +19,7 @@ import mindspore as ms
 
 from zoo_core.data.dataset import EVAL_RESIZE_FAST, EVAL_RESIZE_PIL
 from zoo_core.deploy.infer import run_mindir
-from zoo_core.deploy.model_meta import checkpoint_meta, write_sidecar
+from zoo_core.deploy.model_meta import checkpoint_meta, read_sidecar, sidecar_path, write_sidecar
 from zoo_core.engine.run_settings import run_config, run_folder
 from zoo_core.models.backbone import CLASSIFIER_WEIGHT
 from zoo_core.models.input_norm import NormalizedNetwork
@@ -109,9 +109,10 @@ def build_parser(family):
     source.add_argument('--run_mindir', metavar='MINDIR',
                         help="instead of exporting, run this MINDIR (on --device_target) over --data_path and "
                              "write <class>/<image stem>_0.bin logits into --result_path, for postprocess.py")
-    source.add_argument('--preprocessing', action='store_true',
-                        help="print the eval preprocessing of --net's published weights as one line "
-                             "'INPUT_SIZE CROP_PCT INTERPOLATION' (for the inference scripts)")
+    source.add_argument('--preprocessing', nargs='?', const=True, default=None, metavar='MINDIR',
+                        help="print an eval preprocessing as one line 'INPUT_SIZE CROP_PCT INTERPOLATION' (for "
+                             "the inference scripts): that of exported MINDIR (its <MINDIR>.json, written by "
+                             "the export), else of --net's published weights")
     parser.add_argument('--net', default=None, choices=family.registry.names(),
                         help=f"network variant (default: the one the checkpoint's run trained, else "
                              f"{family.default_net})")
@@ -134,9 +135,10 @@ def build_parser(family):
     parser.add_argument('--data_path', help="ImageFolder tree <data_path>/<class>/<image> (--run_mindir)")
     parser.add_argument('--result_path', default=DEFAULT_RESULT_PATH,
                         help="folder for the <class>/<image stem>_0.bin results (--run_mindir)")
-    parser.add_argument('--eval_resize', default=EVAL_RESIZE_PIL, choices=[EVAL_RESIZE_PIL, EVAL_RESIZE_FAST],
+    parser.add_argument('--eval_resize', default=None, choices=[EVAL_RESIZE_PIL, EVAL_RESIZE_FAST],
                         help="--run_mindir preprocessing: pil, the published weights' exact pixels, or fast, "
-                             "the C++ ops (as the Ascend 310 program)")
+                             "the C++ ops (as the Ascend 310 program); default: what the MINDIR's run "
+                             "evaluated with (its <MINDIR>.json), else pil")
     return parser
 
 
@@ -172,27 +174,49 @@ def export_checkpoint(family, args):
     return path
 
 
+def exported_model(args):
+    """The exported model that `args` name (`--run_mindir`, or `--preprocessing MINDIR`), or None."""
+    return args.run_mindir or (args.preprocessing if isinstance(args.preprocessing, str) else None)
+
+
 def resolve_net(family, args):
-    """The variant to use: `--net`, else the one the checkpoint's run trained, else the family's default; a
-    `--net` that contradicts the run is an `ExportError` naming both."""
-    trained = (run_config(args.ckpt_path) or {}).get('net') if args.ckpt_path else None
+    """The variant to use: `--net`, else the one the checkpoint's run trained (or the exported model's
+    sidecar names), else the family's default; a `--net` that contradicts them is an `ExportError` naming
+    both."""
+    if args.ckpt_path:
+        trained = (run_config(args.ckpt_path) or {}).get('net')
+        origin = f"the checkpoint: its run trained {trained} ({run_folder(args.ckpt_path)})"
+    else:
+        model = exported_model(args)
+        meta = read_sidecar(model) if model else None
+        trained = meta.net if meta else None
+        origin = f"{model}: it was exported from {trained} ({sidecar_path(model) if model else ''})"
     if args.net and trained and args.net != trained:
-        raise ExportError(f"--net {args.net} contradicts the checkpoint: its run trained {trained} "
-                          f"({run_folder(args.ckpt_path)}); leave --net out to use the run's")
+        raise ExportError(f"--net {args.net} contradicts {origin}; leave --net out to use {trained}")
     return args.net or trained or family.default_net
+
+
+def mindir_preprocessing(family, args):
+    """(eval preprocessing, eval resize) for a MINDIR: from its sidecar when the export wrote one, else the
+    published one of `args.net`; `--eval_resize` wins."""
+    meta = read_sidecar(exported_model(args)) if exported_model(args) else None
+    if meta is None:
+        return family.preprocessing(args.net), args.eval_resize or EVAL_RESIZE_PIL
+    return meta.preprocessing, args.eval_resize or meta.eval_resize
 
 
 def run_command_line(family, args):
     """Do what the parsed command line `args` asks: print the preprocessing, run a MINDIR, or export."""
     args.net = resolve_net(family, args)
-    preprocessing = family.preprocessing(args.net)
     if args.preprocessing:
+        preprocessing, _ = mindir_preprocessing(family, args)
         print(preprocessing.input_size, preprocessing.crop_pct, preprocessing.interpolation)
         return
     select_device(args.device_target, args.device_id)
     if args.run_mindir:
+        preprocessing, eval_resize = mindir_preprocessing(family, args)
         count = run_mindir(args.run_mindir, args.data_path, args.result_path, preprocessing,
-                           batch_size=args.batch_size, eval_resize=args.eval_resize)
+                           batch_size=args.batch_size, eval_resize=eval_resize)
         print(f"{count} images -> {args.result_path}")
         return
     export_checkpoint(family, args)
