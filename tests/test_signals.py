@@ -1,6 +1,9 @@
 """Ctrl-C and SIGTERM end eval.py with one line and 128 + the signal, during graph compilation and during its
 batches (zoo_core.runtime.errors.run_command), with no traceback and no result file; and the watch that keeps
 a Ctrl-C during MindSpore's graph runs a SIGINT (zoo_core.runtime.sigint)."""
+import io
+import logging
+import os
 import signal
 import subprocess
 import sys
@@ -11,6 +14,7 @@ import pytest
 
 from helpers import REPO_ROOT
 from helpers.photos import write_photo_dataset
+from zoo_core.runtime.errors import run_command
 from zoo_resnest.family import FAMILY
 
 NET, CLASSES = 'resnest14d', 2
@@ -129,3 +133,30 @@ def test_ctrl_c_during_a_training_step_is_named_sigint_and_exits_130(tmp_path):
     assert status == 130, log[-3000:]
     assert log.count('received SIGINT: stopping after this step') == 1 and 'SIGTERM' not in log
     assert 'Traceback' not in log and '--resume auto' in log
+
+
+class SigtermOnWrite(io.StringIO):
+    """A log stream that sends this process a SIGTERM while a line is being written."""
+
+    def write(self, text):
+        os.kill(os.getpid(), signal.SIGTERM)
+        return super().write(text)
+
+
+def test_a_sigterm_while_a_log_line_is_written_still_stops_the_command(capsys):
+    logger = logging.getLogger('test_signals.sigterm_on_write')
+    logger.addHandler(logging.StreamHandler(SigtermOnWrite()))
+    lines_after = []
+
+    def command():
+        logger.warning('a progress line')  # the signal's handler raises inside logging's emit()
+        lines_after.append('the command went on')
+        return 0
+
+    try:
+        assert run_command(command) == 128 + signal.SIGTERM
+    finally:
+        logger.handlers.clear()
+    assert not lines_after
+    assert capsys.readouterr().err.strip() == 'error: interrupted by SIGTERM before the command finished: its ' \
+                                              'results were not written'

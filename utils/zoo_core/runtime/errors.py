@@ -33,8 +33,11 @@ class RunFailedError(RuntimeError):
     """A correctly configured run that could not go on (e.g. a diverging loss): one line, exit status 1."""
 
 
-class Interrupted(Exception):
-    """A command stopped by a signal (SIGTERM; SIGINT arrives as Python's KeyboardInterrupt)."""
+class Interrupted(BaseException):
+    """A command stopped by a signal (SIGTERM; SIGINT arrives as Python's KeyboardInterrupt). A
+    `BaseException`, as KeyboardInterrupt: raised from the signal handler wherever the main thread is, it
+    must not be swallowed by an `except Exception` on the way (logging's `Handler.emit` has one, and a
+    SIGTERM that landed while a log line was written used to let eval run to the end)."""
 
     def __init__(self, signum):
         super().__init__(signal.Signals(signum).name)
