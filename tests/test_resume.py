@@ -291,12 +291,30 @@ def test_a_run_killed_at_a_random_moment_and_resumed_ends_as_the_uninterrupted_o
     assert process.wait(RUN_TIMEOUT_S) == -signal.SIGKILL, f'finished before the kill (seed {seed})'
     left = sorted(os.listdir(output_dir / 'checkpoints')) if (output_dir / 'checkpoints').is_dir() else []
     result = train(data_dir, output_dir, '--resume', 'auto')
-    assert ('resumed from' in result.stdout) or ('starting a new run' in result.stdout), result.stdout[-2000:]
+    # Killed after its last checkpoint, the run is complete: its epoch-end rows and best files come first.
+    assert any(text in result.stdout for text in ('resumed from', 'starting a new run', 'the run is complete')), \
+        result.stdout[-2000:]
     try:
         assert_same_run(output_dir, reference)
     except AssertionError as error:
         raise AssertionError(f'kill seed {seed} ({delay * 1000:.0f} ms after step {after_step}), checkpoints left '
                              f'{left}: {error}') from None
+
+
+@pytest.mark.slow
+def test_rerunning_a_complete_run_with_resume_auto_changes_nothing_and_succeeds(data_dir, uninterrupted, tmp_path):
+    reference, _ = uninterrupted
+    output_dir = tmp_path / 'complete'
+    shutil.copytree(reference, output_dir)
+    before = {path.name: path.read_bytes() for path in (output_dir / 'checkpoints').glob('*.ckpt')}
+    result = train(data_dir, output_dir, '--resume', 'auto')
+    assert 'the run is complete' in result.stdout and 'nothing left to train' in result.stdout
+    assert {path.name: path.read_bytes() for path in (output_dir / 'checkpoints').glob('*.ckpt')} == before
+    assert_same_run(output_dir, reference)
+    # A checkpoint named by the user, at the end of the run, is a mistake to point out.
+    last = run_checkpoints(str(output_dir / 'checkpoints'), 'tinynet')[-1]
+    refused = train(data_dir, tmp_path / 'other', '--resume', last, expect=2)
+    assert refused.stderr.strip().startswith('error: ') and 'nothing to do for --epochs' in refused.stderr
 
 
 @pytest.mark.slow

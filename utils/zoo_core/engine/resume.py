@@ -126,9 +126,14 @@ def restore_training_state(point, train_network, net):
         param.set_data(saved.value().astype(param.dtype))
 
 
+def run_is_complete(point, steps_per_epoch: int, epochs: int) -> bool:
+    """Whether resume point `point` is at the end of the run's last epoch (or past it)."""
+    return point.global_step >= epochs * steps_per_epoch
+
+
 def check_remaining_epochs(point, steps_per_epoch, epochs):
-    """Refuse a resume with nothing left to train."""
-    if point.global_step >= epochs * steps_per_epoch:
+    """Refuse a resume from a named checkpoint with nothing left to train."""
+    if run_is_complete(point, steps_per_epoch, epochs):
         raise ConfigError(f"{point.path} is at the end of epoch {point.global_step // steps_per_epoch}: nothing to do "
                           f"for --epochs {epochs} (raise --epochs to train on, or pass --resume '' and another "
                           f"--output_dir to start a new run)")
@@ -169,9 +174,16 @@ class AbandonedCheckpoints(Callback):
 def resume_run(cfg, train_network, net, dataset, steps_per_epoch, checkpoint_dir, logger, rank=0):
     """Continue the run that `cfg.resume` names, if any: restore the whole training state, start `dataset`
     at the next step and (rank 0) drop the metrics rows of epochs not completed. Returns the steps
-    completed (0 for a new run)."""
+    completed (0 for a new run; all of the run's for a complete run found by `--resume auto`, which is
+    left as it is)."""
     point = find_resume_point(cfg, checkpoint_dir, steps_per_epoch, logger)
     start_step = 0
+    if point is not None and cfg.resume == RESUME_AUTO and run_is_complete(point, steps_per_epoch, cfg.epochs):
+        # Re-running a finished run's command (or one killed after its last checkpoint, whose epoch-end rows
+        # and best checkpoint are written before it): nothing is lost and nothing is left to do.
+        logger.info(f"the run is complete: {point.path} is at the end of epoch {cfg.epochs}; nothing left to "
+                    f"train (raise --epochs to train on)")
+        return point.global_step
     if point is not None:
         check_remaining_epochs(point, steps_per_epoch, cfg.epochs)
         restore_training_state(point, train_network, net)

@@ -178,6 +178,8 @@ def train(cfg, family):
     # After the EMA is built (a copy of the weights), so that a resume restores its averages too.
     start_step = resume_run(cfg, model.train_network, net, dataset, steps_per_epoch,
                             os.path.join(cfg.output_dir, CHECKPOINT_DIR), logger, rank)
+    if start_step >= cfg.epochs * steps_per_epoch:
+        return None  # a complete run found by --resume auto (resume_run said so)
     initial_epoch = start_step // steps_per_epoch
     callbacks = make_callbacks(cfg, net, rank, group_size, steps_per_epoch, lr=lr, logger=logger,
                                train_index=train_index, start_step=start_step, ema=ema)
