@@ -210,20 +210,29 @@ def test_two_rank_training_script_runs_to_the_end_and_saves_checkpoints(distribu
 
 
 @pytest.mark.slow
-def test_two_deterministic_two_rank_runs_of_the_shipped_recipe_end_with_bit_equal_weights(tmp_path, data_dir):
-    """ResNeSt's recipe as shipped (AutoAugment, mixup 0.2, dropout 0.2), two ranks, run twice."""
+def test_two_deterministic_two_rank_runs_and_a_resumed_one_end_with_bit_equal_weights(tmp_path, data_dir):
+    """ResNeSt's recipe as shipped (AutoAugment, mixup 0.2, dropout 0.2), two ranks, run twice, and a third
+    time resumed from the first run's checkpoint in the middle of epoch 2: every rank must see the same
+    augmentation stream (and noise) after the resume as without it."""
+    deterministic = [*NET_FLAGS, '--epochs', '2', '--batch_size', '4', '--deterministic', 'true', '--seed', '5',
+                     '--save_every_steps', '1']
+    mid_epoch = tmp_path / 'first' / 'checkpoints' / 'resnest14d-2_1.ckpt'  # global step 3 of 4
     finals = []
-    for attempt in ('first', 'second'):
+    for attempt, extra in (('first', ()), ('second', ()), ('resumed', ('--resume', mid_epoch))):
         output = tmp_path / attempt
-        result = run(['bash', MODEL_DIR / 'scripts' / 'run_distribute_train_cpu.sh', RANKS, data_dir, *NET_FLAGS,
-                      '--epochs', '2', '--batch_size', '4', '--deterministic', 'true', '--seed', '5'],
-                     cwd=tmp_path, OUTPUT_DIR=str(output))
+        result = run(['bash', MODEL_DIR / 'scripts' / 'run_distribute_train_cpu.sh', RANKS, data_dir, *deterministic,
+                      *extra], cwd=tmp_path, OUTPUT_DIR=str(output))
         assert_succeeded(result)
-        [checkpoint] = (output / 'checkpoints').glob('resnest14d-2_*.ckpt')
+        if extra:
+            for rank in range(RANKS):
+                log = (output / f'log_rank{rank}.txt').read_text()
+                assert f'resumed from {mid_epoch}' in log and '(global step 3)' in log, log[-3000:]
+        checkpoint = output / 'checkpoints' / 'resnest14d-2_2.ckpt'
         finals.append({k: v.asnumpy() for k, v in ms.load_checkpoint(str(checkpoint)).items()})
-    assert finals[0].keys() == finals[1].keys()
-    differing = [name for name in finals[0] if not np.array_equal(finals[0][name], finals[1][name])]
-    assert not differing, differing[:5]
+    for attempt, final in zip(('second', 'resumed'), finals[1:]):
+        assert final.keys() == finals[0].keys()
+        differing = [name for name in finals[0] if not np.array_equal(finals[0][name], final[name])]
+        assert not differing, (attempt, differing[:5])
 
 
 @pytest.mark.slow
