@@ -14,16 +14,18 @@ import functools
 import os
 import shutil
 import tempfile
-from typing import Optional
+from types import SimpleNamespace
+from typing import Any, Callable, Collection, Dict, List, Optional, Sequence, Tuple, Union
 
 import mindspore as ms
 import mindspore.dataset as ds
 import mindspore.dataset.transforms as transforms
 import mindspore.dataset.vision as vision
+from easydict import EasyDict
 
 from zoo_core.data.autoaug import augmentation_ops, mean_fill
 from zoo_core.data.erasing import random_erasing_ops
-from zoo_core.data.index import DatasetError, class_names, index_split, write_manifest
+from zoo_core.data.index import DatasetError, SplitIndex, class_names, index_split, write_manifest
 from zoo_core.data.mindrecord import FORMAT_MINDRECORD, MindRecordSplit, dataset_format, mindrecord_source, read_split
 from zoo_core.data.mixing import DRAW_COLUMNS, MixingDraws, mixing_enabled
 from zoo_core.data.reference_eval import reference_crop_ops, reference_normalize_ops, reference_uint8_ops
@@ -44,9 +46,13 @@ EVAL_RESIZE_FAST = 'fast'
 EVAL_RESIZE_AUTO = 'auto'
 EVAL_RESIZE_CHOICES = (EVAL_RESIZE_AUTO, EVAL_RESIZE_PIL, EVAL_RESIZE_FAST)
 RANDOM_RESIZED_CROP_RATIO = (3.0 / 4.0, 4.0 / 3.0)
+# For the type checker: a checked split (`index_for`), and the ops of a dataset map (MindSpore's vision ops
+# and Python callables).
+CheckedSplit = Union[SplitIndex, MindRecordSplit]
+Operations = List[Callable[..., Any]]
 
 
-def class_indexing(data_dir):
+def class_indexing(data_dir: str) -> Dict[str, int]:
     """Class name -> label, from `train/` when it exists (so that a val split with a missing class keeps
     the training labels), else from `val/`."""
     train_dir = os.path.join(data_dir, 'train')
@@ -110,13 +116,13 @@ def manifest_path(split: str, output_dir: Optional[str] = None) -> str:
     return path
 
 
-def set_error_samples_mode(strict):
+def set_error_samples_mode(strict: bool) -> None:
     """Decode errors of files that passed the check: an error with `strict`, else the sample is replaced."""
     mode = ds.config.ErrorSamplesMode.RETURN if strict else ds.config.ErrorSamplesMode.REPLACE
     ds.config.set_error_samples_mode(mode)
 
 
-def index_for(cfg, split, classes=None):
+def index_for(cfg: EasyDict, split: str, classes: Optional[Sequence[str]] = None) -> CheckedSplit:
     """The checked images (`SplitIndex`) of split `split` of `cfg.data_dir`, labelled by `classes`
     (default: `class_indexing`'s, so that every split of a run shares the training labels); for a
     MindRecord dataset (`cfg.dataset_format`), its converted split (`MindRecordSplit`)."""
@@ -126,18 +132,18 @@ def index_for(cfg, split, classes=None):
     return index_split(os.path.join(cfg.data_dir, split), classes, strict=strict_data(cfg))
 
 
-def strict_data(cfg):
+def strict_data(cfg: EasyDict) -> bool:
     """`cfg.strict_data`; configs built by hand (tests, notebooks) may lack the key."""
     return cfg.get('strict_data', False)
 
 
-def require_samples(index):
+def require_samples(index: CheckedSplit) -> None:
     """A split without a usable image is an error."""
     if not index.samples:
         raise DatasetError(f"no usable images in {index.split_dir}")
 
 
-def checked_split(cfg, split, index):
+def checked_split(cfg: EasyDict, split: str, index: SplitIndex) -> Tuple[Dict[str, int], str]:
     """(class name -> label, manifest path) of the checked split `index`, after checking the class count;
     sets the error-samples mode for its decode errors."""
     indexing = {name: label for label, name in enumerate(index.classes)}
@@ -147,7 +153,7 @@ def checked_split(cfg, split, index):
     return indexing, write_manifest(index, manifest_path(split, cfg.get('output_dir')))
 
 
-def source_dataset(cfg, split, index, workers, **sampling):
+def source_dataset(cfg: EasyDict, split: str, index: CheckedSplit, workers: int, **sampling: Any) -> ds.Dataset:
     """The (encoded image, label) rows of the checked split `index`: from its MindRecord shards, or its
     ImageFolder files through a manifest; `sampling`: shuffle/num_shards/shard_id, or a sampler."""
     if isinstance(index, MindRecordSplit):
@@ -159,26 +165,26 @@ def source_dataset(cfg, split, index, workers, **sampling):
                               **sampling)
 
 
-def interpolation_mode(name):
+def interpolation_mode(name: str) -> vision.Inter:
     """`vision.Inter` for 'bilinear', 'bicubic' (Pillow's) or 'nearest'."""
     if name not in INTERPOLATIONS:
         raise DatasetError(f"unknown interpolation {name!r}; choose from {', '.join(INTERPOLATIONS)}")
     return INTERPOLATIONS[name]
 
 
-def normalize_ops(mean, std):
+def normalize_ops(mean: Sequence[float], std: Sequence[float]) -> Operations:
     """Normalise uint8 HWC with 0-1 statistics, then HWC -> CHW (host-side float32; `export.py --run_mindir`
     for a float-input MINDIR)."""
     return [vision.Normalize(mean=[m * PIXEL_MAX for m in mean], std=[s * PIXEL_MAX for s in std]),
             vision.HWC2CHW()]
 
 
-def uint8_chw_ops():
+def uint8_chw_ops() -> Operations:
     """uint8 HWC -> uint8 CHW, what the pipelines send to the device (the network normalises)."""
     return [vision.HWC2CHW()]
 
 
-def train_transforms(cfg):
+def train_transforms(cfg: EasyDict) -> Operations:
     """Random resized crop (decoding only the crop), flip, colour jitter, auto augmentation; uint8 CHW out
     (random erasing follows in a map of its own, `create_train_dataset`)."""
     ops = [vision.RandomCropDecodeResize(cfg.image_size, scale=(cfg.crop_scale_min, 1.0),
@@ -191,13 +197,13 @@ def train_transforms(cfg):
     return ops + augmentation_ops(cfg.autoaugment, mean_fill(cfg.mean)) + uint8_chw_ops()
 
 
-def eval_resize_size(image_size, crop_pct):
+def eval_resize_size(image_size: int, crop_pct: float) -> int:
     """Shorter-side resize before the center crop: `floor(image_size / crop_pct)`, timm's scale size (256 for
     224 at 0.875; `int` of a positive number is its floor)."""
     return int(image_size / crop_pct)
 
 
-def effective_eval_resize(choice, published_weights):
+def effective_eval_resize(choice: str, published_weights: bool) -> str:
     """'pil' or 'fast' for config value `choice` ('auto', 'pil' or 'fast'): 'auto' is 'pil' when the
     weights evaluated are published ones, whose authors resized with Pillow, else 'fast'."""
     if choice not in EVAL_RESIZE_CHOICES:
@@ -207,7 +213,7 @@ def effective_eval_resize(choice, published_weights):
     return choice
 
 
-def fast_eval_transforms(cfg, normalize=False):
+def fast_eval_transforms(cfg: Union[EasyDict, SimpleNamespace], normalize: bool = False) -> Operations:
     """C++ ops: decode, resize the shorter side (OpenCV-style bilinear, or Pillow's bicubic), center crop
     (offset floored); uint8 CHW, or normalised float32 CHW with `normalize`. Faster than the reference
     path, and not its pixels."""
@@ -217,14 +223,14 @@ def fast_eval_transforms(cfg, normalize=False):
             vision.CenterCrop(cfg.image_size)] + (normalize_ops(cfg.mean, cfg.std) if normalize else uint8_chw_ops())
 
 
-def reference_eval_transforms(cfg, normalize=False):
+def reference_eval_transforms(cfg: Union[EasyDict, SimpleNamespace], normalize: bool = False) -> Operations:
     """The reference's eval preprocessing, pixel for pixel (`zoo_core.data.reference_eval`); uint8 CHW, or
     with `normalize` the reference's float32 CHW (`ToTensor` + `Normalize`)."""
     crop = reference_crop_ops(eval_resize_size(cfg.image_size, cfg.crop_pct), cfg.image_size, cfg.interpolation)
     return crop + (reference_normalize_ops(cfg.mean, cfg.std) if normalize else reference_uint8_ops())
 
 
-def eval_transforms(cfg, normalize=False):
+def eval_transforms(cfg: Union[EasyDict, SimpleNamespace], normalize: bool = False) -> Operations:
     """Decode, resize the shorter side to `image_size / crop_pct`, center crop, to uint8 CHW (or, with
     `normalize`, normalised float32 CHW, for a model that takes float input): with the reference's exact
     ops when `cfg.eval_resize` is 'pil', else ('fast', and 'auto' left unresolved, as for a checkpoint
@@ -235,14 +241,15 @@ def eval_transforms(cfg, normalize=False):
     return fast_eval_transforms(cfg, normalize)
 
 
-def check_num_classes(indexing, num_classes, split_dir):
+def check_num_classes(indexing: Collection[str], num_classes: int, split_dir: str) -> None:
     """The dataset's class count must be the network's."""
     if len(indexing) != num_classes:
         raise DatasetError(f"{split_dir} has {len(indexing)} classes but the network has num_classes="
                            f"{num_classes}; pass --num_classes {len(indexing)}")
 
 
-def create_train_dataset(cfg, rank=0, group_size=1, index=None):
+def create_train_dataset(cfg: EasyDict, rank: int = 0, group_size: int = 1,
+                         index: Optional[CheckedSplit] = None) -> ds.Dataset:
     """Shuffled, augmented, batched training data of this rank's shard (last partial batch dropped), or
     with `aug_repeats` > 1 this rank's share of repeated augmentation (`zoo_core.data.sampling`).
 
@@ -273,7 +280,8 @@ def create_train_dataset(cfg, rank=0, group_size=1, index=None):
     return data
 
 
-def create_eval_dataset(cfg, rank=0, group_size=1, split='val', index=None):
+def create_eval_dataset(cfg: EasyDict, rank: int = 0, group_size: int = 1, split: str = 'val',
+                        index: Optional[CheckedSplit] = None) -> Optional[ds.Dataset]:
     """Unshuffled eval data; rank r gets images r, r+N, r+2N, ... and the last batch is kept whole.
 
     `index` is the checked split (`index_for`), made here when not given. None when this rank has no

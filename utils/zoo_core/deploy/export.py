@@ -10,9 +10,12 @@ Input: float32 images normalised by the caller (the default, what `ascend310_inf
 feed), or with `--input_dtype uint8` the uint8 CHW pixels, normalised in the graph by the variant's
 mean/std (`zoo_core.models.input_norm`): a quarter of the bytes, and no normalisation for the caller.
 """
+from __future__ import annotations
+
 import argparse
 import os
 from dataclasses import replace
+from typing import TYPE_CHECKING, List, Mapping, Optional, Sequence, Tuple, Union
 
 import numpy as np
 import mindspore as ms
@@ -29,6 +32,11 @@ from zoo_core.runtime.errors import ZooError, run_command
 from zoo_core.weights.checkpoint import network_weights, read_checkpoint
 from zoo_core.weights.fit import WeightMismatchError, load_weights
 
+if TYPE_CHECKING:  # names used in annotations only
+    from zoo_core.models.family import ModelFamily
+    from zoo_core.models.registry import PretrainedConfig
+    from zoo_core.weights.files import StrPath
+
 FILE_EXTENSIONS = {'MINDIR': '.mindir', 'ONNX': '.onnx', 'AIR': '.air'}
 AIR_DEVICE_TARGET = 'Ascend'
 IMAGE_CHANNELS = 3
@@ -42,8 +50,9 @@ class ExportError(ZooError):
     """An export that cannot be done as asked; the message says why and what to do instead."""
 
 
-def export_network(net, file_name, file_format, input_size, batch_size=1, dynamic_batch=False,
-                   input_dtype=DEFAULT_INPUT_DTYPE, normalization=None):
+def export_network(net: ms.nn.Cell, file_name: StrPath, file_format: str, input_size: Union[int, Tuple[int, int]],
+                   batch_size: int = 1, dynamic_batch: bool = False, input_dtype: str = DEFAULT_INPUT_DTYPE,
+                   normalization: Optional[Tuple[Sequence[float], Sequence[float]]] = None) -> str:
     """Export `net` (eval mode) for input images of `input_size` (int or (H, W)); returns the file written.
 
     Args:
@@ -87,7 +96,7 @@ def export_network(net, file_name, file_format, input_size, batch_size=1, dynami
     return path
 
 
-def num_classes_of(weights):
+def num_classes_of(weights: Mapping[str, np.ndarray]) -> int:
     """Classifier outputs of a network's weights (rows of `fc.weight`)."""
     if CLASSIFIER_WEIGHT not in weights:
         raise ExportError(f"the checkpoint has no {CLASSIFIER_WEIGHT!r} to take the number of classes from; "
@@ -95,7 +104,7 @@ def num_classes_of(weights):
     return int(weights[CLASSIFIER_WEIGHT].shape[0])
 
 
-def build_parser(family):
+def build_parser(family: ModelFamily) -> argparse.ArgumentParser:
     """The argument parser of a model `family`'s export command."""
     parser = argparse.ArgumentParser(
         description=f"Export a {family.name} checkpoint (--ckpt_path CKPT) to MINDIR/ONNX/AIR, run an exported "
@@ -142,7 +151,7 @@ def build_parser(family):
     return parser
 
 
-def parse_args(family, argv):
+def parse_args(family: ModelFamily, argv: Optional[List[str]]) -> argparse.Namespace:
     """The export command line of a model `family`, checked."""
     parser = build_parser(family)
     args = parser.parse_args(argv)
@@ -151,7 +160,7 @@ def parse_args(family, argv):
     return args
 
 
-def export_checkpoint(family, args):
+def export_checkpoint(family: ModelFamily, args: argparse.Namespace) -> str:
     """Export `args.ckpt_path`, a checkpoint of `family`'s `args.net`; returns the file written."""
     print(f"reading {args.ckpt_path} and building {args.net}", flush=True)
     try:
@@ -174,12 +183,12 @@ def export_checkpoint(family, args):
     return path
 
 
-def exported_model(args):
+def exported_model(args: argparse.Namespace) -> Optional[str]:
     """The exported model that `args` name (`--run_mindir`, or `--preprocessing MINDIR`), or None."""
     return args.run_mindir or (args.preprocessing if isinstance(args.preprocessing, str) else None)
 
 
-def resolve_net(family, args):
+def resolve_net(family: ModelFamily, args: argparse.Namespace) -> str:
     """The variant to use: `--net`, else the one the checkpoint's run trained (or the exported model's
     sidecar names), else the family's default; a `--net` that contradicts them is an `ExportError` naming
     both."""
@@ -196,7 +205,7 @@ def resolve_net(family, args):
     return args.net or trained or family.default_net
 
 
-def mindir_preprocessing(family, args):
+def mindir_preprocessing(family: ModelFamily, args: argparse.Namespace) -> Tuple[PretrainedConfig, str]:
     """(eval preprocessing, eval resize) for a MINDIR: from its sidecar when the export wrote one, else the
     published one of `args.net`; `--eval_resize` wins."""
     meta = read_sidecar(exported_model(args)) if exported_model(args) else None
@@ -205,7 +214,7 @@ def mindir_preprocessing(family, args):
     return meta.preprocessing, args.eval_resize or meta.eval_resize
 
 
-def run_command_line(family, args):
+def run_command_line(family: ModelFamily, args: argparse.Namespace) -> None:
     """Do what the parsed command line `args` asks: print the preprocessing, run a MINDIR, or export."""
     args.net = resolve_net(family, args)
     if args.preprocessing:
@@ -222,6 +231,6 @@ def run_command_line(family, args):
     export_checkpoint(family, args)
 
 
-def main(family, argv=None):
+def main(family: ModelFamily, argv: Optional[List[str]] = None) -> int:
     """Command line of a model's `export.py` (see `parse_args`); returns the exit status."""
     return run_command(run_command_line, family, parse_args(family, argv))

@@ -9,8 +9,11 @@ uint8` normalises in the graph). By default (`eval_resize='pil'`) it is the refe
 for pixel (`zoo_core.data.reference_eval`); 'fast' takes the C++ ops that the 310 program calls
 (`docs/PREPROCESSING.md` says how far those are from the reference).
 """
+from __future__ import annotations
+
 import os
 from types import SimpleNamespace
+from typing import TYPE_CHECKING, Dict, Tuple, Type
 
 import numpy as np
 import mindspore as ms
@@ -21,6 +24,9 @@ from zoo_core.data.dataset import EVAL_RESIZE_PIL, eval_transforms
 from zoo_core.deploy.postprocess import image_id, list_image_folder, result_file
 from zoo_core.runtime.errors import MissingFileError, ZooError
 
+if TYPE_CHECKING:  # names used in annotations only
+    from zoo_core.models.registry import PretrainedConfig
+
 # Images per forward pass when the MINDIR was exported with a dynamic batch.
 DEFAULT_BATCH_SIZE = 8
 # How a MINDIR marks a dimension left open at export (the dynamic batch).
@@ -29,10 +35,10 @@ IMAGE_RANK = 4
 # MINDIR input dtypes (mind_ir TensorProto.DataType) the images can be given in.
 MINDIR_FLOAT32 = mind_ir_pb2.TensorProto.DataType.Value('FLOAT')
 MINDIR_UINT8 = mind_ir_pb2.TensorProto.DataType.Value('UINT8')
-INPUT_DTYPES = {MINDIR_FLOAT32: np.float32, MINDIR_UINT8: np.uint8}
+INPUT_DTYPES: Dict[int, Type[np.generic]] = {MINDIR_FLOAT32: np.float32, MINDIR_UINT8: np.uint8}
 
 
-def mindir_input(mindir_path):
+def mindir_input(mindir_path: str) -> Tuple[Tuple[int, ...], Type[np.generic]]:
     """(shape, numpy dtype) of the MINDIR's (single) input, `DYNAMIC_DIM` for a dimension left open, e.g.
     `((-1, 3, 224, 224), np.float32)`."""
     if not os.path.isfile(mindir_path):
@@ -59,20 +65,21 @@ class EvalTransform:
     uint8 CHW pixels), with the evaluation pipeline's ops and the variant's `preprocessing` (a
     `PretrainedConfig`); `eval_resize` is 'pil' (the reference's pixels) or 'fast' (the C++ ops)."""
 
-    def __init__(self, preprocessing, image_size, eval_resize=EVAL_RESIZE_PIL, normalize=True):
+    def __init__(self, preprocessing: PretrainedConfig, image_size: int, eval_resize: str = EVAL_RESIZE_PIL,
+                 normalize: bool = True) -> None:
         self.ops = eval_transforms(SimpleNamespace(
             image_size=image_size, crop_pct=preprocessing.crop_pct, interpolation=preprocessing.interpolation,
             mean=preprocessing.mean, std=preprocessing.std, eval_resize=eval_resize), normalize=normalize)
 
-    def __call__(self, path):
+    def __call__(self, path: str) -> np.ndarray:
         image = np.fromfile(path, dtype=np.uint8)
         for op in self.ops:
             image = op(image)
         return image
 
 
-def run_mindir(mindir_path, data_dir, result_dir, preprocessing, batch_size=DEFAULT_BATCH_SIZE,
-               eval_resize=EVAL_RESIZE_PIL):
+def run_mindir(mindir_path: str, data_dir: str, result_dir: str, preprocessing: PretrainedConfig,
+               batch_size: int = DEFAULT_BATCH_SIZE, eval_resize: str = EVAL_RESIZE_PIL) -> int:
     """Run the MINDIR over the images of ImageFolder tree `data_dir`, writing `<class>/<stem>_0.bin` files
     (float32 logits) into `result_dir`; returns the number of images.
 

@@ -12,16 +12,21 @@ earlier releases, keyed by file name alone (`ILSVRC2012_val_00000001.JPEG`, a fl
 
 Only numpy is needed here, so scoring starts fast and runs on a machine without MindSpore.
 """
+from __future__ import annotations
+
 import argparse
 import json
 import os
-from typing import Optional
+from typing import TYPE_CHECKING, Dict, List, Mapping, Optional, Sequence, Tuple, cast
 
 import numpy as np
 
 from zoo_core.data.images import IMAGE_EXTENSIONS, is_image_file
 from zoo_core.engine.metrics import Accuracy, top_k_classes
 from zoo_core.runtime.errors import MissingFileError, ZooError, run_command
+
+if TYPE_CHECKING:  # names used in annotations only (importing the family would import more than numpy)
+    from zoo_core.models.family import ModelFamily
 
 # The network's first (and only) output for image `<class>/<stem>.<ext>` is written to `<class>/<stem>_0.bin`.
 RESULT_SUFFIX = '_0.bin'
@@ -35,7 +40,7 @@ class DeployDataError(ZooError):
     """Inference inputs or results that cannot be scored: the message says which file and why."""
 
 
-def _listing(names):
+def _listing(names: Sequence[str]) -> str:
     shown = ', '.join(names[:LISTED_NAMES])
     return shown + (f', ... ({len(names) - LISTED_NAMES} more)' if len(names) > LISTED_NAMES else '')
 
@@ -55,7 +60,7 @@ def result_file(result_dir: str, identifier: str) -> str:
     return os.path.join(result_dir, *identifier.split(ID_SEPARATOR)) + RESULT_SUFFIX
 
 
-def list_image_folder(root: str) -> list:
+def list_image_folder(root: str) -> List[Tuple[str, int]]:
     """(image path, class index) of every image of an ImageFolder tree `root/<class>/<image>`, sorted.
 
     Every sub-folder of `root` is a class, numbered in sorted name order (empty ones too), as
@@ -70,7 +75,7 @@ def list_image_folder(root: str) -> list:
         raise DeployDataError(f"{root!r} holds no class folders; expected an ImageFolder tree "
                               "<root>/<class>/<image>, e.g. the ImageNet val/ folder")
     images = []
-    first_seen = {}
+    first_seen: Dict[str, str] = {}
     for index, class_name in enumerate(classes):
         class_dir = os.path.join(root, class_name)
         for file_name in sorted(os.listdir(class_dir)):
@@ -89,7 +94,7 @@ def list_image_folder(root: str) -> list:
     return images
 
 
-def create_label_file(img_path: str, output: str = LABEL_FILE_NAME) -> dict:
+def create_label_file(img_path: str, output: str = LABEL_FILE_NAME) -> Dict[str, int]:
     """Write `{image path relative to the tree: class index}` of the ImageFolder tree `img_path` (e.g.
     `{"n01440764/ILSVRC2012_val_00000001.JPEG": 0}`) as JSON to `output`; returns the mapping."""
     labels = {os.path.relpath(path, img_path).replace(os.sep, ID_SEPARATOR): index
@@ -99,7 +104,7 @@ def create_label_file(img_path: str, output: str = LABEL_FILE_NAME) -> dict:
     return labels
 
 
-def load_labels(label_path: str) -> dict:
+def load_labels(label_path: str) -> Dict[str, int]:
     """{image id: class index} from a label file written by `create_label_file` (or by an earlier release,
     keyed by file name alone: the id is then the file's stem)."""
     if not os.path.isfile(label_path):
@@ -113,7 +118,7 @@ def load_labels(label_path: str) -> dict:
     return {image_id(name): int(index) for name, index in labels.items()}
 
 
-def list_results(result_path: str) -> dict:
+def list_results(result_path: str) -> Dict[str, str]:
     """{image id: path} of the `<id>_0.bin` files in `result_path` and its class folders, sorted."""
     if not os.path.isdir(result_path):
         raise MissingFileError(f"result folder {result_path!r} does not exist or is not a directory")
@@ -130,7 +135,7 @@ def list_results(result_path: str) -> dict:
     return results
 
 
-def read_logits(path, num_classes):
+def read_logits(path: str, num_classes: int) -> np.ndarray:
     """The `num_classes` float32 logits stored in `path`; any other size is an error."""
     size = os.path.getsize(path)
     expected = num_classes * LOGIT_DTYPE.itemsize
@@ -140,7 +145,7 @@ def read_logits(path, num_classes):
     return np.fromfile(path, dtype=LOGIT_DTYPE)
 
 
-def infer_num_classes(path):
+def infer_num_classes(path: str) -> int:
     """The number of float32 logits in result file `path`."""
     size = os.path.getsize(path)
     if size == 0 or size % LOGIT_DTYPE.itemsize:
@@ -148,7 +153,7 @@ def infer_num_classes(path):
     return size // LOGIT_DTYPE.itemsize
 
 
-def label_of(identifier: str, labels: dict) -> Optional[int]:
+def label_of(identifier: str, labels: Mapping[str, int]) -> Optional[int]:
     """The class index of image id `identifier` in `labels`, or None. A label file of an earlier release
     names images by file name alone: `n01/x` then takes the label of `x`."""
     if identifier in labels:
@@ -156,7 +161,7 @@ def label_of(identifier: str, labels: dict) -> Optional[int]:
     return labels.get(identifier.rsplit(ID_SEPARATOR, 1)[-1])
 
 
-def score_results(result_path: str, labels: dict, num_classes: Optional[int] = None) -> Accuracy:
+def score_results(result_path: str, labels: Mapping[str, int], num_classes: Optional[int] = None) -> Accuracy:
     """Top-1/top-5 hit counts of the results in `result_path` against `labels` ({image id: class index}).
 
     Every result must have a label and hold `num_classes` logits (default: as many as the first result).
@@ -171,7 +176,7 @@ def score_results(result_path: str, labels: dict, num_classes: Optional[int] = N
         num_classes = infer_num_classes(next(iter(results.values())))
     top1 = top5 = 0
     for identifier, path in results.items():
-        label = label_of(identifier, labels)
+        label = cast(int, label_of(identifier, labels))  # not None: every result has a label (checked above)
         if not 0 <= label < num_classes:
             raise DeployDataError(f"label {label} of {identifier} is outside the {num_classes} classes of the "
                                   "results; the label file does not belong to this model's classes")
@@ -181,7 +186,7 @@ def score_results(result_path: str, labels: dict, num_classes: Optional[int] = N
     return Accuracy(top1_correct=top1, top5_correct=top5, total=len(results))
 
 
-def label_main(family, argv=None):
+def label_main(family: ModelFamily, argv: Optional[List[str]] = None) -> int:
     """Command line of `create_imagenet2012_label.py` for a model `family`; returns the exit status."""
     parser = argparse.ArgumentParser(description=f"Map each image of an ImageFolder tree (its path in the tree) to its "
                                                  f"class index (sorted class folders), as JSON, for scoring "
@@ -190,13 +195,13 @@ def label_main(family, argv=None):
     parser.add_argument('--output', default=LABEL_FILE_NAME, help="label file to write")
     args = parser.parse_args(argv)
 
-    def write_labels():
+    def write_labels() -> None:
         labels = create_label_file(args.img_path, args.output)
         print(f"{len(labels)} images in {len(set(labels.values()))} classes -> {args.output}")
     return run_command(write_labels)
 
 
-def print_scores(result_path, label_path, num_classes=None):
+def print_scores(result_path: str, label_path: str, num_classes: Optional[int] = None) -> Accuracy:
     """Score a result folder against a label file and print the accuracies; returns the `Accuracy`."""
     labels = load_labels(label_path)
     scores = score_results(result_path, labels, num_classes)
@@ -208,7 +213,7 @@ def print_scores(result_path, label_path, num_classes=None):
     return scores
 
 
-def main(family, argv=None):
+def main(family: ModelFamily, argv: Optional[List[str]] = None) -> int:
     """Command line of a model's `postprocess.py`; returns the exit status."""
     parser = argparse.ArgumentParser(description=f"Top-1/top-5 accuracy of {family.name} offline inference "
                                                  f"results (<class>/<image stem>{RESULT_SUFFIX}, float32 logits).")

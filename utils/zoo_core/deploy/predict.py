@@ -7,12 +7,15 @@ names and probabilities, and writes them as JSON (a list of `{"image", "topk": [
 (`zoo_core.deploy.model_meta`): the published ones for reference weights, the run's for a checkpoint of a
 training run, the export's sidecar for a MINDIR or ONNX file.
 """
+from __future__ import annotations
+
 import argparse
 import csv
 import glob
 import json
 import os
 import sys
+from typing import TYPE_CHECKING, Any, Callable, Dict, Iterable, List, Optional, Sequence, Tuple
 
 import numpy as np
 import mindspore as ms
@@ -31,19 +34,33 @@ from zoo_core.weights.fit import WeightMismatchError, classifier_classes, load_w
 from zoo_core.weights.identify import infer_variant, mismatch_error
 from zoo_core.weights.pretrained import DEFAULT_WEIGHTS, download_pretrained, find_weights_file
 
+if TYPE_CHECKING:  # names used in annotations only
+    from pathlib import Path
+
+    import numpy.typing as npt
+
+    from zoo_core.deploy.model_meta import ModelMeta
+    from zoo_core.models.family import ModelFamily
+    from zoo_core.weights.files import StrPath
+
 DEFAULT_TOP_K = 5
 DEFAULT_BATCH_SIZE = 8
 OUTPUT_FORMATS = ('.json', '.csv')
 GLOB_CHARACTERS = '*?['
 # Exit status when some files could not be read: the others were predicted and written.
 EXIT_SOME_SKIPPED = 3
+# For the type checker: a model (a float32 or uint8 NCHW batch -> logits), an image file -> network input,
+# and one image's prediction ({"image": path, "topk": [{"index", "label", "probability"}, ...]}).
+ModelFunction = Callable[[np.ndarray], np.ndarray]
+ImageTransform = Callable[[str], np.ndarray]
+Prediction = Dict[str, Any]
 
 
 class PredictError(ZooError):
     """Images or weights that cannot be classified as asked; the message names the file and why."""
 
 
-def expand_inputs(inputs):
+def expand_inputs(inputs: Iterable[str]) -> List[str]:
     """The image files that the command-line `inputs` name, in order, each once: a file; every image
     under a folder (sorted, recursively); or the images that a glob pattern matches."""
     images = []
@@ -66,7 +83,7 @@ def expand_inputs(inputs):
     return list(dict.fromkeys(images))
 
 
-def load_image(path, transform):
+def load_image(path: str, transform: ImageTransform) -> np.ndarray:
     """The network input of image file `path`; a `PredictError` naming it when it cannot be decoded."""
     problem = check_image(path)
     if problem is None:
@@ -77,21 +94,21 @@ def load_image(path, transform):
     raise PredictError(f"cannot read image {path}: {problem}")
 
 
-def softmax(logits):
+def softmax(logits: npt.ArrayLike) -> np.ndarray:
     """Row-wise softmax in float64."""
     logits = np.asarray(logits, dtype=np.float64)
     exp = np.exp(logits - logits.max(axis=-1, keepdims=True))
     return exp / exp.sum(axis=-1, keepdims=True)
 
 
-def top_k_entries(probabilities, class_names, k):
+def top_k_entries(probabilities: np.ndarray, class_names: Sequence[str], k: int) -> List[Dict[str, Any]]:
     """The `k` most probable classes of one image as `{"index", "label", "probability"}` dicts, most
     probable first (ties in class order)."""
     order = np.argsort(-probabilities, kind='stable')[:k]
     return [dict(index=int(i), label=class_names[i], probability=float(probabilities[i])) for i in order]
 
 
-def class_names_for(meta, num_outputs):
+def class_names_for(meta: ModelMeta, num_outputs: int) -> List[str]:
     """The class names of a model with `num_outputs` outputs: its meta's, or `default_class_names`."""
     names = meta.class_names or default_class_names(num_outputs)
     if len(names) != num_outputs:
@@ -99,7 +116,8 @@ def class_names_for(meta, num_outputs):
     return names
 
 
-def readable_images(paths, transform):
+def readable_images(paths: Iterable[str],
+                    transform: ImageTransform) -> Tuple[List[str], List[np.ndarray], List[Tuple[str, str]]]:
     """(the paths that decode, their network inputs, [(path, problem)] of those that do not)."""
     good, inputs, skipped = [], [], []
     for path in paths:
@@ -111,14 +129,16 @@ def readable_images(paths, transform):
     return good, inputs, skipped
 
 
-def classify(model, meta, images, k, batch_size=DEFAULT_BATCH_SIZE):
+def classify(model: ModelFunction, meta: ModelMeta, images: Sequence[str], k: int,
+             batch_size: int = DEFAULT_BATCH_SIZE) -> Tuple[List[Prediction], List[Tuple[str, str]]]:
     """(`[{"image": path, "topk": [...]}]` for the image files `images` that decode, `batch_size` at a time,
     with the eval preprocessing and class names of `meta` (a `ModelMeta`), [(path, problem)] of those that do
     not); `model` takes normalised float32 images, or uint8 pixels when its `input_dtype` says so
     (`model_runner.ExportedModel`)."""
     pixels_in = getattr(model, 'input_dtype', np.float32) == np.uint8  # an export that normalises itself
     transform = EvalTransform(meta.preprocessing, meta.input_size, meta.eval_resize, normalize=not pixels_in)
-    results, skipped = [], []
+    results: List[Prediction] = []
+    skipped: List[Tuple[str, str]] = []
     for start in range(0, len(images), batch_size):
         paths, inputs, bad = readable_images(images[start:start + batch_size], transform)
         skipped += bad
@@ -130,7 +150,7 @@ def classify(model, meta, images, k, batch_size=DEFAULT_BATCH_SIZE):
     return results, skipped
 
 
-def network_from_weights(family, path, net):
+def network_from_weights(family: ModelFamily, path: StrPath, net: Optional[str]) -> Tuple[ms.nn.Cell, str, int]:
     """(network in eval mode, variant name, number of classes) of weight file `path` (MindSpore, PyTorch
     or safetensors); the variant is `net` or, when None, the one of `family` that the weights fit."""
     weights = read_weights(path)
@@ -147,7 +167,7 @@ def network_from_weights(family, path, net):
     return network, net, num_classes
 
 
-def pretrained_file(family, net, pretrained):
+def pretrained_file(family: ModelFamily, net: Optional[str], pretrained: str) -> Path:
     """The weight file `--pretrained` names; 'default' is variant `net`'s published file, downloaded into
     the weight cache (and checked) when not there yet."""
     name = net or family.default_net
@@ -161,7 +181,7 @@ def pretrained_file(family, net, pretrained):
         return download_pretrained(config)
 
 
-def open_source(family, args):
+def open_source(family: ModelFamily, args: argparse.Namespace) -> Tuple[ModelFunction, ModelMeta]:
     """(model: float32 NCHW batch -> logits, `ModelMeta`) of what the command line names."""
     if args.model:
         return open_model(family, args.model, args.net)
@@ -178,7 +198,7 @@ def open_source(family, args):
     return (lambda batch: network(ms.Tensor(batch)).asnumpy()), meta
 
 
-def format_predictions(results):
+def format_predictions(results: Iterable[Prediction]) -> str:
     """The printed form: each image, then its classes ranked with probability, label and index."""
     lines = []
     for result in results:
@@ -188,7 +208,7 @@ def format_predictions(results):
     return '\n'.join(lines)
 
 
-def csv_rows(results):
+def csv_rows(results: Sequence[Prediction]) -> List[List[Any]]:
     """CSV rows, one per image: `image`, then `index_<r>`, `label_<r>`, `probability_<r>` for rank r = 1..k."""
     k = max(len(result['topk']) for result in results)
     header = ['image'] + [f'{column}_{rank}' for rank in range(1, k + 1)
@@ -198,7 +218,7 @@ def csv_rows(results):
     return [header] + rows
 
 
-def write_predictions(results, path):
+def write_predictions(results: Sequence[Prediction], path: str) -> None:
     """Write `results` to `path`: JSON (the list as it is) or CSV (`csv_rows`), by its extension."""
     os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
     with open(path, 'w', encoding='utf-8', newline='') as handle:
@@ -208,7 +228,7 @@ def write_predictions(results, path):
             json.dump(results, handle, indent=2, ensure_ascii=False)
 
 
-def build_parser(family):
+def build_parser(family: ModelFamily) -> argparse.ArgumentParser:
     """The argument parser of a model `family`'s predict command."""
     parser = argparse.ArgumentParser(
         description=f"Classify images with {family.name} weights: print each image's top-k classes with "
@@ -235,7 +255,7 @@ def build_parser(family):
     return parser
 
 
-def parse_args(family, argv=None):
+def parse_args(family: ModelFamily, argv: Optional[List[str]] = None) -> argparse.Namespace:
     """The predict command line of a model `family`, checked."""
     parser = build_parser(family)
     args = parser.parse_args(argv)
@@ -246,7 +266,7 @@ def parse_args(family, argv=None):
     return args
 
 
-def predict(family, args):
+def predict(family: ModelFamily, args: argparse.Namespace) -> int:
     """Classify the images of the parsed command line `args`; returns the predictions."""
     images = expand_inputs(args.images)
     select_device(args.device_target, args.device_id)
@@ -263,7 +283,7 @@ def predict(family, args):
     return EXIT_SOME_SKIPPED if skipped else EXIT_OK
 
 
-def main(family, argv=None):
+def main(family: ModelFamily, argv: Optional[List[str]] = None) -> int:
     """Entry point of a model's `predict.py`; returns the exit status: 0, every image predicted;
     `EXIT_SOME_SKIPPED` (3), some files could not be read (each named on stderr, the others predicted and
     written); 2, a user error (one line)."""

@@ -1,9 +1,12 @@
 """Evaluation: the accuracy of a network over a whole validation set (summed over ranks), and the command
 that every model's `eval.py` runs: checkpoint(s) or pretrained weights -> top-1/top-5, img/s, a JSON result."""
+from __future__ import annotations
+
 import json
 import os
 import sys
 import time
+from typing import TYPE_CHECKING, Any, Callable, Dict, List, Optional
 
 import numpy as np
 
@@ -23,6 +26,15 @@ from zoo_core.runtime.logging import get_logger
 from zoo_core.weights.checkpoint import checkpoint_files, load_network_checkpoint
 from zoo_core.weights.pretrained import create_network
 
+if TYPE_CHECKING:  # names used in annotations only
+    import logging
+
+    import mindspore as ms
+    from easydict import EasyDict
+
+    from zoo_core.models.family import ModelFamily
+    from zoo_core.models.registry import PretrainedConfig
+
 RESULT_FILE = 'eval_result.json'
 # Seconds between eval.py's progress lines (the first comes after the first batch, which compiles the graph).
 EVAL_PROGRESS_SECONDS = 10.0
@@ -31,9 +43,9 @@ EVAL_PROGRESS_SECONDS = 10.0
 class EvalProgress:
     """Logs `eval: batch k/n (images), img/s, ETA` at most every `interval` seconds, and after the first batch."""
 
-    def __init__(self, logger, total_batches: int, interval: float = EVAL_PROGRESS_SECONDS):
+    def __init__(self, logger: logging.Logger, total_batches: int, interval: float = EVAL_PROGRESS_SECONDS) -> None:
         self.logger, self.total_batches, self.interval = logger, total_batches, interval
-        self.last_report = None
+        self.last_report: Optional[float] = None
 
     def __call__(self, batches: int, images: int, elapsed: float) -> None:
         now = time.perf_counter()
@@ -46,7 +58,8 @@ class EvalProgress:
                          f"{rate:.1f} img/s, ETA {format_duration(remaining)}")
 
 
-def evaluate(net, dataset, group_size=1, progress=None):
+def evaluate(net: ms.nn.Cell, dataset: Optional[ms.dataset.Dataset], group_size: int = 1,
+             progress: Optional[Callable[[int, int, float], None]] = None) -> Accuracy:
     """`Accuracy` of `net` (put in eval mode) on `dataset` (this rank's share; None for no image),
     summed over the `group_size` ranks: every rank must call it. The eval pipeline gives uint8 images:
     `net` normalises them (a `NormalizedNetwork`). `progress(batches, images, seconds)` is called after every
@@ -69,7 +82,7 @@ def evaluate(net, dataset, group_size=1, progress=None):
     return Accuracy(int(counts[0]), int(counts[1]), int(counts[2]), seconds, network_seconds)
 
 
-def apply_pretrained_preprocessing(cfg, preprocessing):
+def apply_pretrained_preprocessing(cfg: EasyDict, preprocessing: PretrainedConfig) -> EasyDict:
     """Use the eval preprocessing published with the pretrained weights (size, crop, interpolation, mean/std)."""
     cfg.image_size = preprocessing.input_size
     cfg.crop_pct = preprocessing.crop_pct
@@ -78,7 +91,7 @@ def apply_pretrained_preprocessing(cfg, preprocessing):
     return cfg
 
 
-def run_eval(cfg, family):
+def run_eval(cfg: EasyDict, family: ModelFamily) -> List[Dict[str, Any]]:
     """Evaluate `cfg.ckpt_path` (a file, or every checkpoint in a folder) or `cfg.pretrained`, a network of
     `family`; returns the list of result dicts, also written to `<output_dir>/eval_result.json` by rank 0.
     The config and its files are checked before the device is set up."""
@@ -127,7 +140,7 @@ def run_eval(cfg, family):
     return results
 
 
-def help_text(family):
+def help_text(family: ModelFamily) -> str:
     """What `eval.py --help` says above the flags."""
     return (f"Evaluate {family.name} weights: top-1/top-5 over <data_dir>/val/ (default: the built-in demo "
             "dataset), written to <output_dir>/eval_result.json; --results_file results.csv appends one row per "
@@ -140,7 +153,7 @@ def help_text(family):
             "saved config.yaml (--config) are accepted and ignored, so a run's settings can be reused.")
 
 
-def eval_batch_flags(argv):
+def eval_batch_flags(argv: List[str]) -> List[str]:
     """`argv` with a training-style `--batch_size N` also given as `--eval_batch_size N` (what evaluation
     reads), unless `--eval_batch_size` is there; says so."""
     batch = flag_value(argv, 'batch_size')
@@ -150,7 +163,7 @@ def eval_batch_flags(argv):
     return argv + ['--eval_batch_size', batch]
 
 
-def eval_config(family, argv=None):
+def eval_config(family: ModelFamily, argv: Optional[List[str]] = None) -> EasyDict:
     """The config of an evaluation: the flags over the settings of the checkpoint's run (`run_settings`)."""
     argv, source = with_run_settings(eval_batch_flags(sys.argv[1:] if argv is None else argv))
     if source:
@@ -158,6 +171,6 @@ def eval_config(family, argv=None):
     return family.get_config(argv, help_text(family), EVAL_KEYS)
 
 
-def main(family, argv=None):
+def main(family: ModelFamily, argv: Optional[List[str]] = None) -> int:
     """Entry point of a model's `eval.py`; returns the exit status (user errors: one line, status 2)."""
     return run_command(lambda: run_eval(eval_config(family, argv), family))

@@ -1,9 +1,11 @@
 """The training engine that every model's `train.py` calls: config -> data -> network -> loss ->
 optimizer -> AMP and loss scale -> `mindspore.train.Model` with callbacks -> checkpoints."""
+from __future__ import annotations
+
 import os
 import sys
 from dataclasses import dataclass
-from typing import List, Optional
+from typing import TYPE_CHECKING, List, Optional, Union
 
 import mindspore as ms
 from mindspore.amp import DynamicLossScaleManager, FixedLossScaleManager
@@ -34,23 +36,35 @@ from zoo_core.runtime.logging import get_logger
 from zoo_core.runtime.reproducibility import seed_run
 from zoo_core.weights.pretrained import create_network
 
+if TYPE_CHECKING:  # names used in annotations only
+    import logging
+
+    import numpy as np
+    from easydict import EasyDict
+
+    from zoo_core.data.dataset import CheckedSplit
+    from zoo_core.engine.metrics import Accuracy
+    from zoo_core.models.family import ModelFamily
+    from zoo_core.optim.ema import ModelEma
+
 # AMP levels whose network computes in float16 (BatchNorm aside), so the input is normalised in float16.
 FLOAT16_AMP_LEVELS = ('O2', 'O3')
 
 
-def resolve_amp_level(cfg):
+def resolve_amp_level(cfg: EasyDict) -> str:
     """'auto' -> O0 (fp32) on CPU, O2 (fp16 with fp32 BN) on GPU and Ascend."""
     if cfg.amp_level != 'auto':
         return cfg.amp_level
     return 'O0' if cfg.device_target == 'CPU' else 'O2'
 
 
-def compute_dtype(amp_level):
+def compute_dtype(amp_level: str) -> ms.Type:
     """The dtype the network computes in at `amp_level`: float16 at O2/O3, float32 otherwise."""
     return ms.float16 if amp_level in FLOAT16_AMP_LEVELS else ms.float32
 
 
-def loss_scale_manager(cfg, amp_level):
+def loss_scale_manager(cfg: EasyDict,
+                       amp_level: str) -> Optional[Union[DynamicLossScaleManager, FixedLossScaleManager]]:
     """The loss scale for this device: none in fp32; dynamic on GPU/Ascend; on CPU MindSpore accepts only a
     fixed scale without overflow skipping (the optimizer must then get the same `loss_scale`)."""
     if amp_level == 'O0':
@@ -60,7 +74,7 @@ def loss_scale_manager(cfg, amp_level):
     return FixedLossScaleManager(cfg.loss_scale, drop_overflow_update=cfg.device_target != 'CPU')
 
 
-def prepare_paths(cfg):
+def prepare_paths(cfg: EasyDict) -> EasyDict:
     """Fill in the demo dataset and the default output folder."""
     if not cfg.data_dir:
         cfg.data_dir = ensure_demo_dataset()
@@ -69,7 +83,7 @@ def prepare_paths(cfg):
     return cfg
 
 
-def build_network(cfg, family, logger):
+def build_network(cfg: EasyDict, family: ModelFamily, logger: logging.Logger) -> ms.nn.Cell:
     """The network of the config, from pretrained weights when asked."""
     options = dict(drop_rate=cfg.drop_rate, drop_path_rate=cfg.drop_path_rate,
                    drop_block_rate=cfg.drop_block_rate, zero_init_last=cfg.zero_init_last)
@@ -94,8 +108,9 @@ class RunCallbacks:
     evaluation: Optional[EvalCallback]
 
 
-def make_callbacks(cfg, net, rank: int, group_size: int, steps_per_epoch: int, *, lr, logger, train_index,
-                   start_step: int = 0, ema=None) -> RunCallbacks:
+def make_callbacks(cfg: EasyDict, net: ms.nn.Cell, rank: int, group_size: int, steps_per_epoch: int, *,
+                   lr: np.ndarray, logger: logging.Logger, train_index: CheckedSplit, start_step: int = 0,
+                   ema: Optional[ModelEma] = None) -> RunCallbacks:
     """Eval (with best checkpoints, of the EMA too when `ema` is given), progress/metrics monitor, rank 0's
     checkpoints, and the graceful stop.
 
@@ -129,7 +144,7 @@ def make_callbacks(cfg, net, rank: int, group_size: int, steps_per_epoch: int, *
     return RunCallbacks(ordered + [stop], stop, evaluation)
 
 
-def train(cfg, family):
+def train(cfg: EasyDict, family: ModelFamily) -> Optional[Union[Accuracy, int]]:
     """Run the training that `cfg` describes with a network of `family`; returns the EvalCallback's
     last result (or None without evaluation), or the exit status 128 + N when signal N stopped the run
     (`GracefulStop`). The config, its files and the dataset's folders are checked before the device is
@@ -206,7 +221,7 @@ def train(cfg, family):
     return None
 
 
-def help_text(family):
+def help_text(family: ModelFamily) -> str:
     """What `train.py --help` says above the flags."""
     return (f"Train a {family.name} network (default --net {family.default_net}).\n\n"
             "Checkpoints: --resume auto continues the run in --output_dir from its newest complete checkpoint "
@@ -220,7 +235,7 @@ def help_text(family):
             "true/false, lists YAML syntax (--milestones [30,60]).")
 
 
-def main(family, argv=None):
+def main(family: ModelFamily, argv: Optional[List[str]] = None) -> int:
     """Entry point of a model's `train.py`; returns the exit status (user errors: one line, status 2;
     a diverging run: status 1)."""
     listed_keys = [key for key in family.recipe if key not in EVAL_ONLY_KEYS]

@@ -17,7 +17,7 @@ import fnmatch
 import json
 import os
 import sys
-from typing import Dict, List, Optional
+from typing import Dict, Iterable, List, Optional, Sequence, Tuple
 
 from zoo_core.models.registry import Registry, installed_registries
 from zoo_core.models.summary import GIGA, ModelSummary, summarize
@@ -42,7 +42,7 @@ def measure(registry: Registry, name: str, input_size: int, position: str = '') 
     return summarize(registry.build(name), name, input_size)
 
 
-def write_sizes(variants: list, path: str = SIZES_FILE) -> None:
+def write_sizes(variants: Sequence[Tuple[Registry, str]], path: str = SIZES_FILE) -> None:
     """Measure `variants` ([(registry, name)]) at their published sizes and record them in `path`, keeping
     the recorded sizes of the others."""
     sizes = load_sizes(path)
@@ -56,7 +56,7 @@ def write_sizes(variants: list, path: str = SIZES_FILE) -> None:
         f.write('\n')
 
 
-def matching_variants(registries, patterns):
+def matching_variants(registries: Iterable[Registry], patterns: Sequence[str]) -> List[Tuple[Registry, str]]:
     """[(registry, name)] of the variants whose name matches any of the wildcard `patterns`, by name."""
     found = [(registry, name) for registry in registries for name in registry.names()
              if any(fnmatch.fnmatchcase(name, pattern) for pattern in patterns)]
@@ -76,14 +76,14 @@ def variant_row(registry: Registry, name: str, input_size: Optional[int] = None,
             f'{published.crop_pct:.3f}', published.interpolation]
 
 
-def format_table(rows):
+def format_table(rows: Sequence[Sequence[str]]) -> str:
     """Rows of strings as left-aligned columns under `COLUMNS`."""
     widths = [max(len(row[i]) for row in [COLUMNS, *rows]) for i in range(len(COLUMNS))]
     return '\n'.join('  '.join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip()
                      for row in [COLUMNS, *rows])
 
 
-def build_parser():
+def build_parser() -> argparse.ArgumentParser:
     """The argument parser of `python -m zoo_core.models`."""
     parser = argparse.ArgumentParser(prog='python -m zoo_core.models', description=__doc__.split('\n\n')[0])
     parser.add_argument('patterns', nargs='*', default=['*'], metavar='PATTERN',
@@ -97,7 +97,7 @@ def build_parser():
     return parser
 
 
-def list_variants(args):
+def list_variants(args: argparse.Namespace) -> None:
     """Print the variants that the parsed command line `args` asks for."""
     if args.input_size is not None and args.input_size < 1:
         raise ZooError(f"--input_size must be at least 1, got {args.input_size}")
@@ -115,6 +115,6 @@ def list_variants(args):
     print(format_table([variant_row(registry, name, args.input_size, sizes) for registry, name in variants]))
 
 
-def main(argv=None):
+def main(argv: Optional[List[str]] = None) -> int:
     """Entry point of `python -m zoo_core.models`; returns the exit status."""
     return run_command(list_variants, build_parser().parse_args(argv))

@@ -18,12 +18,14 @@ Python handler does not get; guessing from the timing mistook up to 65% of real 
 graph runs, so it is not done. Linux only (glibc's `struct sigaction`); elsewhere, and when SIGINT has no
 handler of Python's, it does nothing.
 """
+from __future__ import annotations
+
 import ctypes
 import ctypes.util
 import signal
 import sys
 import threading
-from typing import Optional
+from typing import Optional, cast
 
 # How often the watcher looks at SIGINT's handler while a command runs.
 POLL_INTERVAL_S = 0.001
@@ -44,29 +46,31 @@ class KeepSigint:
     """Between `start()` and `stop()` (or as a context manager), a SIGINT handler installed by MindSpore's
     graph runs is replaced with the one Python had at the start. Start it from the main thread."""
 
-    def __init__(self):
+    def __init__(self) -> None:
         self._libc = _libc()
-        self._saved = None
+        self._saved: Optional[ctypes.Array[ctypes.c_char]] = None
         self._stop = threading.Event()
-        self._watcher = None
+        self._watcher: Optional[threading.Thread] = None
         self._depth = 0
 
-    def _read(self):
+    def _read(self) -> Optional[ctypes.Array[ctypes.c_char]]:
         action = ctypes.create_string_buffer(SIGACTION_BUFFER_BYTES)
-        if self._libc.sigaction(int(signal.SIGINT), None, action) != 0:
+        if cast(ctypes.CDLL, self._libc).sigaction(int(signal.SIGINT), None, action) != 0:
             return None
         return action
 
     @staticmethod
-    def _handler(action) -> int:
+    def _handler(action: ctypes.Array[ctypes.c_char]) -> int:
         return ctypes.c_void_p.from_buffer(action).value or 0
 
     def _poll(self) -> None:
         current = self._read()
-        handler = self._handler(current) if current is not None else self._handler(self._saved)
-        foreign = handler != self._handler(self._saved) and handler not in DISPOSITION_VALUES
+        # The watch runs only with a C library and a saved action (`start`).
+        saved = cast('ctypes.Array[ctypes.c_char]', self._saved)
+        handler = self._handler(current) if current is not None else self._handler(saved)
+        foreign = handler != self._handler(saved) and handler not in DISPOSITION_VALUES
         if foreign:
-            self._libc.sigaction(int(signal.SIGINT), self._saved, None)
+            cast(ctypes.CDLL, self._libc).sigaction(int(signal.SIGINT), saved, None)
 
     def _watch(self) -> None:
         while not self._stop.wait(POLL_INTERVAL_S):
@@ -101,7 +105,7 @@ class KeepSigint:
         self.start()
         return self
 
-    def __exit__(self, *exc_info) -> None:
+    def __exit__(self, *exc_info: object) -> None:
         self.stop()
 
 

@@ -1,9 +1,18 @@
 """Reading this zoo's MindSpore checkpoints: the network's weights without the optimizer's state."""
+from __future__ import annotations
+
 import os
+from typing import TYPE_CHECKING, Dict, List, Mapping, Optional, Sequence
 
 from zoo_core.runtime.errors import ZooError
 from zoo_core.weights.files import MINDSPORE_SUFFIX, load_mindspore_checkpoint, network_weights_of
 from zoo_core.weights.fit import WeightMismatchError, load_weights
+
+if TYPE_CHECKING:  # names used in annotations only
+    import mindspore as ms
+    import numpy as np
+
+    from zoo_core.weights.files import StrPath
 
 
 # save_checkpoint(crc_check=True) ends the file with this marker and a 10-byte CRC32 of the rest.
@@ -15,7 +24,7 @@ class CheckpointError(ZooError):
     """A checkpoint file that cannot be read or used."""
 
 
-def check_checkpoint_file(path):
+def check_checkpoint_file(path: StrPath) -> None:
     """Raise a `CheckpointError` unless `path` is a non-empty file (MindSpore calls an empty one a
     'filter_prefix' problem, which sends the user the wrong way)."""
     if not os.path.isfile(path):
@@ -25,7 +34,7 @@ def check_checkpoint_file(path):
                               f"interrupted save or copy; use another checkpoint")
 
 
-def has_crc_trailer(path):
+def has_crc_trailer(path: StrPath) -> bool:
     """True when the file ends with the CRC record of `save_checkpoint(crc_check=True)` (a truncated one has
     lost it; files written without CRC never had it)."""
     with open(path, 'rb') as handle:
@@ -36,7 +45,7 @@ def has_crc_trailer(path):
         return handle.read(len(CRC_MARKER)) == CRC_MARKER
 
 
-def read_checkpoint(path):
+def read_checkpoint(path: StrPath) -> Dict[str, ms.Parameter]:
     """name -> Parameter of a MindSpore checkpoint, with a clear error for a missing, empty or broken file
     (its CRC32 is checked when it has one: this zoo's training writes them)."""
     check_checkpoint_file(path)
@@ -46,13 +55,14 @@ def read_checkpoint(path):
         raise CheckpointError(f"cannot read checkpoint {path}: {str(error).splitlines()[0]}") from None
 
 
-def network_weights(params):
+def network_weights(params: Mapping[str, ms.Parameter]) -> Dict[str, np.ndarray]:
     """name -> numpy array of the network's own tensors in a checkpoint's parameter dict (the optimizer
     slots and the training position left out, see `files.network_weights_of`)."""
     return {k: v.asnumpy() for k, v in network_weights_of(params).items()}
 
 
-def load_network_checkpoint(net, path, ignore_prefixes=()):
+def load_network_checkpoint(net: ms.nn.Cell, path: StrPath,
+                            ignore_prefixes: Sequence[str] = ()) -> Dict[str, ms.Parameter]:
     """Load a checkpoint's network weights into `net` after checking every name and shape; returns the
     checkpoint's full parameter dict (with its training state)."""
     params = read_checkpoint(path)
@@ -63,7 +73,7 @@ def load_network_checkpoint(net, path, ignore_prefixes=()):
     return params
 
 
-def folder_checkpoints(directory):
+def folder_checkpoints(directory: Optional[str]) -> List[str]:
     """The `.ckpt` files of `directory`, oldest first (by modification time, then name); [] for none.
     Hidden files (a checkpoint being written) are not listed."""
     if not directory or not os.path.isdir(directory):
@@ -73,7 +83,7 @@ def folder_checkpoints(directory):
     return sorted(files, key=lambda f: (os.path.getmtime(f), f))
 
 
-def checkpoint_files(path):
+def checkpoint_files(path: str) -> List[str]:
     """The checkpoint itself, or the `.ckpt` files of a folder sorted by modification time."""
     if os.path.isdir(path):
         files = folder_checkpoints(path)

@@ -3,14 +3,24 @@ checkpoints, as name -> numpy array in our parameter names.
 
 `.safetensors` files are read without PyTorch; `.pth` files need it (imported only then).
 """
+from __future__ import annotations
+
 import os
 import pickle
+from typing import TYPE_CHECKING, Any, Dict, Mapping, TypeVar, Union
 
 import mindspore as ms
 
 from zoo_core.runtime.compat import available_memory_bytes, checkpoint_memory_check
 from zoo_core.runtime.errors import MissingFileError, ZooError
 from zoo_core.weights.fit import WeightMismatchError, rename_torch_state_dict
+
+if TYPE_CHECKING:  # names used in annotations only
+    import numpy as np
+
+# For the type checker: a file path, as `os.path` takes it; any value of a name -> tensor mapping.
+StrPath = Union[str, 'os.PathLike[str]']
+Value = TypeVar('Value')
 
 # Wrappers and prefixes that training frameworks put around a model's state dict.
 STATE_DICT_WRAPPERS = ('state_dict', 'model', 'model_state', 'module', 'net')
@@ -38,7 +48,7 @@ class WeightFileError(ZooError):
     """A weight file that cannot be read: unknown type, truncated or corrupt, or not a state dict."""
 
 
-def unwrap_state_dict(obj):
+def unwrap_state_dict(obj: Any) -> Dict[str, Any]:
     """The plain name->tensor mapping inside a checkpoint object (`{'state_dict': ...}` etc.),
     with DataParallel/DDP/compile prefixes (`module.`, `model.`, `_orig_mod.`) removed."""
     while isinstance(obj, dict):
@@ -55,20 +65,20 @@ def unwrap_state_dict(obj):
     return state
 
 
-def _first_line(err):
+def _first_line(err: BaseException) -> str:
     """The first line of an exception's message (PyTorch's run to paragraphs), or its type's name."""
     lines = str(err).strip().splitlines()
     return lines[0] if lines else type(err).__name__
 
 
-def _unwrapped(path, obj):
+def _unwrapped(path: StrPath, obj: Any) -> Dict[str, Any]:
     try:
         return unwrap_state_dict(obj)
     except WeightMismatchError as err:
         raise WeightFileError(f"{path}: {err}") from None
 
 
-def _load_torch_file(path):
+def _load_torch_file(path: StrPath) -> Dict[str, np.ndarray]:
     try:
         import torch  # only `.pth` files need PyTorch
     except ImportError as err:
@@ -87,7 +97,7 @@ def _load_torch_file(path):
     return {k: (v.float() if v.is_floating_point() else v).numpy() for k, v in state.items()}
 
 
-def _load_safetensors_file(path):
+def _load_safetensors_file(path: StrPath) -> Dict[str, np.ndarray]:
     from safetensors import SafetensorError
     from safetensors.numpy import load_file
     try:
@@ -98,7 +108,7 @@ def _load_safetensors_file(path):
     return _unwrapped(path, state)
 
 
-def _suffix(path):
+def _suffix(path: StrPath) -> str:
     suffix = os.path.splitext(str(path))[1].lower()
     if suffix not in WEIGHT_FILE_SUFFIXES:
         raise WeightFileError(f"{path}: unknown weight file type {suffix or '(no extension)'!r}; "
@@ -106,13 +116,13 @@ def _suffix(path):
     return suffix
 
 
-def _existing(path):
+def _existing(path: StrPath) -> StrPath:
     if not os.path.isfile(path):
         raise MissingFileError(f"no weight file {path}")
     return path
 
 
-def read_torch_weights(path):
+def read_torch_weights(path: StrPath) -> Dict[str, np.ndarray]:
     """Name -> numpy array of a reference weight file, with the state dict's original (PyTorch) names.
 
     `.pth`/`.pt`/`.bin` are read by `torch.load(weights_only=True)`, `.safetensors` without PyTorch.
@@ -126,7 +136,7 @@ def read_torch_weights(path):
     return _load_torch_file(path) if suffix in TORCH_SUFFIXES else _load_safetensors_file(path)
 
 
-def network_weights_of(checkpoint):
+def network_weights_of(checkpoint: Mapping[str, Value]) -> Dict[str, Value]:
     """The network's tensors of a MindSpore checkpoint's name -> tensor mapping, without the training
     state (`TRAINING_STATE_NAMES` and the optimizer's `<slot>.<parameter>` entries)."""
     return {k: v for k, v in checkpoint.items()
@@ -138,7 +148,7 @@ class CheckpointMemoryError(WeightFileError):
     """A checkpoint larger than the memory the kernel can make available (MemAvailable)."""
 
 
-def load_mindspore_checkpoint(path, crc_check: bool = False) -> dict:
+def load_mindspore_checkpoint(path: StrPath, crc_check: bool = False) -> Dict[str, ms.Parameter]:
     """name -> Parameter of a MindSpore `.ckpt`: the zoo's one reader of them (resume, eval, export, predict,
     conversion, `--pretrained`). The file must fit in MemAvailable, not only in MemFree as MindSpore 2.10
     asks (`zoo_core.runtime.compat`); MindSpore's own errors pass through."""
@@ -153,7 +163,7 @@ def load_mindspore_checkpoint(path, crc_check: bool = False) -> dict:
         return ms.load_checkpoint(path, crc_check=crc_check)
 
 
-def read_mindspore_weights(path):
+def read_mindspore_weights(path: StrPath) -> Dict[str, np.ndarray]:
     """Name -> numpy array of the network's tensors in a MindSpore `.ckpt` (training state left out)."""
     try:
         checkpoint = load_mindspore_checkpoint(_existing(path))
@@ -163,7 +173,7 @@ def read_mindspore_weights(path):
     return {k: v.asnumpy() for k, v in network_weights_of(checkpoint).items()}
 
 
-def read_weights(path):
+def read_weights(path: StrPath) -> Dict[str, np.ndarray]:
     """Name -> numpy array, in our parameter names, of any weight file: a MindSpore `.ckpt`, or a
     reference `.pth`/`.pt`/`.bin`/`.safetensors` file (renamed by `rename_torch_state_dict`, which leaves
     a file already in our names unchanged)."""

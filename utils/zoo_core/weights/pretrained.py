@@ -6,6 +6,8 @@ with a new classifier when the number of classes differs.
 itself only builds. The cache is the folder `$ZOO_WEIGHTS_HOME` (default `~/.cache/zoo_weights`);
 `download_pretrained` fills it from a variant's published URL.
 """
+from __future__ import annotations
+
 import hashlib
 import logging
 import os
@@ -13,6 +15,7 @@ import shutil
 import urllib.error
 import urllib.request
 from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal, Optional, Union
 
 from zoo_core.models.backbone import CLASSIFIER_PREFIX
 from zoo_core.models.registry import PretrainedConfig, Registry
@@ -20,6 +23,11 @@ from zoo_core.runtime.errors import MissingFileError, ZooError
 from zoo_core.weights.files import read_weights
 from zoo_core.weights.fit import WeightMismatchError, classifier_classes, load_weights
 from zoo_core.weights.identify import mismatch_error
+
+if TYPE_CHECKING:  # names used in annotations only
+    from mindspore import nn
+
+    from zoo_core.weights.files import StrPath
 
 WEIGHTS_HOME_ENV = 'ZOO_WEIGHTS_HOME'
 DEFAULT_WEIGHTS_HOME = '~/.cache/zoo_weights'
@@ -30,16 +38,18 @@ PARTIAL_DOWNLOAD_SUFFIX = '.part'
 HASH_CHUNK_BYTES = 1 << 20
 # The reference weights are ImageNet's: a network is built with their classifier, then fitted.
 PRETRAINED_CLASSES = 1000
+# For the type checker: what `pretrained` may be, a weight file (path or bare file name) or True/'default'.
+PretrainedWeights = Union[str, 'os.PathLike[str]', Literal[True]]
 
 logger = logging.getLogger('zoo_core')  # the zoo's logger, configured by `zoo_core.runtime.logging`
 
 
-def weights_home():
+def weights_home() -> Path:
     """The local weight cache folder: `$ZOO_WEIGHTS_HOME`, default `~/.cache/zoo_weights`."""
     return Path(os.environ.get(WEIGHTS_HOME_ENV) or DEFAULT_WEIGHTS_HOME).expanduser()
 
 
-def find_weights_file(name, config: PretrainedConfig, pretrained):
+def find_weights_file(name: str, config: PretrainedConfig, pretrained: PretrainedWeights) -> Path:
     """The weight file that `pretrained` means for variant `name` (published weights: `config`).
 
     `pretrained` is a path; or a bare file name, looked up in the current folder, then in the cache
@@ -71,7 +81,7 @@ class DownloadError(ZooError):
     """A download that failed or did not give the published file (its SHA-256 differs): nothing is kept."""
 
 
-def file_sha256(path):
+def file_sha256(path: StrPath) -> str:
     """The hex SHA-256 of the file at `path`, read in chunks."""
     digest = hashlib.sha256()
     with open(path, 'rb') as handle:
@@ -80,7 +90,7 @@ def file_sha256(path):
     return digest.hexdigest()
 
 
-def check_sha256(path, expected, url):
+def check_sha256(path: StrPath, expected: str, url: str) -> None:
     """Raise `DownloadError` unless the SHA-256 of `path` starts with `expected` (hex); '' checks nothing."""
     if not expected:
         logger.warning("%s has no published SHA-256: the download is not verified", url)
@@ -92,7 +102,7 @@ def check_sha256(path, expected, url):
                             "download it again")
 
 
-def download_pretrained(config: PretrainedConfig, cache_dir=None):
+def download_pretrained(config: PretrainedConfig, cache_dir: Optional[StrPath] = None) -> Path:
     """Download the published weights of `config` into `cache_dir` (default `weights_home()`) unless
     already there; returns the file's path.
 
@@ -123,7 +133,8 @@ def download_pretrained(config: PretrainedConfig, cache_dir=None):
     return target
 
 
-def load_pretrained(net, name, config: PretrainedConfig, pretrained, num_classes):
+def load_pretrained(net: nn.Cell, name: str, config: PretrainedConfig, pretrained: PretrainedWeights,
+                    num_classes: int) -> nn.Cell:
     """Load the weights that `pretrained` means (see `find_weights_file`) into `net`, variant `name`;
     returns `net` with a `num_classes` classifier.
 
@@ -148,7 +159,8 @@ def load_pretrained(net, name, config: PretrainedConfig, pretrained, num_classes
     return net
 
 
-def create_network(registry: Registry, name, num_classes=1000, pretrained=None, **options):
+def create_network(registry: Registry, name: str, num_classes: int = 1000,
+                   pretrained: Optional[PretrainedWeights] = None, **options: Any) -> nn.Cell:
     """Build variant `name` of `registry`, from pretrained weights when `pretrained` is given.
 
     Args:
