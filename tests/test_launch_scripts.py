@@ -547,3 +547,31 @@ def test_gpu_scripts_on_a_build_without_gpu_stop_with_the_build_to_install(launc
     assert 'no MindSpore release after 2.2.14 has an official GPU (CUDA) build (2.3.x: Ascend only' in line
     assert 'install 2.2.14' in line
     assert launch.calls == [] and not launch.output_dir.exists()
+
+
+WRAPPERS = sorted(path for model in ('ResNeSt50', 'ResNeXt50') for path in (REPO_ROOT / model).glob('scripts/run_*.sh'))
+
+
+def declared_usage(script_text):
+    """(ARGUMENTS text, REQUIRED, OPTIONAL, OPTIONS) that a model folder's script declares."""
+    arguments = re.search(r'^ARGUMENTS="([^"]*)"$', script_text, re.M).group(1)
+    counts = re.search(r'^REQUIRED=(\d+) OPTIONAL=(\d+) OPTIONS=(\S+)$', script_text, re.M)
+    return arguments, int(counts.group(1)), int(counts.group(2)), counts.group(3)
+
+
+@pytest.mark.parametrize('script', WRAPPERS, ids=lambda path: f'{path.parent.parent.name}/{path.name}')
+def test_each_wrapper_declares_the_counts_its_usage_shows(script):
+    arguments, required, optional, options = declared_usage(script.read_text())
+    words = arguments.split()
+    takes_options = bool(words) and words[-3:] == ['[--key', 'value', '...]']
+    positional = words[:-3] if takes_options else words
+    assert (required, optional, options) == (sum(not word.startswith('[') for word in positional),
+                                             sum(word.startswith('[') for word in positional),
+                                             'options' if takes_options else 'no-options')
+
+
+def test_a_usage_with_counts_that_are_not_counts_is_a_bug_reported_in_one_line(tmp_path):
+    shell = 'set -euo pipefail; usage() { :; }; source "$1"; parse_script_args "A [B]" one 1 no-options x'
+    result = subprocess.run(['bash', '-c', shell, 'bash', str(REPO_ROOT / 'utils' / 'scripts' / 'common.sh')],
+                            capture_output=True, text=True)
+    assert result.returncode != 0 and "REQUIRED and OPTIONAL must be counts, got 'one' and '1'" in result.stderr

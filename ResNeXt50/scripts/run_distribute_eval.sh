@@ -1,8 +1,10 @@
 #!/bin/bash
 # Evaluation sharded over N processes on this host, started by msrun.
 # Implemented once for all model folders in utils/scripts/run_distribute_eval.sh, which checks the arguments
-# against this script's ARGUMENTS and prints them as its usage (-h).
+# against this script's ARGUMENTS and counts and prints them as its usage (-h).
 set -euo pipefail
 ARGUMENTS="DEVICE_TARGET N CKPT [DATA_DIR] [--key value ...]"
+# What ARGUMENTS accepts: required and optional positional arguments, and whether --key value options follow.
+REQUIRED=3 OPTIONAL=1 OPTIONS=options
 MODEL_DIR="$(realpath "$(dirname "$(realpath "${BASH_SOURCE[0]}")")/..")"
-exec bash "$MODEL_DIR/../utils/scripts/run_distribute_eval.sh" "$MODEL_DIR" --as "$(basename "$0")" "$ARGUMENTS" "$@"
+exec bash "$MODEL_DIR/../utils/scripts/run_distribute_eval.sh" "$MODEL_DIR" --as "$(basename "$0")" "$ARGUMENTS" "$REQUIRED" "$OPTIONAL" "$OPTIONS" "$@"

@@ -1,8 +1,10 @@
 #!/bin/bash
 # Data-parallel training on the Ascend devices of an HCCL rank table (utils/hccl_tools.py writes one).
 # Implemented once for all model folders in utils/scripts/run_distribute_train_rank_table.sh, which checks the arguments
-# against this script's ARGUMENTS and prints them as its usage (-h).
+# against this script's ARGUMENTS and counts and prints them as its usage (-h).
 set -euo pipefail
 ARGUMENTS="RANK_TABLE_FILE [DATA_DIR] [--key value ...]"
+# What ARGUMENTS accepts: required and optional positional arguments, and whether --key value options follow.
+REQUIRED=1 OPTIONAL=1 OPTIONS=options
 MODEL_DIR="$(realpath "$(dirname "$(realpath "${BASH_SOURCE[0]}")")/..")"
-exec bash "$MODEL_DIR/../utils/scripts/run_distribute_train_rank_table.sh" "$MODEL_DIR" --as "$(basename "$0")" "$ARGUMENTS" "$@"
+exec bash "$MODEL_DIR/../utils/scripts/run_distribute_train_rank_table.sh" "$MODEL_DIR" --as "$(basename "$0")" "$ARGUMENTS" "$REQUIRED" "$OPTIONAL" "$OPTIONS" "$@"

@@ -1,15 +1,15 @@
 # shellcheck shell=bash
 # Helpers shared by the scripts of utils/scripts/: sourced, never run.
 # A script that sources this defines usage() (the text printed for a wrong argument, starting with
-# usage_line) and parses its arguments with parse_script_args.
+# usage_line) and parses its arguments with parse_script_args, giving its usage text and counts.
 #
 # How a model folder's script (the wrapper) calls the shared script that implements it:
-#   bash utils/scripts/X.sh MODEL_DIR --as SCRIPT_NAME ARGUMENTS [DEVICE_TARGET] ARGS...
+#   bash utils/scripts/X.sh MODEL_DIR --as SCRIPT_NAME ARGUMENTS REQUIRED OPTIONAL OPTIONS [DEVICE_TARGET] ARGS...
 # SCRIPT_NAME is the wrapper's file name and ARGUMENTS its usage after its name, e.g.
-# "DATA_DIR [DEVICE_ID] [--key value ...]": a plain word is a required positional argument, a [WORD] an
-# optional one (after the required ones), and a final "[--key value ...]" lets the wrapper take --key value
-# options for the Python entry point. Without --as (a shared script run directly) the shared script's own
-# ARGUMENTS apply. DEVICE_TARGET follows for a shared script parsed with --target.
+# "DATA_DIR [DEVICE_ID] [--key value ...]", followed by what that usage accepts, counted by the wrapper:
+# REQUIRED positional arguments, OPTIONAL ones after them, and OPTIONS ("options" when --key value options
+# for the Python entry point may follow, else "no-options"). Without --as (a shared script run directly) the
+# shared script's own usage applies. DEVICE_TARGET follows for a shared script parsed with --target.
 #
 # Environment read here:
 #   OUTPUT_DIR        output folder of a run (default: <model folder>/output/<kind of run>)
@@ -57,19 +57,23 @@ usage_line() {
     echo "usage: $USAGE_COMMAND $SCRIPT_ARGUMENTS"
 }
 
-# parse_script_args [--target] ARGUMENTS MODEL_DIR [--as SCRIPT_NAME ARGUMENTS] [DEVICE_TARGET] ARGS...: the
-# arguments of a shared script (see the top of this file; the first ARGUMENTS are its own, for a direct run),
-# checked against the ARGUMENTS that apply; sets MODEL_DIR, MODEL_NAME, USAGE_COMMAND, SCRIPT_ARGUMENTS,
-# TARGET (with --target), POSITIONAL and EXTRA (the --key value options). -h/--help as the first of ARGS
-# prints the usage and exits 0.
+# parse_script_args [--target] USAGE MODEL_DIR [--as SCRIPT_NAME USAGE] [DEVICE_TARGET] ARGS...: the arguments of
+# a shared script (see the top of this file; the first USAGE is its own, for a direct run), checked against the
+# USAGE that applies. A USAGE is four words: the usage text (e.g. "DATA_DIR [DEVICE_ID] [--key value ...]"),
+# then its counts, written out by the script that owns it: REQUIRED positional arguments, OPTIONAL ones after
+# them, and OPTIONS, "options" when --key value options for the Python entry point may follow, else
+# "no-options". Sets MODEL_DIR, MODEL_NAME, USAGE_COMMAND, SCRIPT_ARGUMENTS, TARGET (with --target),
+# POSITIONAL and EXTRA (the --key value options). -h/--help as the first of ARGS prints the usage, exit 0.
+USAGE_WORDS=4
 parse_script_args() {
     local with_target=0
     if [[ "$1" == --target ]]; then
         with_target=1
         shift
     fi
-    SCRIPT_ARGUMENTS="$1"
-    shift
+    (($# >= USAGE_WORDS)) || fail "parse_script_args: expects the usage text, REQUIRED, OPTIONAL and OPTIONS"
+    set_usage "$1" "$2" "$3" "$4"
+    shift "$USAGE_WORDS"
     USAGE_COMMAND="bash utils/scripts/$(basename "$0") MODEL_DIR"
     ((with_target == 0)) || USAGE_COMMAND+=" CPU|GPU|Ascend"
     (($#)) || usage_error "expects MODEL_DIR first (it is called by a model folder's scripts)"
@@ -77,10 +81,10 @@ parse_script_args() {
     MODEL_NAME="$(basename "$MODEL_DIR")"
     shift
     if [[ "${1:-}" == --as ]]; then
-        (($# >= 3)) || usage_error "--as needs the script's name and its ARGUMENTS"
+        (($# >= USAGE_WORDS + 2)) || usage_error "--as needs the script's name and its usage (text and counts)"
         USAGE_COMMAND="bash $MODEL_NAME/scripts/$2"
-        SCRIPT_ARGUMENTS="$3"
-        shift 3
+        set_usage "$3" "$4" "$5" "$6"
+        shift $((USAGE_WORDS + 2))
     fi
     if ((with_target)); then
         (($#)) || usage_error "expects DEVICE_TARGET after MODEL_DIR"
@@ -88,24 +92,21 @@ parse_script_args() {
         shift
     fi
     exit_if_help "$@"
-    local words word required=0 optional=0 takes_options=0
-    read -r -a words <<< "$SCRIPT_ARGUMENTS"
-    for word in ${words[@]+"${words[@]}"}; do
-        case "$word" in
-            "[--"*) takes_options=1; break ;;
-            \[*\]) optional=$((optional + 1)) ;;
-            *)
-                ((optional == 0)) || fail "required argument $word after an optional one in '$SCRIPT_ARGUMENTS'"
-                required=$((required + 1)) ;;
-        esac
-    done
-    if ((takes_options)); then
+    if [[ "$SCRIPT_OPTIONS" == options ]]; then
         split_positional_and_extra "$@"
     else
         POSITIONAL=("$@")
         EXTRA=()
     fi
-    expect_positional_count "$required" $((required + optional))
+    expect_positional_count "$SCRIPT_REQUIRED" $((SCRIPT_REQUIRED + SCRIPT_OPTIONAL))
+}
+
+# set_usage TEXT REQUIRED OPTIONAL OPTIONS: the usage that applies (see parse_script_args), its counts checked.
+set_usage() {
+    is_non_negative_int "$2" && is_non_negative_int "$3" ||
+        fail "usage '$1': REQUIRED and OPTIONAL must be counts, got '$2' and '$3'"
+    [[ "$4" == options || "$4" == no-options ]] || fail "usage '$1': OPTIONS must be options or no-options, got '$4'"
+    SCRIPT_ARGUMENTS="$1" SCRIPT_REQUIRED="$2" SCRIPT_OPTIONAL="$3" SCRIPT_OPTIONS="$4"
 }
 
 # split_positional_and_extra ARGS...: POSITIONAL=the leading arguments, EXTRA=the rest from the first "-..." on,
@@ -319,63 +320,95 @@ run_cluster() {
     check_cluster_env "$launcher"
     local port="${MASTER_PORT:-}"
     [[ -n "$port" ]] || port="$(free_port)"
-    local total=$((count * NUM_NODES)) first_rank=$((NODE_RANK * count))
     mkdir -p "$log_dir"
     # msrun does not tell its workers how many of them share this host (setup_device's thread share).
     export ZOO_LOCAL_WORKER_NUM="$count"
     # HCCL's timeouts for Ascend ranks (zoo_core.runtime.hccl_env), unless the environment sets them.
     eval "$(python -m zoo_core.runtime.hccl_env)"
-    local command=()
     if [[ "$launcher" == msrun ]]; then
-        require_command msrun "it comes with MindSpore >= 2.3: activate the environment that has MindSpore"
-        command=(msrun --worker_num="$total" --local_worker_num="$count" --node_rank="$NODE_RANK"
-            --master_addr="$MASTER_ADDR" --master_port="$port" --log_dir="$log_dir" --join=True
-            --cluster_time_out="$CLUSTER_TIME_OUT" --tail_worker_log="$first_rank" "$@")
-        # msrun stops its workers (each in a session of its own) on SIGINT, and only then.
-        CLUSTER_STOP_SIGNAL=INT
+        msrun_command "$count" "$port" "$log_dir" "$@"
     else
-        require_command mpirun "install OpenMPI (e.g. apt-get install openmpi-bin), or use LAUNCHER=msrun"
-        local mpirun_options=() extra_options=()
-        # OpenMPI refuses to run as root unless told to.
-        [[ "$(id -u)" != 0 ]] || mpirun_options+=(--allow-run-as-root)
-        # Default: no core binding by OpenMPI (its default binds a rank to one core, starving the data pipeline).
-        read -r -a extra_options <<< "${MPIRUN_ARGS---bind-to none}"
-        command=(env MS_SCHED_HOST="$MASTER_ADDR" MS_SCHED_PORT="$port" MS_TOPO_TIMEOUT="$CLUSTER_TIME_OUT"
-            mpirun -n "$total" -x MS_SCHED_HOST -x MS_SCHED_PORT -x MS_TOPO_TIMEOUT -x ZOO_LOCAL_WORKER_NUM
-            -x HCCL_CONNECT_TIMEOUT
-            ${mpirun_options[@]+"${mpirun_options[@]}"} ${extra_options[@]+"${extra_options[@]}"}
-            bash "$ZOO_SCRIPTS_DIR/mpirun_worker.sh" "$log_dir" python "$@")
-        CLUSTER_STOP_SIGNAL=TERM
+        mpirun_command "$count" "$port" "$log_dir" "$@"
     fi
+    announce_cluster "$launcher" "$count" "$port" "$log_dir"
+    start_and_wait_for_cluster "$log_dir"
+    report_cluster "$launcher" "$count" "$log_dir"
+}
+
+# msrun_command N PORT LOG_DIR SCRIPT [ARGS...]: CLUSTER_COMMAND, msrun starting this host's N workers of
+# N*NUM_NODES (and, on host 0, the scheduler), and CLUSTER_STOP_SIGNAL, what stops them.
+msrun_command() {
+    local count="$1" port="$2" log_dir="$3"
+    shift 3
+    require_command msrun "it comes with MindSpore >= 2.3: activate the environment that has MindSpore"
+    CLUSTER_COMMAND=(msrun --worker_num=$((count * NUM_NODES)) --local_worker_num="$count" --node_rank="$NODE_RANK"
+        --master_addr="$MASTER_ADDR" --master_port="$port" --log_dir="$log_dir" --join=True
+        --cluster_time_out="$CLUSTER_TIME_OUT" --tail_worker_log=$((NODE_RANK * count)) "$@")
+    # msrun stops its workers (each in a session of its own) on SIGINT, and only then.
+    CLUSTER_STOP_SIGNAL=INT
+}
+
+# mpirun_command N PORT LOG_DIR SCRIPT [ARGS...]: CLUSTER_COMMAND, mpirun starting all N*NUM_NODES workers over
+# the hosts of MPIRUN_ARGS (each through mpirun_worker.sh), and CLUSTER_STOP_SIGNAL, what stops them.
+mpirun_command() {
+    local count="$1" port="$2" log_dir="$3"
+    shift 3
+    require_command mpirun "install OpenMPI (e.g. apt-get install openmpi-bin), or use LAUNCHER=msrun"
+    local mpirun_options=() extra_options=()
+    # OpenMPI refuses to run as root unless told to.
+    [[ "$(id -u)" != 0 ]] || mpirun_options+=(--allow-run-as-root)
+    # Default: no core binding by OpenMPI (its default binds a rank to one core, starving the data pipeline).
+    read -r -a extra_options <<< "${MPIRUN_ARGS---bind-to none}"
+    CLUSTER_COMMAND=(env MS_SCHED_HOST="$MASTER_ADDR" MS_SCHED_PORT="$port" MS_TOPO_TIMEOUT="$CLUSTER_TIME_OUT"
+        mpirun -n $((count * NUM_NODES)) -x MS_SCHED_HOST -x MS_SCHED_PORT -x MS_TOPO_TIMEOUT -x ZOO_LOCAL_WORKER_NUM
+        -x HCCL_CONNECT_TIMEOUT
+        ${mpirun_options[@]+"${mpirun_options[@]}"} ${extra_options[@]+"${extra_options[@]}"}
+        bash "$ZOO_SCRIPTS_DIR/mpirun_worker.sh" "$log_dir" python "$@")
+    CLUSTER_STOP_SIGNAL=TERM
+}
+
+# announce_cluster LAUNCHER N PORT LOG_DIR: one line saying what starts where.
+announce_cluster() {
+    local launcher="$1" count="$2" port="$3" log_dir="$4" first_rank=$((NODE_RANK * $2))
     if ((NUM_NODES > 1)); then
-        echo "host $NODE_RANK of $NUM_NODES: starting ranks $first_rank..$((first_rank + count - 1)) of $total" \
-            "with $launcher (scheduler $MASTER_ADDR:$port); logs: $log_dir/worker_<rank>.log"
+        echo "host $NODE_RANK of $NUM_NODES: starting ranks $first_rank..$((first_rank + count - 1)) of" \
+            "$((count * NUM_NODES)) with $launcher (scheduler $MASTER_ADDR:$port); logs: $log_dir/worker_<rank>.log"
     else
         echo "starting $count processes with $launcher (scheduler port $port); logs: $log_dir/worker_<rank>.log"
     fi
-    # In the background, so that an interrupt of this script is passed on and the workers are stopped; its
-    # output is kept in LOG_DIR/launcher.log too, for report_dead_workers.
-    "${command[@]}" > >(tee "$log_dir/launcher.log") 2>&1 &
+}
+
+# start_and_wait_for_cluster LOG_DIR: run CLUSTER_COMMAND in the background (so that an interrupt of this
+# script is passed on as CLUSTER_STOP_SIGNAL and the workers are stopped; its output kept in
+# LOG_DIR/launcher.log too, for report_dead_workers) until it exits; sets CLUSTER_STATUS and
+# CLUSTER_INTERRUPTED.
+start_and_wait_for_cluster() {
+    "${CLUSTER_COMMAND[@]}" > >(tee "$1/launcher.log") 2>&1 &
     CLUSTER_LAUNCHER_PID=$!
     CLUSTER_INTERRUPTED=0
     trap 'CLUSTER_INTERRUPTED=1; kill "-$CLUSTER_STOP_SIGNAL" "$CLUSTER_LAUNCHER_PID" 2> /dev/null || true' INT TERM
-    local status
     while :; do
-        status=0
-        wait "$CLUSTER_LAUNCHER_PID" || status=$?
+        CLUSTER_STATUS=0
+        wait "$CLUSTER_LAUNCHER_PID" || CLUSTER_STATUS=$?
         # A trapped signal ends `wait` early: wait again until the launcher itself has exited.
         ! kill -0 "$CLUSTER_LAUNCHER_PID" 2> /dev/null || continue
         break
     done
     trap - INT TERM
+}
+
+# report_cluster LAUNCHER N LOG_DIR: the outcome of start_and_wait_for_cluster: exit 130 when interrupted, the
+# failing workers' log tails and failure when the launcher failed, else one line.
+report_cluster() {
+    local launcher="$1" count="$2" log_dir="$3"
     if ((CLUSTER_INTERRUPTED)); then
         echo "error: interrupted; the $launcher processes were stopped; logs in $log_dir" >&2
         exit 130
     fi
-    if ((status != 0)); then
+    if ((CLUSTER_STATUS != 0)); then
         report_failed_workers "$log_dir"
         report_dead_workers "$log_dir"
-        fail "$launcher run failed (exit status $status); logs in $log_dir"
+        fail "$launcher run failed (exit status $CLUSTER_STATUS); logs in $log_dir"
     fi
     if ((NUM_NODES > 1)); then
         echo "all $count processes of host $NODE_RANK finished; logs in $log_dir"

@@ -23,7 +23,7 @@ MASTER_ADDR (host 0's address) and MASTER_PORT, the same on every host; run this
 EOF
 }
 
-parse_script_args "DEVICE_TARGET N CKPT [DATA_DIR] [--key value ...]" "$@"
+parse_script_args "DEVICE_TARGET N CKPT [DATA_DIR] [--key value ...]" 3 1 options "$@"
 
 TARGET="$(device_target_arg "${POSITIONAL[0]}")"
 COUNT="$(process_count_arg "${POSITIONAL[1]}")"

@@ -25,7 +25,7 @@ A run continues where it stopped in its output folder (--resume auto, the defaul
 EOF
 }
 
-parse_script_args --target "N [DATA_DIR] [--key value ...]" "$@"
+parse_script_args --target "N [DATA_DIR] [--key value ...]" 1 1 options "$@"
 
 COUNT="$(process_count_arg "${POSITIONAL[0]}")"
 DATA_DIR="${POSITIONAL[1]:-}"

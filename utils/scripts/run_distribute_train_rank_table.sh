@@ -23,7 +23,7 @@ A run continues where it stopped in its output folder (--resume auto, the defaul
 EOF
 }
 
-parse_script_args "RANK_TABLE_FILE [DATA_DIR] [--key value ...]" "$@"
+parse_script_args "RANK_TABLE_FILE [DATA_DIR] [--key value ...]" 1 1 options "$@"
 DATA_DIR="${POSITIONAL[1]:-}"
 [[ -z "$DATA_DIR" ]] || DATA_DIR="$(existing_dir_arg "$DATA_DIR" DATA_DIR)"
 require_command python "activate the Python environment that has MindSpore"

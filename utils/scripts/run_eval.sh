@@ -17,7 +17,7 @@ The device is \$DEVICE_ID (default 0) on GPU and Ascend.
 EOF
 }
 
-parse_script_args --target "OUT_DIR CKPT [DATA_DIR] [--key value ...]" "$@"
+parse_script_args --target "OUT_DIR CKPT [DATA_DIR] [--key value ...]" 2 1 options "$@"
 
 [[ -n "${POSITIONAL[0]}" ]] || usage_error "OUT_DIR is empty"
 [[ ! -e "${POSITIONAL[0]}" || -d "${POSITIONAL[0]}" ]] || usage_error "OUT_DIR exists and is not a folder: '${POSITIONAL[0]}'"

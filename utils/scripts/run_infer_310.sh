@@ -26,7 +26,7 @@ Writes into the current folder: result_Files/, time_Result/, infer.log, imagenet
 EOF
 }
 
-parse_script_args "MINDIR_PATH DATA_PATH DEVICE_ID [NET]" "$@"
+parse_script_args "MINDIR_PATH DATA_PATH DEVICE_ID [NET]" 3 1 no-options "$@"
 MINDIR_PATH="$(existing_file_arg "${POSITIONAL[0]}" MINDIR_PATH)"
 DATA_PATH="$(existing_dir_arg "${POSITIONAL[1]}" DATA_PATH)"
 DEVICE_ID="$(device_id_arg "${POSITIONAL[2]}")"

@@ -18,7 +18,7 @@ Writes into the current folder: result_Files/, imagenet_label.json, acc.log.
 EOF
 }
 
-parse_script_args "MINDIR_PATH DATA_PATH [NET]" "$@"
+parse_script_args "MINDIR_PATH DATA_PATH [NET]" 2 1 no-options "$@"
 MINDIR_PATH="$(existing_file_arg "${POSITIONAL[0]}" MINDIR_PATH)"
 # This path runs MindSpore's exported graphs; ONNX files are run by predict.py (onnxruntime).
 if [[ "${MINDIR_PATH,,}" == *.onnx ]]; then

@@ -20,7 +20,7 @@ A run continues where it stopped in its output folder (--resume auto, the defaul
 EOF
 }
 
-parse_script_args --target "[DATA_DIR] [DEVICE_ID] [--key value ...]" "$@"
+parse_script_args --target "[DATA_DIR] [DEVICE_ID] [--key value ...]" 0 2 options "$@"
 DATA_DIR="${POSITIONAL[0]:-}"
 [[ -z "$DATA_DIR" ]] || DATA_DIR="$(existing_dir_arg "$DATA_DIR" DATA_DIR)"
 if ((${#POSITIONAL[@]} > 1)); then
