@@ -5,7 +5,7 @@ preprocessing of the published weights, on real photographs.
 The reference is `zoo_core.data.reference_eval` (torchvision's Resize + CenterCrop on Pillow images;
 `tests/test_preprocessing_fidelity.py` proves it equal to torchvision's and timm's). For every distinct
 (resize, crop, filter) of the variants and every photograph (sklearn's two, and the crops and resizes of
-`tests/helpers/photographs.py`'s set, rebuilt here), it prints the mean and max |diff| of the uint8 crop,
+`tests/helpers/real_photographs.py`'s set, rebuilt here), it prints the mean and max |diff| of the uint8 crop,
 the share of differing values, the max |diff| of the normalised tensor, and the same for the resize alone
 (the crop taken at the reference's offset), which separates the filter from the crop offset.
 

@@ -14,7 +14,7 @@ import pytest
 from PIL import Image
 
 from helpers import REPO_ROOT
-from helpers.photos import encoded, photo, photo_jpeg
+from helpers.synthetic_photos import encoded, photo, photo_jpeg
 from zoo_core.data.image_check import check_image
 from zoo_core.data.index import DatasetError, index_split
 

@@ -10,7 +10,7 @@ import pytest
 from easydict import EasyDict
 
 from helpers import REPO_ROOT
-from helpers.photos import write_photo_dataset
+from helpers.synthetic_photos import write_photo_dataset
 from test_export import make_non_trivial
 from zoo_core.data.dataset import create_eval_dataset, normalize_ops
 from zoo_core.data.mixing import MixingDraws

@@ -1,7 +1,7 @@
 """MindRecord datasets: `utils/to_mindrecord.py` converts an ImageFolder tree (in parallel, resumably), and
 training and evaluation read the shards with the same transforms and counts as the ImageFolder tree.
 
-The dataset: 3 classes of photo-like JPEGs of varied sizes (tests/helpers/photos.py), 10 training and 5
+The dataset: 3 classes of photo-like JPEGs of varied sizes (tests/helpers/synthetic_photos.py), 10 training and 5
 validation images per class, plus one truncated JPEG in val/ that both formats must leave out.
 """
 import json
@@ -14,7 +14,7 @@ import pytest
 from easydict import EasyDict
 
 from helpers import REPO_ROOT, script_command
-from helpers.photos import photo_jpeg, write_photo_dataset
+from helpers.synthetic_photos import photo_jpeg, write_photo_dataset
 from zoo_core.data.dataset import create_eval_dataset, create_train_dataset, index_for
 from zoo_core.data.mindrecord import CATALOG_NAME, read_split
 from zoo_core.data.mindrecord_convert import PLAN_NAME

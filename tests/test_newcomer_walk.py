@@ -11,7 +11,7 @@ import time
 import pytest
 
 from helpers import REPO_ROOT
-from helpers.photos import write_photo_dataset
+from helpers.synthetic_photos import write_photo_dataset
 
 pytestmark = pytest.mark.slow
 

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from helpers import REPO_ROOT, require
-from helpers.photos import write_photo_dataset
+from helpers.synthetic_photos import write_photo_dataset
 
 SCRIPT = REPO_ROOT / 'benchmarks' / 'pipeline.py'
 spec = importlib.util.spec_from_file_location('pipeline_benchmark', SCRIPT)

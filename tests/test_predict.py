@@ -15,7 +15,7 @@ from PIL import Image
 
 from helpers import REPO_ROOT, require
 from helpers import run_script as run_in_subprocess
-from helpers.photographs import write_photographs
+from helpers.real_photographs import write_photographs
 from helpers.reference_models import copy_reference_weights, make_non_trivial, timm_model
 from zoo_core.data.class_names import (IMAGENET_CLASSES, default_class_names, imagenet_class_names,
                                        read_class_indexing, save_class_indexing)

@@ -16,7 +16,7 @@ from easydict import EasyDict
 from PIL import Image
 
 from helpers import REPO_ROOT, require, run_script
-from helpers.photographs import write_photographs
+from helpers.real_photographs import write_photographs
 from helpers.reference_models import copy_reference_weights, make_non_trivial, timm_model, torchvision_model
 from zoo_core.data.dataset import (DatasetError, EVAL_RESIZE_FAST, EVAL_RESIZE_PIL, create_eval_dataset,
                                    effective_eval_resize, eval_resize_size, eval_transforms)

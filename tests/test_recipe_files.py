@@ -14,7 +14,7 @@ import pytest
 import yaml
 
 from helpers import REPO_ROOT
-from helpers.photos import write_photo_dataset
+from helpers.synthetic_photos import write_photo_dataset
 from zoo_core.engine.validate import TRAIN, validate_settings
 from zoo_core.runtime.config import ConfigError
 from zoo_core.runtime.recipe_files import HEADER_KEYS, recipe_header, shipped_recipes

@@ -13,7 +13,7 @@ import yaml
 import pytest
 
 from helpers import REPO_ROOT
-from helpers.photos import write_photo_dataset
+from helpers.synthetic_photos import write_photo_dataset
 from zoo_resnest.family import FAMILY as RESNEST
 from zoo_resnext.family import FAMILY as RESNEXT
 

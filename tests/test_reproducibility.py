@@ -21,7 +21,7 @@ import numpy as np
 import pytest
 
 from helpers import REPO_ROOT, script_command
-from helpers.photos import write_photo_dataset
+from helpers.synthetic_photos import write_photo_dataset
 
 CLASS_TINTS = ((0.9, 0.2, 0.1), (0.1, 0.2, 0.9))
 TRAIN_PER_CLASS, VAL_PER_CLASS = 12, 4

@@ -18,7 +18,7 @@ from mindspore.train import Model
 
 from helpers import REPO_ROOT
 from zoo_core.data.demo_data import generate
-from zoo_core.engine.checkpointing import CheckpointWriter, checkpoint_name, checkpoint_position, run_checkpoints
+from zoo_core.engine.run_checkpoints import CheckpointWriter, checkpoint_name, checkpoint_position, run_checkpoints
 from zoo_core.engine.graceful_stop import resume_command
 from zoo_core.engine.monitor import keep_metrics_until
 from zoo_core.engine.plot import read_metrics
@@ -145,7 +145,7 @@ WRITE_LOOP = """
 import sys
 from mindspore import nn
 from mindspore.train import Model
-from zoo_core.engine.checkpointing import CheckpointWriter
+from zoo_core.engine.run_checkpoints import CheckpointWriter
 from zoo_core.runtime.logging import get_logger
 from zoo_core.weights.checkpoint import CheckpointError
 net = nn.Dense(2048, 2048)  # 16 MB: a write takes tens of milliseconds, long enough to be hit

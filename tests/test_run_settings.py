@@ -6,7 +6,7 @@ import mindspore as ms
 import pytest
 
 from helpers import REPO_ROOT
-from helpers.photos import write_photo_dataset
+from helpers.synthetic_photos import write_photo_dataset
 from zoo_core.engine.run_settings import flag_value, with_run_settings
 from zoo_core.runtime.config import ConfigError, save_config
 from zoo_resnest.family import FAMILY

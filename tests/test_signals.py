@@ -13,7 +13,7 @@ import mindspore as ms
 import pytest
 
 from helpers import REPO_ROOT
-from helpers.photos import write_photo_dataset
+from helpers.synthetic_photos import write_photo_dataset
 from zoo_core.runtime.errors import run_command
 from zoo_resnest.family import FAMILY
 

@@ -1,5 +1,8 @@
 """ResNeSt variants: the authors' (resnest50/101/200/269) and timm's (resnest14d/26d/50d_*).
 
+Named `resnest.py` as the authors' file of the resnest50..269 constructors (`resnest/torch/models/resnest.py`)
+and the ModelZoo card; the block and the backbone configuration are in `resnet.py`.
+
 Each is a configuration of the shared backbone; `pretrained` gives the reference weights' file names
 and the evaluation preprocessing published with them.
 """

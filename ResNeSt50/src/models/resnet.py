@@ -1,5 +1,9 @@
-"""ResNeSt's ResNet, as the authors' `resnet.py` has it: the split-attention bottleneck, and the shared
-ResNet backbone (`zoo_core.models.backbone`) configured as ResNet-D (deep 3x3 stem, avg-down shortcut)."""
+"""ResNeSt's ResNet: the split-attention bottleneck block and the ResNet-D configuration (deep 3x3 stem,
+avg-down shortcut) of the shared backbone (`zoo_core.models.backbone`).
+
+Named `resnet.py` because the authors' repository (`resnest/torch/models/resnet.py`) and the ModelZoo card
+put the block and the backbone there; the named variants (resnest50, ...) are in `resnest.py`, the split
+attention in `splat.py`, as in the authors' repository."""
 from mindspore import nn
 
 from zoo_core.models.backbone import STEM_DEEP_3X3, Bottleneck, ResNet

@@ -1,5 +1,8 @@
 """ResNeXt's ResNet (Xie et al., "Aggregated Residual Transformations", 2017): the grouped bottleneck,
-and the shared ResNet backbone (`zoo_core.models.backbone`) with its 7x7 stem and strided shortcuts."""
+and the shared ResNet backbone (`zoo_core.models.backbone`) with its 7x7 stem and strided shortcuts.
+
+Named `resnet.py` as torchvision's and the ModelZoo's file of the block and backbone (ResNeXt is a ResNet
+with grouped convolutions); the named variants are in `resnext.py`."""
 from mindspore import nn
 
 from zoo_core.models.backbone import Bottleneck, ResNet

@@ -1,5 +1,7 @@
 """ResNeXt variants: torchvision's (resnext50_32x4d, resnext101_32x8d, resnext101_64x4d).
 
+Named after the family, beside `resnet.py` (the block and the backbone), as `resnest.py` is in ResNeSt50/.
+
 Each is a configuration of ResNeXt's ResNet (`resnet.py`); `pretrained` gives the reference weights' file
 names and the evaluation preprocessing published with them.
 """

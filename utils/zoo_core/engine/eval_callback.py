@@ -10,7 +10,7 @@ import os
 
 from mindspore.train import Callback
 
-from zoo_core.engine.checkpointing import save_atomically
+from zoo_core.engine.run_checkpoints import save_atomically
 
 BEST_CHECKPOINT = 'best.ckpt'
 BEST_RESULT = 'best.json'

@@ -14,7 +14,7 @@ import numpy as np
 from mindspore import Tensor
 from mindspore.train import Callback
 
-from zoo_core.engine.checkpointing import checkpoint_position, run_checkpoints
+from zoo_core.engine.run_checkpoints import checkpoint_position, run_checkpoints
 from zoo_core.engine.monitor import keep_metrics_until
 from zoo_core.runtime.config import ConfigError
 from zoo_core.weights.checkpoint import CheckpointError, has_crc_trailer, network_weights, read_checkpoint

@@ -15,7 +15,7 @@ from zoo_core.data.class_names import class_indexing_of, save_class_indexing
 from zoo_core.data.dataset import create_eval_dataset, create_train_dataset, index_for
 from zoo_core.data.demo_data import ensure_demo_dataset
 from zoo_core.data.mixing import mixing_enabled
-from zoo_core.engine.checkpointing import CHECKPOINT_DIR, CheckpointCallback, CheckpointWriter
+from zoo_core.engine.run_checkpoints import CHECKPOINT_DIR, CheckpointCallback, CheckpointWriter
 from zoo_core.engine.crossentropy import CrossEntropySmooth
 from zoo_core.engine.eval_callback import EMA, EvalCallback, read_best
 from zoo_core.engine.evaluate import evaluate
