@@ -21,7 +21,7 @@ from helpers.reference_models import copy_reference_weights, make_non_trivial, t
 from zoo_core.data.dataset import (DatasetError, EVAL_RESIZE_FAST, EVAL_RESIZE_PIL, create_eval_dataset,
                                    effective_eval_resize, eval_resize_size, eval_transforms)
 from zoo_core.data.reference_eval import reference_crop_ops, reference_resized_size
-from zoo_core.deploy.export import export_network, parse_args
+from zoo_core.deploy.export import export_network, mindir_preprocessing, parse_args, resolve_net
 from zoo_core.deploy.infer import EvalTransform, run_mindir
 from zoo_core.models.input_norm import InputNormalization
 from zoo_resnest.family import FAMILY as RESNEST
@@ -218,10 +218,13 @@ def test_eval_resize_is_a_config_key_that_defaults_to_auto():
     assert RESNEXT.get_config(['--eval_resize', 'fast']).eval_resize == 'fast'
 
 
-def test_exported_models_run_with_the_reference_preprocessing_unless_told():
-    run = ['--run_mindir', 'net.mindir', '--data_path', 'val']
-    assert parse_args(RESNEST, run).eval_resize == EVAL_RESIZE_PIL
-    assert parse_args(RESNEST, run + ['--eval_resize', 'fast']).eval_resize == EVAL_RESIZE_FAST
+def test_exported_models_without_their_json_run_with_the_reference_preprocessing_unless_told(tmp_path):
+    # A MINDIR with its <MINDIR>.json runs with its run's preprocessing (tests/test_postprocess.py).
+    run = ['--run_mindir', str(tmp_path / 'net.mindir'), '--data_path', 'val']
+    for flags, expected in ((run, EVAL_RESIZE_PIL), (run + ['--eval_resize', 'fast'], EVAL_RESIZE_FAST)):
+        args = parse_args(RESNEST, flags)
+        args.net = resolve_net(RESNEST, args)
+        assert mindir_preprocessing(RESNEST, args)[1] == expected
 
 
 def test_an_unknown_eval_resize_is_a_clear_error():
