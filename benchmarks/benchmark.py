@@ -45,6 +45,15 @@ MOMENTUM = 0.9
 SEED = 0
 RESULT_PREFIX = 'BENCHMARK_RESULT '
 DEFAULT_ISA_LABEL = 'mindcv (default ISA)'
+# --import-orders: what ran in our worker before the zoo was imported, with no ISA set by the caller (the
+# zoo caps oneDNN's ISA at its import, which only helps before oneDNN's first primitive).
+IMPORT_ORDERS = {
+    'zoo-first': ('zoo', 'ours (zoo imported first)'),
+    'user-conv-first': ('user-conv', "ours (after the user's own convolution)"),
+    'mindcv-first': ('mindcv', "ours (after mindcv's network ran)"),
+}
+# Input side of what runs before the zoo in those rows (small: it only has to start oneDNN).
+BEFORE_ZOO_IMAGE_SIZE = 32
 TIMM_DEFAULT_ISA_LABEL = 'timm (default ISA)'
 WORKER_TIMEOUT_S = 3600
 BYTES_PER_MB = 1024 * 1024
@@ -74,12 +83,19 @@ def parse_args(argv=None):
                              'has no slow AVX-512 path here)')
     parser.add_argument('--default-isa-iters', type=int, default=2,
                         help='timed calls of the --mindcv-default-isa runs (no warmup)')
+    parser.add_argument('--import-orders', default='',
+                        help=f"also run our forward pass with {ISA_VARIABLE} unset after each of these, "
+                             f"comma-separated: {', '.join(IMPORT_ORDERS)} (the zoo's own cap at import, and "
+                             "what a convolution run before it does; --default-isa-iters timed calls, no "
+                             "train step)")
     parser.add_argument('--recompute', default='none', choices=('none', 'stage', 'block'),
                         help="ours: --recompute of train.py (Cell.recompute per stage or block); timm: "
                              "set_grad_checkpointing() for stage or block; mindcv: not offered")
     parser.add_argument('--json', dest='json_path', default='', help='also write the results to this file')
     parser.add_argument('--worker', default='', help=argparse.SUPPRESS)
     parser.add_argument('--network', default='', help=argparse.SUPPRESS)
+    parser.add_argument('--before-zoo', default='', help=argparse.SUPPRESS)
+    parser.add_argument('--forward-only', action='store_true', help=argparse.SUPPRESS)
     return check_arguments(parser, parser.parse_args(argv), ('iters', 'repeat', 'batch_forward', 'batch_train',
                                                              'image_size', 'threads', 'default_isa_iters'))
 
@@ -94,6 +110,8 @@ def check_arguments(parser, args, positive):
         parser.error(f'--warmup must be >= 0, got {args.warmup}')
     args.network_list = split_choices(parser, '--networks', args.networks, NETWORKS)
     args.impl_list = split_choices(parser, '--impls', args.impls, IMPLEMENTATIONS)
+    args.import_order_list = (split_choices(parser, '--import-orders', args.import_orders, tuple(IMPORT_ORDERS))
+                              if args.import_orders else [])
     return args
 
 
@@ -202,12 +220,32 @@ def timm_train_step(model, batch, size):
     return train_step
 
 
+def run_before_zoo(before):
+    """What the process runs before it imports the zoo: a user's own convolution ('user-conv'), or mindcv's
+    network ('mindcv'; a forward pass of a small image); nothing for '' or 'zoo' (imported first)."""
+    import numpy as np
+    import mindspore as ms
+    from mindspore import nn
+
+    image = ms.Tensor(np.zeros((1, 3, BEFORE_ZOO_IMAGE_SIZE, BEFORE_ZOO_IMAGE_SIZE), np.float32))
+    if before == 'user-conv':
+        nn.Conv2d(3, 8, 3)(image).asnumpy()
+    elif before == 'mindcv':
+        build_mindspore_network('mindcv', 'resnest50')(image).asnumpy()
+    elif before not in ('', 'zoo'):
+        raise ValueError(f'unknown --before-zoo {before!r}')
+
+
 def measure_mindspore(impl, args):
-    """Forward and train-step figures of a MindSpore network, GRAPH mode, fp32."""
+    """Forward and train-step figures of a MindSpore network, GRAPH mode, fp32 (forward only with
+    `--forward-only`; `--before-zoo`: see `run_before_zoo`)."""
+    if args.before_zoo == 'zoo':
+        import zoo_core  # noqa: F401  (imported first: its ISA cap precedes MindSpore's oneDNN)
     import numpy as np
     import mindspore as ms
 
     rng = start_mindspore(args.threads)
+    run_before_zoo(args.before_zoo)
     size = args.image_size
     rss_before = peak_rss_mb()
     net = build_mindspore_network(impl, args.network)
@@ -219,8 +257,10 @@ def measure_mindspore(impl, args):
     forward = summarise(args.batch_forward, *time_calls(lambda: net(images).asnumpy(), args.warmup, args.iters))
     peak_after_forward = peak_rss_mb()
 
-    train_step = mindspore_train_step(net, args.batch_train, size, rng)
-    train = summarise(args.batch_train, *time_calls(train_step, args.warmup, args.iters))
+    train = None
+    if not args.forward_only:
+        train_step = mindspore_train_step(net, args.batch_train, size, rng)
+        train = summarise(args.batch_train, *time_calls(train_step, args.warmup, args.iters))
     return dict(forward=forward, train=train, framework=f'mindspore {ms.__version__}',
                 source=sys.modules[type(net).__module__].__file__,
                 rss_after_imports_mb=rss_before, peak_after_forward_mb=peak_after_forward)
@@ -257,19 +297,22 @@ def measure_timm(args):
 def run_worker(args):
     """Measure one (network, implementation) in this process and print the result as one JSON line."""
     impl = args.worker
+    isa = os.environ.get(ISA_VARIABLE, '(oneDNN default)')  # as the parent set it: the zoo's import may set it
     result = measure_timm(args) if impl == 'timm' else measure_mindspore(impl, args)
-    result.update(network=args.network, impl=impl, recompute=args.recompute,
-                  isa=os.environ.get(ISA_VARIABLE, '(oneDNN default)'),
+    result.update(network=args.network, impl=impl, recompute=args.recompute, isa=isa,
                   threads=args.threads, peak_mb=peak_rss_mb())
     print(RESULT_PREFIX + json.dumps(result), flush=True)
 
 
-def worker_command(args, network, impl, iters, warmup):
-    """The command line of one worker subprocess."""
-    return [sys.executable, os.path.abspath(__file__), '--worker', impl, '--network', network,
-            '--iters', str(iters), '--warmup', str(warmup), '--batch-forward', str(args.batch_forward),
-            '--batch-train', str(args.batch_train), '--image-size', str(args.image_size),
-            '--threads', str(args.threads), '--recompute', args.recompute]
+def worker_command(args, network, impl, iters, warmup, order=None):
+    """The command line of one worker subprocess (`order`: a key of `IMPORT_ORDERS`, forward only)."""
+    command = [sys.executable, os.path.abspath(__file__), '--worker', impl, '--network', network,
+               '--iters', str(iters), '--warmup', str(warmup), '--batch-forward', str(args.batch_forward),
+               '--batch-train', str(args.batch_train), '--image-size', str(args.image_size),
+               '--threads', str(args.threads), '--recompute', args.recompute]
+    if order is not None:
+        command += ['--forward-only', '--before-zoo', IMPORT_ORDERS[order][0]]
+    return command
 
 
 def run_in_subprocess(command, env, label):
@@ -309,10 +352,11 @@ def prepare_parent(args):
 
 
 def planned_runs(args, repeat_index):
-    """(network, impl, label, env, iters, warmup) of every worker of one repeat, in order.
+    """(network, impl, label, env, iters, warmup, import order or None) of every worker of one repeat, in
+    order.
 
-    Odd repeats run the implementations in reverse order; mindcv's default-ISA rows run in the first only,
-    timm's in every repeat.
+    Odd repeats run the implementations in reverse order; mindcv's default-ISA rows and the import-order rows
+    run in the first only, timm's default-ISA rows in every repeat.
     """
     capped_env = dict(os.environ)
     default_env = {key: value for key, value in os.environ.items() if key != ISA_VARIABLE}
@@ -320,11 +364,13 @@ def planned_runs(args, repeat_index):
     runs = []
     for network in args.network_list:
         for impl in impls:
-            runs.append((network, impl, impl, capped_env, args.iters, args.warmup))
+            runs.append((network, impl, impl, capped_env, args.iters, args.warmup, None))
         if args.mindcv_default_isa and repeat_index == 0:
-            runs.append((network, 'mindcv', DEFAULT_ISA_LABEL, default_env, args.default_isa_iters, 0))
+            runs.append((network, 'mindcv', DEFAULT_ISA_LABEL, default_env, args.default_isa_iters, 0, None))
         if args.timm_default_isa and 'timm' in args.impl_list:
-            runs.append((network, 'timm', TIMM_DEFAULT_ISA_LABEL, default_env, args.iters, args.warmup))
+            runs.append((network, 'timm', TIMM_DEFAULT_ISA_LABEL, default_env, args.iters, args.warmup, None))
+        for order in args.import_order_list if repeat_index == 0 else []:
+            runs.append((network, 'ours', IMPORT_ORDERS[order][1], default_env, args.default_isa_iters, 0, order))
     return runs
 
 
@@ -339,6 +385,9 @@ def pooled(results):
         row = dict(network=network, label=label, repeats=len(runs), peak_mb=max(r['peak_mb'] for r in runs),
                    loads=[r['load_before'][0] for r in runs] + [r['load_after'][0] for r in runs])
         for phase in ('forward', 'train'):
+            if runs[0][phase] is None:  # a forward-only row
+                row[phase] = None
+                continue
             times = [t for r in runs for t in r[phase]['times_s']]
             first = statistics.median(r[phase]['first_call_s'] for r in runs)
             row[phase] = summarise(runs[0][phase]['batch'], first, times)
@@ -377,9 +426,10 @@ def format_table(results):
         mindcv = by_key.get((r['network'], 'mindcv'))
         if r['label'] == 'ours' and mindcv:
             ratio_fwd, ratio_train = (f'{ratio:.2f}x' for ratio in speedups(r, mindcv))
+        train = r['train']
         rows.append((r['network'], r['label'], f"{r['forward']['img_per_s']:.1f}",
-                     f"{r['train']['img_per_s']:.1f}", f"{r['forward']['first_call_s']:.1f}",
-                     f"{r['train']['first_call_s']:.1f}", f"{r['peak_mb']:.0f}", ratio_fwd, ratio_train))
+                     f"{train['img_per_s']:.1f}" if train else '-', f"{r['forward']['first_call_s']:.1f}",
+                     f"{train['first_call_s']:.1f}" if train else '-', f"{r['peak_mb']:.0f}", ratio_fwd, ratio_train))
     widths = [max(len(str(row[i])) for row in [header] + rows) for i in range(len(header))]
     lines = [' | '.join(str(cell).ljust(width) for cell, width in zip(row, widths)) for row in [header] + rows]
     lines.insert(1, '-+-'.join('-' * width for width in widths))
@@ -400,16 +450,17 @@ def main(argv=None):
           f"repeat; compile = first call", flush=True)
     results, failures = [], 0
     for repeat in range(args.repeat):
-        for network, impl, label, env, iters, warmup in planned_runs(args, repeat):
+        for network, impl, label, env, iters, warmup, order in planned_runs(args, repeat):
             print(f'[{network} / {label} / repeat {repeat + 1}] running...', flush=True)
-            result = run_in_subprocess(worker_command(args, network, impl, iters, warmup), env, label)
+            result = run_in_subprocess(worker_command(args, network, impl, iters, warmup, order), env, label)
             if result is None:
                 failures += 1
                 continue
             result['repeat'] = repeat
             results.append(result)
+            train = f"{result['train']['img_per_s']:.1f} img/s" if result['train'] else '-'
             print(f"[{network} / {label} / repeat {repeat + 1}] fwd {result['forward']['img_per_s']:.1f} img/s, "
-                  f"train {result['train']['img_per_s']:.1f} img/s, peak {result['peak_mb']:.0f} MB, "
+                  f"train {train}, peak {result['peak_mb']:.0f} MB, "
                   f"load {result['load_before'][0]:.2f} -> {result['load_after'][0]:.2f}", flush=True)
     rows = pooled(results)
     if rows:

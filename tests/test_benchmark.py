@@ -71,8 +71,42 @@ def test_timm_default_isa_rows_run_in_every_repeat_without_the_cap(monkeypatch):
     args = benchmark.parse_args(['--networks', 'resnest50', '--impls', 'ours,timm', '--timm-default-isa'])
     for repeat in (0, 1):
         runs = benchmark.planned_runs(args, repeat)
-        labels = [label for _, _, label, _, _, _ in runs]
+        labels = [label for _, _, label, _, _, _, _ in runs]
         assert labels.count(benchmark.TIMM_DEFAULT_ISA_LABEL) == 1 and 'timm' in labels
-        for _, impl, label, env, _, _ in runs:
+        for _, impl, label, env, _, _, _ in runs:
             capped = env.get(benchmark.ISA_VARIABLE) == benchmark.CAPPED_ISA
             assert capped == (label != benchmark.TIMM_DEFAULT_ISA_LABEL), (impl, label)
+
+
+def test_import_order_rows_run_ours_once_without_the_cap_and_forward_only(monkeypatch):
+    monkeypatch.setenv(benchmark.ISA_VARIABLE, benchmark.CAPPED_ISA)
+    args = benchmark.parse_args(['--networks', 'resnest50', '--impls', 'ours', '--import-orders',
+                                 'zoo-first,user-conv-first,mindcv-first'])
+    first, second = benchmark.planned_runs(args, 0), benchmark.planned_runs(args, 1)
+    ordered = [run for run in first if run[-1] is not None]
+    assert [run[2] for run in ordered] == [label for _, label in benchmark.IMPORT_ORDERS.values()]
+    assert all(benchmark.ISA_VARIABLE not in env for _, _, _, env, _, _, _ in ordered)
+    assert all(run[-1] is None for run in second)
+    command = benchmark.worker_command(args, 'resnest50', 'ours', 1, 0, 'user-conv-first')
+    assert command[-3:] == ['--forward-only', '--before-zoo', 'user-conv']
+
+
+def test_an_unknown_import_order_is_refused(capsys):
+    with pytest.raises(SystemExit):
+        benchmark.parse_args(['--import-orders', 'zoo-last'])
+    assert 'unknown or empty' in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_a_forward_only_row_after_a_users_convolution_runs_and_reports_no_train_step(tmp_path):
+    """What a newcomer's notebook does: a convolution of their own, then the zoo (at a tiny size: uncapped
+    3x3 convolutions on AVX-512 are slow); the zoo warns when the cap came too late (tests/test_isa.py)."""
+    env = {key: value for key, value in os.environ.items() if key != benchmark.ISA_VARIABLE}
+    proc = run_script(SCRIPT, '--worker', 'ours', '--network', 'resnext50_32x4d', '--image-size', '32',
+                      '--batch-forward', '1', '--iters', '1', '--warmup', '0', '--forward-only', '--before-zoo',
+                      'user-conv', cwd=tmp_path, env=env)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    [line] = [line for line in proc.stdout.splitlines() if line.startswith(benchmark.RESULT_PREFIX)]
+    result = json.loads(line[len(benchmark.RESULT_PREFIX):])
+    assert result['forward']['img_per_s'] > 0 and result['train'] is None
+    assert result['isa'] == '(oneDNN default)'
