@@ -444,7 +444,7 @@ def main(argv=None):
         return 0
     prepare_parent(args)
     print(f"{ISA_VARIABLE}={os.environ[ISA_VARIABLE]} for every network below (set by this benchmark unless "
-          f"already set); GRAPH mode, fp32, {args.threads} threads, {args.image_size}x{args.image_size}, "
+          f"already set; not for the default-ISA and import-order rows); GRAPH mode, fp32, {args.threads} threads, {args.image_size}x{args.image_size}, "
           f"forward batch {args.batch_forward}, train batch {args.batch_train}, median of "
           f"{args.iters} x {args.repeat} repeat(s) after {args.warmup} warmup; one subprocess per row and "
           f"repeat; compile = first call", flush=True)
