@@ -22,7 +22,7 @@ import mindspore as ms
 
 from zoo_core.data.dataset import EVAL_RESIZE_FAST, EVAL_RESIZE_PIL
 from zoo_core.deploy.infer import run_mindir
-from zoo_core.deploy.model_meta import checkpoint_meta, read_sidecar, sidecar_path, write_sidecar
+from zoo_core.deploy.model_meta import ModelMeta, checkpoint_meta, exported_meta, write_sidecar
 from zoo_core.engine.run_settings import run_config, run_folder
 from zoo_core.models.backbone import CLASSIFIER_WEIGHT
 from zoo_core.models.input_norm import NormalizedNetwork
@@ -188,27 +188,23 @@ def exported_model(args: argparse.Namespace) -> Optional[str]:
     return args.run_mindir or (args.preprocessing if isinstance(args.preprocessing, str) else None)
 
 
-def resolve_net(family: ModelFamily, args: argparse.Namespace) -> str:
-    """The variant to use: `--net`, else the one the checkpoint's run trained (or the exported model's
-    sidecar names), else the family's default; a `--net` that contradicts them is an `ExportError` naming
-    both."""
+def resolve_net(family: ModelFamily, args: argparse.Namespace, meta: Optional[ModelMeta] = None) -> str:
+    """The variant to use: `--net`, else the one the checkpoint's run trained (or that `meta`, the exported
+    model's, names), else the family's default; a `--net` that contradicts the checkpoint's run is an
+    `ExportError` naming both (`exported_meta` checks it against an exported model)."""
+    trained = meta.net if meta else None
     if args.ckpt_path:
         trained = (run_config(args.ckpt_path) or {}).get('net')
-        origin = f"the checkpoint: its run trained {trained} ({run_folder(args.ckpt_path)})"
-    else:
-        model = exported_model(args)
-        meta = read_sidecar(model) if model else None
-        trained = meta.net if meta else None
-        origin = f"{model}: it was exported from {trained} ({sidecar_path(model) if model else ''})"
-    if args.net and trained and args.net != trained:
-        raise ExportError(f"--net {args.net} contradicts {origin}; leave --net out to use {trained}")
+        if args.net and trained and args.net != trained:
+            raise ExportError(f"--net {args.net} contradicts the checkpoint: its run trained {trained} "
+                              f"({run_folder(args.ckpt_path)}); leave --net out to use {trained}")
     return args.net or trained or family.default_net
 
 
-def mindir_preprocessing(family: ModelFamily, args: argparse.Namespace) -> Tuple[PretrainedConfig, str]:
-    """(eval preprocessing, eval resize) for a MINDIR: from its sidecar when the export wrote one, else the
-    published one of `args.net`; `--eval_resize` wins."""
-    meta = read_sidecar(exported_model(args)) if exported_model(args) else None
+def mindir_preprocessing(family: ModelFamily, args: argparse.Namespace,
+                         meta: Optional[ModelMeta]) -> Tuple[PretrainedConfig, str]:
+    """(eval preprocessing, eval resize) for a MINDIR: from `meta`, its sidecar's, when the export wrote one,
+    else the published one of `args.net`; `--eval_resize` wins."""
     if meta is None:
         return family.preprocessing(args.net), args.eval_resize or EVAL_RESIZE_PIL
     return meta.preprocessing, args.eval_resize or meta.eval_resize
@@ -216,14 +212,16 @@ def mindir_preprocessing(family: ModelFamily, args: argparse.Namespace) -> Tuple
 
 def run_command_line(family: ModelFamily, args: argparse.Namespace) -> None:
     """Do what the parsed command line `args` asks: print the preprocessing, run a MINDIR, or export."""
-    args.net = resolve_net(family, args)
+    model = exported_model(args)
+    meta = exported_meta(model, args.net) if model else None
+    args.net = resolve_net(family, args, meta)
     if args.preprocessing:
-        preprocessing, _ = mindir_preprocessing(family, args)
+        preprocessing, _ = mindir_preprocessing(family, args, meta)
         print(preprocessing.input_size, preprocessing.crop_pct, preprocessing.interpolation)
         return
     select_device(args.device_target, args.device_id)
     if args.run_mindir:
-        preprocessing, eval_resize = mindir_preprocessing(family, args)
+        preprocessing, eval_resize = mindir_preprocessing(family, args, meta)
         count = run_mindir(args.run_mindir, args.data_path, args.result_path, preprocessing,
                            batch_size=args.batch_size, eval_resize=eval_resize)
         print(f"{count} images -> {args.result_path}")

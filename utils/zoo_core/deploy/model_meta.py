@@ -127,3 +127,13 @@ def read_sidecar(model_path):
         return ModelMeta(**{f.name: data[f.name] for f in fields(ModelMeta)})
     except (OSError, json.JSONDecodeError, KeyError, TypeError) as error:
         raise ModelMetaError(f"cannot read {path}: {error!r}; delete it and pass --net") from None
+
+
+def exported_meta(model_path, net=None):
+    """The meta of exported model `model_path` from its sidecar, or None without one; a `net` (--net) that
+    contradicts the sidecar is a `ModelMetaError` naming both."""
+    meta = read_sidecar(model_path)
+    if meta is not None and net and net != meta.net:
+        raise ModelMetaError(f"--net {net} contradicts {model_path}: it was exported from {meta.net} "
+                             f"({sidecar_path(model_path)}); leave --net out to use {meta.net}")
+    return meta

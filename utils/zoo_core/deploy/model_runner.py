@@ -9,7 +9,7 @@ import mindspore as ms
 from mindspore import nn
 
 from zoo_core.deploy.infer import DYNAMIC_DIM, mindir_input
-from zoo_core.deploy.model_meta import ModelMetaError, published_meta, read_sidecar
+from zoo_core.deploy.model_meta import ModelMetaError, exported_meta, published_meta
 from zoo_core.runtime.errors import MissingFileError, ZooError
 
 MINDIR_SUFFIX = '.mindir'
@@ -78,12 +78,10 @@ def open_model(family, path, net=None):
         raise ZooError(f"{path}: --model takes a {' or '.join(MODEL_LOADERS)} file")
     if not os.path.isfile(path):
         raise MissingFileError(f"no model file {path}")
-    meta = read_sidecar(path)
+    meta = exported_meta(path, net)
     if meta is None and not net:
         raise ModelMetaError(f"{path} has no {os.path.basename(path)}.json beside it (written by export.py): "
                              "pass --net NAME to use that variant's published preprocessing")
-    if meta is not None and net and net != meta.net:
-        raise ModelMetaError(f"{path} was exported from {meta.net} (its .json says), not --net {net}")
     model = MODEL_LOADERS[suffix](path)
     if meta is None:  # the class names follow from the model's outputs
         meta = replace(published_meta(family, net, num_classes=None), input_size=model.input_size)
