@@ -114,7 +114,7 @@ def test_a_card_module_without_code_of_its_own_is_the_shared_module(package, car
 def test_the_recipe_takes_its_data_keys_from_the_models_data_recipe(package):
     recipe = importlib.import_module(f'{package}.config').RECIPE
     data_recipe = importlib.import_module(f'{package}.datasets').DATA_RECIPE
-    assert {key: recipe[key] for key in data_recipe} == data_recipe
+    assert {key: recipe[key] for key in data_recipe} == {key: value for key, (value, _) in data_recipe.items()}
 
 
 @pytest.mark.parametrize('package', sorted(MODEL_PACKAGES))

@@ -12,7 +12,7 @@ from helpers import REPO_ROOT, run_script
 from zoo_core.deploy.export import build_parser
 from zoo_core.engine.evaluate import main as eval_main
 from zoo_core.engine.train import main as train_main
-from zoo_core.runtime.config import EVAL_KEYS, EVAL_ONLY_KEYS
+from zoo_core.engine.settings import EVAL_KEYS, TRAIN_KEYS
 from zoo_resnest.family import FAMILY as RESNEST
 from zoo_resnext.family import FAMILY as RESNEXT
 
@@ -94,9 +94,9 @@ def known_flags(model_dir, entry_point):
     """The flags an entry point of a model folder takes (a launch script without flags: none)."""
     family = FAMILIES[model_dir]
     if entry_point == 'train':
-        return {'config', 'help'} | (set(family.recipe) - set(EVAL_ONLY_KEYS))
+        return {'config', 'help', 'print_config'} | set(TRAIN_KEYS)
     if entry_point == 'eval':
-        return {'config', 'help'} | set(EVAL_KEYS)
+        return {'config', 'help', 'print_config'} | set(EVAL_KEYS)
     if entry_point == 'export':
         return {option[2:] for option in build_parser(family)._option_string_actions if option.startswith('--')}
     if entry_point is None:

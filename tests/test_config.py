@@ -4,7 +4,7 @@ import re
 import pytest
 import yaml
 
-from zoo_core.runtime.config import ConfigError, build_config, parse_bool, save_config
+from zoo_core.runtime.config import ConfigError, parse_bool, save_config
 from zoo_resnest.family import FAMILY as RESNEST
 from zoo_resnext.family import FAMILY as RESNEXT
 
@@ -77,7 +77,7 @@ def test_a_yaml_file_with_an_unknown_key_is_an_error(tmp_path):
 
 def test_a_missing_yaml_file_is_an_error(tmp_path):
     with pytest.raises(ConfigError, match='not found'):
-        build_config({'a': 1}, argv=['--config', str(tmp_path / 'nope.yaml')])
+        resnext_config(['--config', str(tmp_path / 'nope.yaml')])
 
 
 def test_the_effective_config_is_saved_and_reads_back(tmp_path):
@@ -102,3 +102,65 @@ def test_help_shows_the_recipe_file_values_under_config(capsys):
 def test_help_without_config_shows_the_recipe_not_the_demo_preset(capsys):
     assert help_default(capsys, RESNEST, [], 'epochs') == str(RESNEST.recipe.epochs)
     assert help_default(capsys, RESNEST, [], 'mixup') == str(RESNEST.recipe.mixup)
+
+
+def printed_config(capsys, family, argv):
+    """{key: (value as printed, layer)} of `--print_config` after `argv` (it exits with status 0)."""
+    with pytest.raises(SystemExit) as stop:
+        family.get_config(argv + ['--print_config'])
+    assert stop.value.code == 0
+    rows = [re.match(r'(\w+)\s+(.+?)\s{2,}(.+)$', line).groups() for line in capsys.readouterr().out.splitlines()[1:]]
+    return {key: (value, layer) for key, value, layer in rows}
+
+
+def test_print_config_names_the_layer_of_every_value(capsys):
+    printed = printed_config(capsys, RESNEST, ['--config', 'resnest50_mindcv_ascend', '--net', 'resnest200',
+                                               '--data_dir', '/d', '--batch_size', '8'])
+    assert set(printed) == set(RESNEST.settings)
+    assert printed['batch_size'] == ('8', 'flag')
+    assert printed['mixup'][0] == '0.8' and printed['mixup'][1].startswith('config file ') and \
+        printed['mixup'][1].endswith('resnest50_mindcv_ascend.yaml')
+    # The file's image_size beats resnest200's published 320; its DropBlock comes from the network preset.
+    assert printed['image_size'][0] == '224' and printed['image_size'][1].startswith('config file ')
+    assert printed['drop_block_rate'] == ('0.1', 'resnest200 training preset')
+    assert printed['zero_init_last'] == ('True', 'ResNeSt recipe, ResNeSt50/src (paper)')
+    assert printed['drop_path_rate'] == ('0.0', 'zoo default (zoo_core.models.backbone; timm)')
+
+
+def test_print_config_names_the_published_preprocessing_of_the_network(capsys):
+    printed = printed_config(capsys, RESNEST, ['--net', 'resnest200', '--data_dir', '/d'])
+    assert printed['image_size'] == ('320', 'resnest200 published preprocessing')
+    assert printed['interpolation'] == ("'bicubic'", 'resnest200 published preprocessing')
+
+
+def test_print_config_without_a_dataset_names_the_demo_preset(capsys):
+    printed = printed_config(capsys, RESNEXT, [])
+    assert printed['num_classes'] == ('10', 'demo preset, no --data_dir')
+    assert printed['epochs'][1] == 'demo preset, no --data_dir'
+    assert printed['base_lr'] == ('0.1', 'demo preset, no --data_dir')
+
+
+def test_config_yaml_names_the_layer_of_each_value_and_reads_back(tmp_path):
+    resolved = RESNEST.resolve_config(['--epochs', '3', '--data_dir', '/d'])
+    path = save_config(resolved.values, str(tmp_path), resolved.set_by)
+    lines = {line.split(':')[0]: line for line in open(path, encoding='utf-8')}
+    assert lines['epochs'].rstrip() == 'epochs: 3  # flag'
+    assert lines['mean'].startswith('mean: [0.485, 0.456, 0.406]  # resnest50 published preprocessing')
+    assert yaml.safe_load(open(path, encoding='utf-8')) == {k: list(v) if isinstance(v, tuple) else v
+                                                            for k, v in resolved.values.items()}
+
+
+def test_every_setting_is_declared_once_with_a_help_and_a_source():
+    from zoo_core.runtime.config import Setting, catalogue, declare
+    assert all(setting.help and setting.source and setting.owner.startswith('zoo_core.')
+               for setting in RESNEST.settings.values())
+    with pytest.raises(ValueError, match="'epochs' is declared in here and there"):
+        catalogue(declare('here', Setting('epochs', 1, 'h', 's')), declare('there', Setting('epochs', 2, 'h', 's')))
+
+
+def test_the_config_parser_knows_no_key_of_the_zoo():
+    import ast
+    import zoo_core.runtime.config as parser
+    tree = ast.parse(open(parser.__file__, encoding='utf-8').read())
+    words = {node.value for node in ast.walk(tree) if isinstance(node, ast.Constant) and isinstance(node.value, str)}
+    assert words & set(RESNEST.settings) == set()

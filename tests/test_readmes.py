@@ -20,7 +20,7 @@ import pytest
 from helpers import CARD_ALIASES, REPO_ROOT
 from test_command_lines import COMMANDS, ENTRY_POINTS, PLACEHOLDER_FLAGS, known_flags
 from zoo_core.data.demo_data import DEFAULT_DEMO_DIR
-from zoo_core.runtime.config import EVAL_KEYS
+from zoo_core.engine.settings import EVAL_KEYS
 from zoo_resnest.family import FAMILY as RESNEST
 from zoo_resnext.family import FAMILY as RESNEXT
 
@@ -157,6 +157,15 @@ def test_the_parameter_table_lists_every_recipe_key_with_its_default(model_dir, 
     wrong = {key: (written, recipe[key]) for key, (written, _, _) in table.items()
              if ast.literal_eval(written) != recipe[key] or type(ast.literal_eval(written)) is not type(recipe[key])}
     assert not wrong, f"{model_dir}/{name}: defaults as written vs. the recipe's: {wrong}"
+
+
+@pytest.mark.parametrize('model_dir, name', READMES)
+def test_the_parameter_tables_source_is_the_declarations_or_the_family_recipes(model_dir, name):
+    family = FAMILIES[model_dir]
+    table = parameter_table(readme_text(model_dir, name))
+    declared = {key: family.recipe_layer.sources.get(key, setting.source) for key, setting in family.settings.items()}
+    wrong = {key: (source, declared[key]) for key, (_, _, source) in table.items() if source != declared[key]}
+    assert not wrong, f"{model_dir}/{name}: source as written vs. as declared: {wrong}"
 
 
 @pytest.mark.parametrize('model_dir, name', READMES)

@@ -1,12 +1,12 @@
 """The ResNeXt family: the one object that ResNeXt50's entry points hand to the shared engine."""
 import os
 
+from zoo_core.engine.settings import ZOO_SETTINGS
 from zoo_core.models.family import ModelFamily
-
-from .config import DEMO_PRESET, RECIPE, TRAINING_PRESETS
+from .config import DEMO_PRESET, RECIPE_LAYER, TRAINING_PRESETS
 from .models import REGISTRY
 
 # The model folder's recipe files (`--config NAME`): <model folder>/configs/, beside src/.
 CONFIGS_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), 'configs')
 
-FAMILY = ModelFamily(REGISTRY, RECIPE, DEMO_PRESET, TRAINING_PRESETS, configs_dir=CONFIGS_DIR)
+FAMILY = ModelFamily(REGISTRY, ZOO_SETTINGS, RECIPE_LAYER, DEMO_PRESET, TRAINING_PRESETS, configs_dir=CONFIGS_DIR)

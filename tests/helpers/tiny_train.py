@@ -10,10 +10,12 @@ import sys
 
 from mindspore import nn
 
+from zoo_core.engine.settings import ZOO_SETTINGS
 from zoo_core.engine.train import main
 from zoo_core.models.family import ModelFamily
 from zoo_core.models.registry import PretrainedConfig, Registry, Variant
-from zoo_resnest.config import DEMO_PRESET, RECIPE
+from zoo_core.runtime.config import Layer
+from zoo_resnest.config import DEMO_PRESET, RECIPE_LAYER
 
 TINY_NET = 'tinynet'
 WIDTH = 8
@@ -37,7 +39,8 @@ class TinyNet(nn.Cell):
 
 REGISTRY = Registry('Tiny', {TINY_NET: Variant(TinyNet, pretrained=PretrainedConfig(input_size=IMAGE_SIZE,
                                                                                     crop_pct=1.0))})
-FAMILY = ModelFamily(REGISTRY, dict(RECIPE, net=TINY_NET), DEMO_PRESET)
+RECIPE = Layer('tiny recipe: ResNeSt\'s with the tiny network', dict(RECIPE_LAYER.values, net=TINY_NET))
+FAMILY = ModelFamily(REGISTRY, ZOO_SETTINGS, RECIPE, DEMO_PRESET)
 
 if __name__ == '__main__':
     sys.exit(main(FAMILY))

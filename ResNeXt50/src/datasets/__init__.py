@@ -1,9 +1,11 @@
-"""ResNeXt's data recipe: the MindSpore ModelZoo's ResNeXt50 uses the zoo's ImageNet defaults as they are
-(`zoo_core.data.recipe`: random resized crop 224, flip, colour jitter 0.4, eval resize 256 / crop 224,
-bilinear, ImageNet mean/std; no automatic augmentation, no mixup).
+"""ResNeXt's data recipe: the zoo's data settings (`zoo_core.data.recipe`: random resized crop 224, flip,
+colour jitter 0.4, eval resize 256 / crop 224, bilinear, ImageNet mean/std), as the MindSpore ModelZoo's
+ResNeXt50 recipe trains: no automatic augmentation and no mixup.
 
 The pipelines that apply it are shared: `zoo_core.data.dataset`.
 """
-from zoo_core.data.recipe import DATA_DEFAULTS
-
-DATA_RECIPE = dict(DATA_DEFAULTS)
+# {key: (value, source)}: what ResNeXt's data recipe states (the zoo's values, from the ModelZoo recipe).
+DATA_RECIPE = dict(
+    autoaugment=('none', 'ModelZoo'),
+    mixup=(0.0, 'ModelZoo'),
+)

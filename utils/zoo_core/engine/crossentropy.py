@@ -1,5 +1,6 @@
 """Cross entropy with label smoothing, for integer labels or soft (mixup/cutmix) label distributions."""
 from mindspore import nn, ops
+from zoo_core.runtime.config import Setting, declare
 
 
 class CrossEntropySmooth(nn.LossBase):
@@ -28,3 +29,10 @@ class CrossEntropySmooth(nn.LossBase):
         else:
             target = labels.astype('float32') * (self.on_value - self.off_value) + self.off_value
         return -(target * log_probs).sum(axis=-1).mean()
+
+
+# The setting of the loss (declared here, assembled by zoo_core.engine.settings).
+LOSS_SETTINGS = declare(
+    __name__,
+    Setting('label_smoothing', 0.1, 'label smoothing of the cross entropy', 'ModelZoo'),
+)

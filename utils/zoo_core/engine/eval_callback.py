@@ -11,6 +11,7 @@ import os
 from mindspore.train import Callback
 
 from zoo_core.engine.run_checkpoints import save_atomically
+from zoo_core.runtime.config import Setting, declare
 
 BEST_CHECKPOINT = 'best.ckpt'
 BEST_RESULT = 'best.json'
@@ -132,3 +133,10 @@ def read_best(output_dir):
         except (OSError, ValueError, KeyError, TypeError):
             continue
     return best
+
+
+# The setting of evaluation during training (declared here, assembled by zoo_core.engine.settings).
+EVAL_CALLBACK_SETTINGS = declare(
+    __name__,
+    Setting('eval_interval', 1, 'epochs between evaluations during training (0: none)', 'mindcv'),
+)

@@ -19,12 +19,12 @@ from zoo_core.engine.run_settings import flag_value, with_run_settings
 from zoo_core.engine.validate import EVAL, check_input_files, validate_settings
 from zoo_core.models.input_norm import NormalizedNetwork
 from zoo_core.models.summary import count_parameters
-from zoo_core.runtime.config import EVAL_KEYS
 from zoo_core.runtime.distributed import all_reduce_sum, setup_device
 from zoo_core.runtime.errors import run_command
 from zoo_core.runtime.logging import get_logger
 from zoo_core.weights.checkpoint import checkpoint_files, load_network_checkpoint
 from zoo_core.weights.pretrained import create_network
+from zoo_core.runtime.config import Setting, declare
 
 if TYPE_CHECKING:  # names used in annotations only
     import logging
@@ -168,9 +168,19 @@ def eval_config(family: ModelFamily, argv: Optional[List[str]] = None) -> EasyDi
     argv, source = with_run_settings(eval_batch_flags(sys.argv[1:] if argv is None else argv))
     if source:
         print(f"network, classes and eval preprocessing from {source} (flags override)")
-    return family.get_config(argv, help_text(family), EVAL_KEYS)
+    return family.get_config(argv, help_text(family), family.keys_read_by('eval'))
 
 
 def main(family: ModelFamily, argv: Optional[List[str]] = None) -> int:
     """Entry point of a model's `eval.py`; returns the exit status (user errors: one line, status 2)."""
     return run_command(lambda: run_eval(eval_config(family, argv), family))
+
+
+# The settings that only evaluation reads (declared here, assembled by zoo_core.engine.settings).
+EVALUATION_SETTINGS = declare(
+    __name__,
+    Setting('ckpt_path', '', 'eval: the checkpoint to evaluate, or a folder whose every .ckpt is evaluated',
+            'mindcv', train=False, eval=True),
+    Setting('results_file', '', "eval: a CSV file to append one row per checkpoint to (timm validate.py's "
+            "columns); empty: none", 'timm', train=False, eval=True),
+)

@@ -9,6 +9,7 @@ from mindspore.train import Callback
 
 from zoo_core.runtime.errors import RunFailedError
 from zoo_core.weights.checkpoint import folder_checkpoints
+from zoo_core.runtime.config import Setting, declare
 
 METRICS_FILE = 'metrics.jsonl'
 # A loss this many times that of a uniform guess (ln of the class count) means the run diverged: cross-entropy
@@ -172,3 +173,10 @@ def keep_metrics_until(output_dir, epoch):
             handle.writelines(kept)
         os.replace(staging, path)
     return len(rows) - len(kept)
+
+
+# The setting of the progress lines (declared here, assembled by zoo_core.engine.settings).
+MONITOR_SETTINGS = declare(
+    __name__,
+    Setting('log_every', 20, 'steps between progress lines', 'zoo'),
+)

@@ -22,6 +22,7 @@ from mindspore.train import Callback
 
 from zoo_core.runtime.errors import RunFailedError
 from zoo_core.weights.files import MINDSPORE_SUFFIX
+from zoo_core.runtime.config import Setting, declare
 
 CHECKPOINT_DIR = 'checkpoints'
 # Written by save_checkpoint before its rename; a file of this kind at start was left by a killed write.
@@ -187,3 +188,17 @@ class CheckpointCallback(Callback):
 
     def on_train_epoch_end(self, run_context):
         self.save(run_context)
+
+
+# The settings of a run's folder and checkpoints (declared here, assembled by zoo_core.engine.settings).
+RUN_FOLDER_SETTINGS = declare(
+    __name__,
+    Setting('output_dir', '', 'logs, checkpoints and results; empty: ./output/<net> (eval: ./output/<net>/eval)',
+            'zoo', eval=True),
+    Setting('resume', '', "train: continue a run: 'auto' (the newest complete checkpoint in "
+            "<output_dir>/checkpoints; none: a new run), or a training checkpoint of this zoo (weights, optimizer "
+            "and other state, epoch and step)", 'zoo'),
+    Setting('keep_checkpoint_max', 5, 'checkpoints kept, step and epoch-end ones alike (best.ckpt besides)', 'zoo'),
+    Setting('save_every_steps', 0, 'train: also save a checkpoint every N steps within an epoch (0: at epoch ends '
+            'only); a killed run loses at most N steps', 'zoo'),
+)

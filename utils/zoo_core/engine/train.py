@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import sys
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, List, Optional, Union
+from typing import TYPE_CHECKING, Dict, List, Mapping, Optional, Union
 
 import mindspore as ms
 from mindspore.amp import DynamicLossScaleManager, FixedLossScaleManager
@@ -29,7 +29,7 @@ from zoo_core.models.input_norm import NormalizedNetwork
 from zoo_core.models.summary import summarize
 from zoo_core.optim.lr_schedule import build_lr_schedule, scaled_lr
 from zoo_core.optim.optimizer import build_optimizer
-from zoo_core.runtime.config import EVAL_ONLY_KEYS, ConfigError, format_config, save_config
+from zoo_core.runtime.config import ConfigError, format_config, save_config
 from zoo_core.runtime.distributed import setup_device
 from zoo_core.runtime.errors import run_command
 from zoo_core.runtime.logging import get_logger
@@ -74,8 +74,15 @@ def loss_scale_manager(cfg: EasyDict,
     return FixedLossScaleManager(cfg.loss_scale, drop_overflow_update=cfg.device_target != 'CPU')
 
 
-def prepare_paths(cfg: EasyDict) -> EasyDict:
-    """Fill in the demo dataset and the default output folder."""
+# What a run's config.yaml says set the paths that the run filled in.
+FILLED_IN = dict(data_dir='the built-in demo dataset (no --data_dir)', output_dir='./output/<net> (no --output_dir)')
+
+
+def prepare_paths(cfg: EasyDict, set_by: Optional[Dict[str, str]] = None) -> EasyDict:
+    """Fill in the demo dataset and the default output folder (and say so in `set_by`)."""
+    for key in FILLED_IN:
+        if not cfg[key] and set_by is not None:
+            set_by[key] = FILLED_IN[key]
     if not cfg.data_dir:
         cfg.data_dir = ensure_demo_dataset()
     cfg.data_dir = os.path.abspath(cfg.data_dir)
@@ -144,14 +151,16 @@ def make_callbacks(cfg: EasyDict, net: ms.nn.Cell, rank: int, group_size: int, s
     return RunCallbacks(ordered + [stop], stop, evaluation)
 
 
-def train(cfg: EasyDict, family: ModelFamily) -> Optional[Union[Accuracy, int]]:
+def train(cfg: EasyDict, family: ModelFamily,
+          set_by: Optional[Mapping[str, str]] = None) -> Optional[Union[Accuracy, int]]:
     """Run the training that `cfg` describes with a network of `family`; returns the EvalCallback's
     last result (or None without evaluation), or the exit status 128 + N when signal N stopped the run
     (`GracefulStop`). The config, its files and the dataset's folders are checked before the device is
-    set up."""
+    set up. `set_by` names the layer that set each key (`ModelFamily.resolve_config`), for config.yaml."""
     warnings = validate_settings(cfg, TRAIN)
     check_input_files(cfg, family, TRAIN)
-    cfg = prepare_paths(cfg)
+    origins = dict(set_by) if set_by is not None else None
+    cfg = prepare_paths(cfg, origins)
     check_training_folders(cfg)
     rank, group_size = setup_device(cfg.device_target, cfg.mode, cfg.device_id, cfg.deterministic)
     seed_run(cfg.seed, cfg.deterministic)
@@ -159,7 +168,7 @@ def train(cfg: EasyDict, family: ModelFamily) -> Optional[Union[Accuracy, int]]:
     for warning in warnings:
         logger.warning(warning)
     if rank == 0:
-        save_config(cfg, cfg.output_dir)
+        save_config(cfg, cfg.output_dir, origins)
     logger.info(f"rank {rank} of {group_size}, device {cfg.device_target}, config:\n{format_config(cfg)}")
 
     train_index = index_for(cfg, 'train')
@@ -238,5 +247,8 @@ def help_text(family: ModelFamily) -> str:
 def main(family: ModelFamily, argv: Optional[List[str]] = None) -> int:
     """Entry point of a model's `train.py`; returns the exit status (user errors: one line, status 2;
     a diverging run: status 1)."""
-    listed_keys = [key for key in family.recipe if key not in EVAL_ONLY_KEYS]
-    return run_command(lambda: train(family.get_config(argv, help_text(family), listed_keys), family))
+    def run() -> Optional[Union[Accuracy, int]]:
+        resolved = family.resolve_config(argv, help_text(family), family.keys_read_by('train'))
+        return train(resolved.values, family, resolved.set_by)
+
+    return run_command(run)

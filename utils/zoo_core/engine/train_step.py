@@ -33,7 +33,7 @@ from zoo_core.data.mixing import mixing_enabled
 from zoo_core.engine.batch_mixing import MixingLossCell
 from zoo_core.models.noise import bind_noise_counter, noise_counter
 from zoo_core.optim.ema import ModelEma
-from zoo_core.runtime.config import ConfigError
+from zoo_core.runtime.config import ConfigError, Setting, declare
 
 ACCUMULATED_PREFIX = 'accumulated_grads'
 ACCUMULATED_STEPS_NAME = 'accumulated_steps'
@@ -217,3 +217,18 @@ def build_train_step(net, loss_fn, optimizer, cfg, amp_level, rank: int = 0) -> 
     bound = bind_noise_counter(net, counter, cfg.get('seed', 0), rank)
     return TrainStep(with_loss, optimizer, loss_scaler_for(cfg, amp_level), cfg.accumulate_steps, cfg.clip_grad, ema,
                      noise_step=counter if bound else None)
+
+
+# The settings of the train step (declared here, assembled by zoo_core.engine.settings).
+STEP_SETTINGS = declare(
+    __name__,
+    Setting('accumulate_steps', 1, 'an optimizer update every K micro-batches: the update of one batch of K x '
+            'batch_size per device (the lr scales with it); lr schedule and progress lines count updates',
+            'mindcv'),
+    Setting('clip_grad', 0.0, 'clip the global gradient norm to this value (after the loss scale is undone and '
+            'the ranks are averaged); 0: off', 'timm'),
+    Setting('amp_level', 'auto', '`auto` (O0 on CPU, O2 on GPU/Ascend), `O0`, `O1`, `O2`, `O3`', 'zoo'),
+    Setting('loss_scale', 1024.0, "fixed loss scale, or the dynamic scaler's first one", 'ModelZoo'),
+    Setting('dynamic_loss_scale', True, "dynamic loss scale on GPU/Ascend (MindSpore's CPU backend takes a "
+            "fixed one)", 'zoo'),
+)

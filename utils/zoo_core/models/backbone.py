@@ -14,6 +14,7 @@ from mindspore import nn
 from mindspore.common.initializer import HeNormal, Normal, Zero, One, initializer
 
 from zoo_core.models.layers import AvgPoolCeil, DropBlock, DropPath, Dropout, GlobalAvgPool, MaxPool3x3, batch_norm, conv2d
+from zoo_core.runtime.config import REQUIRED, Setting, declare
 
 STAGE_PLANES = (64, 128, 256, 512)
 STAGE_STRIDES = (1, 2, 2, 2)
@@ -247,3 +248,19 @@ class ResNet(nn.Cell):
 
     def construct(self, x):
         return self.forward_head(self.forward_features(x))
+
+
+# The settings of the network a run builds (declared here, assembled by zoo_core.engine.settings).
+NETWORK_SETTINGS = declare(
+    __name__,
+    Setting('net', REQUIRED, 'network variant (python -m zoo_core.models lists them)', 'paper', kind=str,
+            eval=True),
+    Setting('num_classes', 1000, 'classifier outputs', 'ImageNet', eval=True),
+    Setting('drop_rate', 0.0, 'dropout before the classifier', 'ModelZoo'),
+    Setting('drop_path_rate', 0.0, 'stochastic depth of the blocks', 'timm'),
+    Setting('drop_block_rate', 0.0, 'DropBlock in stages 3 and 4', 'timm'),
+    Setting('zero_init_last', True, "zero gamma of each block's last BatchNorm", 'timm'),
+    Setting('recompute', 'none', "recompute activations in the backward pass instead of keeping them "
+            "(MindSpore's Cell.recompute, timm's --grad-checkpointing): none, stage (each of layer1..4) or block "
+            "(each residual block); graph mode only", 'timm (grad checkpointing), MindSpore `Cell.recompute`'),
+)

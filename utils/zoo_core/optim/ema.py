@@ -12,6 +12,7 @@ import contextlib
 
 import mindspore as ms
 from mindspore import Parameter, ParameterTuple, Tensor, nn, ops
+from zoo_core.runtime.config import Setting, declare
 
 EMA_PREFIX = 'ema.'
 EMA_UPDATES_NAME = 'ema_num_updates'
@@ -81,3 +82,13 @@ def _update_one(decay, average, weight):
     """average <- decay * average + (1 - decay) * weight, in the average's dtype."""
     new = average * ops.cast(decay, average.dtype) + weight * ops.cast(1.0 - decay, average.dtype)
     return ops.assign(average, new)
+
+
+# The settings of the weight average (declared here, assembled by zoo_core.engine.settings).
+EMA_SETTINGS = declare(
+    __name__,
+    Setting('ema', False, 'keep an exponential moving average of the weights (ema.<name> in checkpoints); '
+            'evaluated beside the raw weights, best of each kept (best.ckpt raw, best_ema.ckpt EMA)', 'timm'),
+    Setting('ema_decay', 0.9998, 'weight of the old average per update', 'timm'),
+    Setting('ema_warmup', False, 'lower the EMA decay in early updates: min(ema_decay, (1 + n) / (10 + n))', 'zoo'),
+)

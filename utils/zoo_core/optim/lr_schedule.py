@@ -3,7 +3,7 @@ import math
 
 import numpy as np
 
-from zoo_core.runtime.config import ConfigError
+from zoo_core.runtime.config import REQUIRED, ConfigError, Setting, declare
 
 SCHEDULES = ('cosine', 'step')
 
@@ -43,3 +43,18 @@ def build_lr_schedule(peak_lr, steps_per_epoch, epochs, warmup_epochs=0, schedul
             epoch = step // steps_per_epoch
             rates[step] = peak_lr * gamma ** sum(epoch >= m for m in milestones)
     return rates
+
+
+# The settings of the learning-rate schedule (declared here, assembled by zoo_core.engine.settings).
+SCHEDULE_SETTINGS = declare(
+    __name__,
+    Setting('epochs', REQUIRED, 'training epochs', 'paper', kind=int),
+    Setting('warmup_epochs', REQUIRED, 'linear warmup epochs before the schedule', 'paper', kind=int),
+    Setting('base_batch', REQUIRED, 'the batch that `base_lr` is given for', 'ModelZoo', kind=int),
+    Setting('base_lr', REQUIRED, 'lr per `base_batch` images, scaled linearly with the global batch', 'paper',
+            kind=float),
+    Setting('lr_schedule', 'cosine', '`cosine` or `step`', 'ModelZoo'),
+    Setting('min_lr', 0.0, 'lr at the end of the cosine schedule', 'ModelZoo'),
+    Setting('milestones', [30, 60, 90], 'epochs where the `step` schedule decays', 'torchvision'),
+    Setting('lr_decay_rate', 0.1, 'factor of each `step` decay', 'ModelZoo'),
+)

@@ -6,6 +6,7 @@ from mindspore import nn
 
 from zoo_core.models.backbone import CLASSIFIER_PREFIX
 from zoo_core.runtime.errors import ZooError
+from zoo_core.runtime.config import Setting, declare
 
 NO_DECAY_SUFFIXES = ('.gamma', '.beta', '.bias')
 
@@ -47,3 +48,14 @@ def build_optimizer(net, lr, cfg, loss_scale=1.0, logger=None):
         logger.info(f"optimizer groups: {counts}")
     return nn.Momentum(groups, learning_rate=ms.Tensor(np.asarray(lr, np.float32)), momentum=cfg.momentum,
                        loss_scale=loss_scale)
+
+
+# The settings of the optimizer (declared here, assembled by zoo_core.engine.settings).
+OPTIMIZER_SETTINGS = declare(
+    __name__,
+    Setting('momentum', 0.9, 'SGD momentum', 'paper'),
+    Setting('weight_decay', 1e-4, 'L2 weight decay', 'paper'),
+    Setting('no_decay_bn_bias', True, 'no weight decay on BatchNorm parameters and biases', 'timm'),
+    Setting('freeze_backbone', False, 'fine-tuning: train the classifier only', 'zoo'),
+    Setting('backbone_lr_scale', 1.0, 'fine-tuning: lr of every layer but the classifier times this', 'zoo'),
+)

@@ -11,6 +11,7 @@ import sys
 import mindspore as ms
 
 from zoo_core.runtime.errors import ZooError, run_command
+from zoo_core.runtime.config import Setting, declare
 
 DEVICE_TARGETS = ('CPU', 'GPU', 'Ascend')
 MINDSPORE_INSTALL_URL = 'https://www.mindspore.cn/install'
@@ -72,3 +73,13 @@ def main(argv=None):
 
 if __name__ == '__main__':
     sys.exit(main())
+
+
+# The settings of where a command runs (declared here, assembled by zoo_core.engine.settings).
+DEVICE_SETTINGS = declare(
+    __name__,
+    Setting('device_target', 'CPU', '`CPU`, `GPU` or `Ascend`', 'zoo', eval=True),
+    Setting('device_id', 0, "device number (a launcher's `DEVICE_ID` wins)", 'ModelZoo', eval=True),
+    Setting('mode', 'graph', '`graph` or `pynative`', 'ModelZoo', eval=True),
+    Setting('dataset_sink_mode', 'auto', 'data sink: `auto` (off on CPU, on for GPU/Ascend), `on`, `off`', 'zoo'),
+)

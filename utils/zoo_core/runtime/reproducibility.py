@@ -11,6 +11,7 @@ import mindspore as ms
 import mindspore.dataset as ds
 
 from zoo_core.runtime.compat import set_deterministic_kernels
+from zoo_core.runtime.config import Setting, declare
 
 
 def seed_run(seed, deterministic=False):
@@ -20,3 +21,13 @@ def seed_run(seed, deterministic=False):
     ds.config.set_fast_recovery(not deterministic)
     if deterministic:
         set_deterministic_kernels()
+
+
+# The settings of a run's randomness (declared here, assembled by zoo_core.engine.settings).
+REPRODUCIBILITY_SETTINGS = declare(
+    __name__,
+    Setting('seed', 1, 'seed of MindSpore, the data pipeline and mixing', 'zoo'),
+    Setting('deterministic', False, 'deterministic kernels, and a resumed run replays its data pipeline up to '
+            'the resume point so that it sees the same augmentations (costs the data time of the steps before '
+            'it); docs/REPRODUCIBILITY.md', 'zoo'),
+)

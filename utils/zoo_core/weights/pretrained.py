@@ -23,6 +23,7 @@ from zoo_core.runtime.errors import MissingFileError, ZooError
 from zoo_core.weights.files import read_weights
 from zoo_core.weights.fit import WeightMismatchError, classifier_classes, load_weights
 from zoo_core.weights.identify import mismatch_error
+from zoo_core.runtime.config import Setting, declare
 
 if TYPE_CHECKING:  # names used in annotations only
     from mindspore import nn
@@ -174,3 +175,11 @@ def create_network(registry: Registry, name: str, num_classes: int = 1000,
         return registry.build(name, num_classes=num_classes, **options)
     net = registry.build(name, num_classes=PRETRAINED_CLASSES, **options)
     return load_pretrained(net, name, registry.variant(name).pretrained, pretrained, num_classes)
+
+
+# The setting of the weights a run starts from (declared here, assembled by zoo_core.engine.settings).
+PRETRAINED_SETTINGS = declare(
+    __name__,
+    Setting('pretrained', '', 'weights to start from (train) or to evaluate (eval): a MindSpore, PyTorch or '
+            'safetensors file, or a file name in the weight cache', 'zoo', eval=True),
+)
