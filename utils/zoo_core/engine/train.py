@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import sys
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Dict, List, Mapping, Optional, Union
+from typing import TYPE_CHECKING, Dict, List, Mapping, Optional, Tuple, Union
 
 import mindspore as ms
 from mindspore.amp import DynamicLossScaleManager, FixedLossScaleManager
@@ -108,6 +108,28 @@ def build_network(cfg: EasyDict, family: ModelFamily, logger: logging.Logger) ->
 
 
 @dataclass
+class RunPlan:
+    """Everything a training run is made of, built before its first step (`build_run`)."""
+    cfg: EasyDict
+    rank: int
+    group_size: int
+    logger: logging.Logger
+    train_index: CheckedSplit
+    dataset: ms.dataset.Dataset
+    steps_per_epoch: int
+    lr: np.ndarray
+    net: ms.nn.Cell
+    model: Model
+    ema: Optional[ModelEma]
+    start_step: int
+
+    @property
+    def complete(self) -> bool:
+        """Whether the run had already trained every step (a finished run found by `--resume auto`)."""
+        return self.start_step >= self.cfg.epochs * self.steps_per_epoch
+
+
+@dataclass
 class RunCallbacks:
     """A run's callbacks in the order MindSpore calls them, and the two that `train` reads afterwards."""
     ordered: List[Callback]
@@ -115,48 +137,47 @@ class RunCallbacks:
     evaluation: Optional[EvalCallback]
 
 
-def make_callbacks(cfg: EasyDict, net: ms.nn.Cell, rank: int, group_size: int, steps_per_epoch: int, *,
-                   lr: np.ndarray, logger: logging.Logger, train_index: CheckedSplit, start_step: int = 0,
-                   ema: Optional[ModelEma] = None) -> RunCallbacks:
-    """Eval (with best checkpoints, of the EMA too when `ema` is given), progress/metrics monitor, rank 0's
-    checkpoints, and the graceful stop.
-
-    `train_index` is the checked train split: its bad files are counted, its classes label val/.
-    `start_step` is a resumed run's position (0: a new run); `ema` the model EMA, whose weights are
-    evaluated too (None: none)."""
+def make_callbacks(plan: RunPlan) -> RunCallbacks:
+    """Eval (with best checkpoints, of the EMA too when the run keeps one), progress/metrics monitor, rank 0's
+    checkpoints, and the graceful stop. The train split's bad files are counted, its classes label val/;
+    a resumed run (`plan.start_step` > 0) continues its best results and step count."""
+    cfg, rank, start_step = plan.cfg, plan.rank, plan.start_step
     checkpoint_dir = os.path.join(cfg.output_dir, CHECKPOINT_DIR)
     if rank == 0:
-        save_class_indexing(train_index.classes, checkpoint_dir)  # predict.py names the classes from it
-    monitor = TrainingMonitor(logger, lr, global_batch=cfg.batch_size * group_size, steps_per_epoch=steps_per_epoch,
-                              log_every=cfg.log_every, output_dir=cfg.output_dir if rank == 0 else None,
-                              num_classes=cfg.num_classes, checkpoint_dir=checkpoint_dir,
-                              skipped_files=len(train_index.bad_files), start_step=start_step,
-                              accumulate_steps=cfg.accumulate_steps)
+        save_class_indexing(plan.train_index.classes, checkpoint_dir)  # predict.py names the classes from it
+    monitor = TrainingMonitor(plan.logger, plan.lr, global_batch=cfg.batch_size * plan.group_size,
+                              steps_per_epoch=plan.steps_per_epoch, log_every=cfg.log_every,
+                              output_dir=cfg.output_dir if rank == 0 else None, num_classes=cfg.num_classes,
+                              checkpoint_dir=checkpoint_dir, skipped_files=len(plan.train_index.bad_files),
+                              start_step=start_step, accumulate_steps=cfg.accumulate_steps)
     evaluation = None
     if cfg.eval_interval > 0:
-        eval_data = create_eval_dataset(cfg, rank, group_size, index=index_for(cfg, 'val', train_index.classes))
-        evaluation = EvalCallback(net, lambda: evaluate(net, eval_data, group_size), cfg.eval_interval,
-                                  cfg.output_dir, logger, monitor, save=rank == 0, ema=ema,
+        index = index_for(cfg, 'val', plan.train_index.classes)
+        eval_data = create_eval_dataset(cfg, rank, plan.group_size, index=index)
+        evaluation = EvalCallback(plan.net, lambda: evaluate(plan.net, eval_data, plan.group_size),
+                                  interval=cfg.eval_interval, output_dir=cfg.output_dir, logger=plan.logger,
+                                  monitor=monitor, save=rank == 0, ema=plan.ema,
                                   best=read_best(cfg.output_dir) if start_step else None,
-                                  class_indexing=class_indexing_of(train_index.classes))
+                                  class_indexing=class_indexing_of(plan.train_index.classes))
     # The eval callback records into the monitor, so it comes first; the checkpoints after the monitor.
     ordered = ([evaluation] if evaluation else []) + [monitor]
     save = None
     if rank == 0:
-        writer = CheckpointWriter(checkpoint_dir, cfg.net, cfg.keep_checkpoint_max, logger)
-        checkpoints = CheckpointCallback(writer, steps_per_epoch, cfg.save_every_steps, start_step)
-        ordered += [AbandonedCheckpoints(checkpoint_dir, cfg.net, start_step, steps_per_epoch, logger), checkpoints]
+        writer = CheckpointWriter(checkpoint_dir, cfg.net, cfg.keep_checkpoint_max, plan.logger)
+        checkpoints = CheckpointCallback(writer, plan.steps_per_epoch, cfg.save_every_steps, start_step)
+        ordered += [AbandonedCheckpoints(checkpoint_dir, cfg.net, start_step=start_step,
+                                         steps_per_epoch=plan.steps_per_epoch, logger=plan.logger), checkpoints]
         save = checkpoints.save
-    stop = GracefulStop(logger, steps_per_epoch, group_size, save, start_step)
+    stop = GracefulStop(plan.logger, plan.steps_per_epoch, group_size=plan.group_size, save=save,
+                        start_step=start_step)
     return RunCallbacks(ordered + [stop], stop, evaluation)
 
 
-def train(cfg: EasyDict, family: ModelFamily,
-          set_by: Optional[Mapping[str, str]] = None) -> Optional[Union[Accuracy, int]]:
-    """Run the training that `cfg` describes with a network of `family`; returns the EvalCallback's
-    last result (or None without evaluation), or the exit status 128 + N when signal N stopped the run
-    (`GracefulStop`). The config, its files and the dataset's folders are checked before the device is
-    set up. `set_by` names the layer that set each key (`ModelFamily.resolve_config`), for config.yaml."""
+def start_run(cfg: EasyDict, family: ModelFamily,
+              set_by: Optional[Mapping[str, str]] = None) -> Tuple[EasyDict, int, int, logging.Logger]:
+    """Check the config, its files and the dataset's folders (before any device work), fill in the paths,
+    set up the device and the seeds, open the log and write the run's config.yaml (with `set_by`, the layer
+    of each value). Returns (config, rank, group size, logger)."""
     warnings = validate_settings(cfg, TRAIN)
     check_input_files(cfg, family, TRAIN)
     origins = dict(set_by) if set_by is not None else None
@@ -170,17 +191,24 @@ def train(cfg: EasyDict, family: ModelFamily,
     if rank == 0:
         save_config(cfg, cfg.output_dir, origins)
     logger.info(f"rank {rank} of {group_size}, device {cfg.device_target}, config:\n{format_config(cfg)}")
+    return cfg, rank, group_size, logger
 
-    train_index = index_for(cfg, 'train')
-    dataset, updates = accumulation_dataset(create_train_dataset(cfg, rank, group_size, index=train_index),
-                                            cfg.accumulate_steps, logger)
-    steps_per_epoch = dataset.get_dataset_size()
+
+def learning_rates(cfg: EasyDict, updates: int, group_size: int, logger: logging.Logger) -> np.ndarray:
+    """The lr of every optimizer update of the run: the recipe's, scaled to the global batch."""
     global_batch = cfg.batch_size * group_size * cfg.accumulate_steps  # images per optimizer update
     peak_lr = scaled_lr(cfg.base_lr, cfg.base_batch, global_batch)
-    lr = build_lr_schedule(peak_lr, updates, cfg.epochs, cfg.warmup_epochs, cfg.lr_schedule,
-                           cfg.min_lr, cfg.milestones, cfg.lr_decay_rate)
     logger.info(f"{updates} updates per epoch, global batch {global_batch}, peak lr {peak_lr:.5f}")
+    return build_lr_schedule(peak_lr, updates, cfg.epochs, warmup_epochs=cfg.warmup_epochs,
+                             schedule=cfg.lr_schedule, min_lr=cfg.min_lr, milestones=cfg.milestones,
+                             gamma=cfg.lr_decay_rate)
 
+
+def build_model(cfg: EasyDict, family: ModelFamily, lr: np.ndarray, *, rank: int,
+                logger: logging.Logger) -> Tuple[ms.nn.Cell, Model, Optional[ModelEma]]:
+    """(the network with its in-graph normalisation, the `Model` that trains it, the model EMA or None):
+    network, AMP level and loss scale, optimizer, loss, and the zoo's own train step when accumulation,
+    clipping or EMA need it."""
     net = build_network(cfg, family, logger)
     if rank == 0:  # one forward pass; every rank's network is the same
         logger.info(f"model {summarize(net, cfg.net, cfg.image_size).describe()}")
@@ -193,41 +221,75 @@ def train(cfg: EasyDict, family: ModelFamily,
     net = NormalizedNetwork(net, cfg.mean, cfg.std, compute_dtype(amp_level))
     loss = CrossEntropySmooth(cfg.num_classes, cfg.label_smoothing, sparse=not mixing_enabled(cfg))
     if own_step:
-        train_step = build_train_step(net, loss, optimizer, cfg, amp_level, rank=rank)
-        model, ema = Model(train_step), train_step.ema
-    else:
-        model = Model(net, loss_fn=loss, optimizer=optimizer, amp_level=amp_level,
-                      loss_scale_manager=scale_manager, boost_level='O0')
-        ema = None
+        train_step = build_train_step(net, loss, optimizer, cfg, amp_level=amp_level, rank=rank)
+        return net, Model(train_step), train_step.ema
+    return net, Model(net, loss_fn=loss, optimizer=optimizer, amp_level=amp_level, loss_scale_manager=scale_manager,
+                      boost_level='O0'), None
+
+
+def build_run(cfg: EasyDict, family: ModelFamily, set_by: Optional[Mapping[str, str]] = None) -> RunPlan:
+    """Everything the run of `cfg` trains with: checked config and device (`start_run`), data, lr schedule,
+    network and model, and the position of a resumed run (the checkpoint's weights, EMA and state loaded)."""
+    cfg, rank, group_size, logger = start_run(cfg, family, set_by)
+    train_index = index_for(cfg, 'train')
+    dataset, updates = accumulation_dataset(create_train_dataset(cfg, rank, group_size, index=train_index),
+                                            cfg.accumulate_steps, logger)
+    steps_per_epoch = dataset.get_dataset_size()
+    lr = learning_rates(cfg, updates, group_size, logger)
+    net, model, ema = build_model(cfg, family, lr, rank=rank, logger=logger)
     # After the EMA is built (a copy of the weights), so that a resume restores its averages too.
-    start_step = resume_run(cfg, model.train_network, net, dataset, steps_per_epoch,
-                            os.path.join(cfg.output_dir, CHECKPOINT_DIR), logger, rank)
-    if start_step >= cfg.epochs * steps_per_epoch:
-        return None  # a complete run found by --resume auto (resume_run said so)
-    initial_epoch = start_step // steps_per_epoch
-    callbacks = make_callbacks(cfg, net, rank, group_size, steps_per_epoch, lr=lr, logger=logger,
-                               train_index=train_index, start_step=start_step, ema=ema)
+    start_step = resume_run(cfg, model.train_network, net, dataset, steps_per_epoch=steps_per_epoch,
+                            checkpoint_dir=os.path.join(cfg.output_dir, CHECKPOINT_DIR), logger=logger, rank=rank)
+    return RunPlan(cfg=cfg, rank=rank, group_size=group_size, logger=logger, train_index=train_index,
+                   dataset=dataset, steps_per_epoch=steps_per_epoch, lr=lr, net=net, model=model, ema=ema,
+                   start_step=start_step)
+
+
+def fit(plan: RunPlan, callbacks: RunCallbacks) -> None:
+    """Train from the plan's position to its last epoch (dataset sink: off on the CPU, on elsewhere)."""
+    cfg = plan.cfg
     sink = cfg.device_target != 'CPU' if cfg.dataset_sink_mode == 'auto' else cfg.dataset_sink_mode == 'on'
-    logger.info(f"training {cfg.net} for epochs {initial_epoch + 1}..{cfg.epochs}, amp {amp_level}, "
-                f"output {cfg.output_dir}")
-    model.train(cfg.epochs, dataset, callbacks=callbacks.ordered, dataset_sink_mode=sink, initial_epoch=initial_epoch)
-    stop = callbacks.stop
+    initial_epoch = plan.start_step // plan.steps_per_epoch
+    plan.logger.info(f"training {cfg.net} for epochs {initial_epoch + 1}..{cfg.epochs}, amp "
+                     f"{resolve_amp_level(cfg)}, output {cfg.output_dir}")
+    plan.model.train(cfg.epochs, plan.dataset, callbacks=callbacks.ordered, dataset_sink_mode=sink,
+                     initial_epoch=initial_epoch)
+
+
+def report(plan: RunPlan, callbacks: RunCallbacks) -> Optional[Union[Accuracy, int]]:
+    """Log how the run ended: stopped by a signal (its exit status, what was saved and how to continue), or
+    its final and best validation results (returned)."""
+    stop, logger = callbacks.stop, plan.logger
     if stop.exit_status is not None:
         logger.warning(f"stopped by a signal after global step {stop.stopped_at_step}"
                        + (f"; saved {stop.saved_path}" if stop.saved_path else "")
-                       + f"; to continue: {resume_command(sys.argv, cfg.output_dir)}")
+                       + f"; to continue: {resume_command(sys.argv, plan.cfg.output_dir)}")
         return stop.exit_status
     eval_callback = callbacks.evaluation
-    if eval_callback and eval_callback.last_result:
-        result = eval_callback.last_result
-        logger.info(f"final validation top-1 {result.top1:.4%} top-5 {result.top5:.4%}; best top-1 "
-                    f"{eval_callback.best_top1:.4%} at epoch {eval_callback.best_epoch}")
-        if eval_callback.last_ema_result:
-            best_ema = eval_callback.best[EMA]
-            logger.info(f"final validation (EMA) top-1 {eval_callback.last_ema_result.top1:.4%}; best top-1 "
-                        f"(EMA) {best_ema.top1:.4%} at epoch {best_ema.epoch}")
-        return result
-    return None
+    if not (eval_callback and eval_callback.last_result):
+        return None
+    result = eval_callback.last_result
+    logger.info(f"final validation top-1 {result.top1:.4%} top-5 {result.top5:.4%}; best top-1 "
+                f"{eval_callback.best_top1:.4%} at epoch {eval_callback.best_epoch}")
+    if eval_callback.last_ema_result:
+        best_ema = eval_callback.best[EMA]
+        logger.info(f"final validation (EMA) top-1 {eval_callback.last_ema_result.top1:.4%}; best top-1 "
+                    f"(EMA) {best_ema.top1:.4%} at epoch {best_ema.epoch}")
+    return result
+
+
+def train(cfg: EasyDict, family: ModelFamily,
+          set_by: Optional[Mapping[str, str]] = None) -> Optional[Union[Accuracy, int]]:
+    """Run the training that `cfg` describes with a network of `family`; returns the EvalCallback's
+    last result (or None without evaluation, or for a run that had already finished), or the exit status
+    128 + N when signal N stopped the run (`GracefulStop`). `set_by` names the layer that set each key
+    (`ModelFamily.resolve_config`), for config.yaml."""
+    plan = build_run(cfg, family, set_by)
+    if plan.complete:
+        return None  # a complete run found by --resume auto (resume_run said so)
+    callbacks = make_callbacks(plan)
+    fit(plan, callbacks)
+    return report(plan, callbacks)
 
 
 def help_text(family: ModelFamily) -> str:

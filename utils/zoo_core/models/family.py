@@ -95,7 +95,7 @@ class ModelFamily:
         # `--help` shows the values of a run on a dataset with the network of the command line.
         net = flag_value(argv, 'net') or self._explicit(explicit, 'net') or self.default_net
         shown = resolve(self.settings, self._layers(str(net), False, explicit))
-        command_line = parse_flags(argv, self.settings, shown, description, listed_keys)
+        command_line = parse_flags(argv, self.settings, shown, description=description, listed_keys=listed_keys)
         explicit.append(Layer(FLAGS_LAYER, command_line.flags))
         net, data_dir = (self._explicit(explicit, key) for key in ('net', 'data_dir'))
         resolved = resolve(self.settings, self._layers(str(net or self.default_net), not data_dir, explicit))
