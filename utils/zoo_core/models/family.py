@@ -33,8 +33,8 @@ class ModelFamily:
         registry: the variants by name.
         settings: every key a command takes, declared beside the code that reads it
             (`zoo_core.engine.settings.ZOO_SETTINGS`).
-        recipe: what the family's published recipe sets, with the source of each value
-            (`recipe['net']` is the default network).
+        recipe_layer: what the family's published recipe sets, with the source of each value
+            (its `net` is the default network); `recipe` is every key with the family's value.
         demo_preset: what the short run on the built-in demo dataset changes in the recipe.
         training_presets: per variant, training settings beyond its published preprocessing
             (e.g. the DropBlock of the large ResNeSts).
