@@ -55,10 +55,10 @@ def case_flags(case, args, data):
 
 def final_weights(output_dir):
     """{name: array} of the run's newest checkpoint."""
-    import mindspore as ms
     from zoo_core.weights.checkpoint import checkpoint_files
+    from zoo_core.weights.files import load_mindspore_checkpoint
     files = sorted(checkpoint_files(os.path.join(output_dir, 'checkpoints')), key=os.path.getmtime)
-    return {name: value.asnumpy() for name, value in ms.load_checkpoint(files[-1]).items()}
+    return {name: value.asnumpy() for name, value in load_mindspore_checkpoint(files[-1]).items()}
 
 
 def run_once(case, setting, flags, output_dir):
@@ -96,8 +96,9 @@ def main(argv=None):
         parser.error('--repeat, --batch, --epochs and --images-per-class must be >= 1')
 
     from zoo_core.data.demo_data import ensure_demo_dataset
+    from zoo_core.runtime.isa import cpu_has_avx512
     demo = ensure_demo_dataset()
-    isa = 'avx512' if 'avx512f' in open('/proc/cpuinfo', encoding='utf-8').read() else 'no avx512'
+    isa = 'avx512' if cpu_has_avx512() else 'no avx512'
     print(f'CPU: {os.cpu_count()} cores, {isa}; ONEDNN_MAX_CPU_ISA={os.environ.get("ONEDNN_MAX_CPU_ISA", "(zoo cap)")}',
           flush=True)
     rows = []

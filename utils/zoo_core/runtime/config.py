@@ -230,9 +230,8 @@ def flag_value(argv: List[str], key: str) -> Optional[str]:
 
 @dataclass(frozen=True)
 class CommandLine:
-    """What `parse_flags` read: the `--config` file's name, the flags given ({key: text}), and whether
-    `--print_config` was asked for."""
-    config: Optional[str]
+    """What `parse_flags` read: the flags given ({key: text}) and whether `--print_config` was asked for
+    (the `--config` file is read before the parse, by `config_file_layer`)."""
     flags: Dict[str, str]
     print_config: bool
 
@@ -262,7 +261,7 @@ def parse_flags(argv: List[str], settings: Mapping[str, Setting], shown: Resolve
         parser.add_argument(f'--{key}', default=None, metavar=setting.type.__name__.upper(), help=text)
     args = vars(parser.parse_args(argv))
     flags = {key: value for key, value in args.items() if key in settings and value is not None}
-    return CommandLine(args['config'], flags, args['print_config'])
+    return CommandLine(flags, args['print_config'])
 
 
 def config_file_layer(argv: List[str], config_dir: Optional[str]) -> Optional[Layer]:
