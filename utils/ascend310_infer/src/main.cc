@@ -21,22 +21,16 @@
 #include <string>
 #include <vector>
 
-#include "include/api/context.h"
 #include "include/api/model.h"
-#include "include/api/serialization.h"
 #include "include/api/types.h"
 #include "include/dataset/execute.h"
-#include "include/dataset/vision.h"
+#include "include/dataset/vision_lite.h"
+#include "inc/model.h"
 #include "inc/utils.h"
 
-using mindspore::Context;
 using mindspore::DataType;
-using mindspore::Graph;
-using mindspore::GraphCell;
 using mindspore::Model;
-using mindspore::ModelType;
 using mindspore::MSTensor;
-using mindspore::Serialization;
 using mindspore::Status;
 using mindspore::kSuccess;
 using mindspore::dataset::Execute;
@@ -101,22 +95,16 @@ int main(int argc, char **argv) {
     std::cerr << "error: --crop_pct must be in (0, 1], got " << FLAGS_crop_pct << std::endl;
     return 1;
   }
-
-  auto context = std::make_shared<Context>();
-  auto ascend310 = std::make_shared<mindspore::Ascend310DeviceInfo>();
-  ascend310->SetDeviceID(FLAGS_device_id);
-  context->MutableDeviceInfo().push_back(ascend310);
-  Graph graph;
-  Status ret = Serialization::Load(mindir_path, ModelType::kMindIR, &graph);
-  if (ret != kSuccess) {
-    std::cerr << "error: cannot load " << mindir_path << ": " << ret.ToString() << std::endl;
+  if (FLAGS_device_id < 0) {
+    std::cerr << "error: --device_id must be >= 0, got " << FLAGS_device_id << std::endl;
     return 1;
   }
+
   Model model;
-  ret = model.Build(GraphCell(graph), context);
+  Status ret = BuildAscendModel(mindir_path, static_cast<uint32_t>(FLAGS_device_id), &model);
   if (ret != kSuccess) {
-    std::cerr << "error: cannot build the model on device " << FLAGS_device_id << ": " << ret.ToString()
-              << std::endl;
+    std::cerr << "error: cannot load or build " << mindir_path << " on device " << FLAGS_device_id << ": "
+              << ret.ToString() << std::endl;
     return 1;
   }
 
