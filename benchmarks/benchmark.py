@@ -18,7 +18,11 @@ CPUs (see `zoo_core/__init__.py`); this benchmark caps the ISA (`ONEDNN_MAX_CPU_
 caller set it) for every network it runs, so that all are measured under the same environment.
 `--mindcv-default-isa` adds mindcv's rows under oneDNN's default ISA, for information, and
 `--timm-default-isa` timm's (PyTorch's own oneDNN has a fast AVX-512 path here: that is how timm's users
-run it).
+run it). MindSpore 2.7 and 2.8 ship oneDNN 2, which reads `DNNL_MAX_CPU_ISA` instead: the benchmark sets both.
+
+`--pythons A,B` runs every row under each of these interpreters (for example two virtual environments with
+different MindSpore releases), side by side in one run, and labels the rows with each one's MindSpore;
+`--uncapped` adds our rows with both variables at `ALL` (no cap: what the zoo leaves on oneDNN 2).
 
 Usage: python benchmarks/benchmark.py [--networks resnest50,resnext50_32x4d] [--iters 10] [--json out.json]
 """
@@ -31,9 +35,16 @@ import statistics
 import subprocess
 import sys
 import time
+from typing import NamedTuple, Optional
 
 ISA_VARIABLE = 'ONEDNN_MAX_CPU_ISA'
+# oneDNN 2's name of the same cap (MindSpore 2.7 and 2.8 ship libdnnl.so.2).
+ONEDNN2_ISA_VARIABLE = 'DNNL_MAX_CPU_ISA'
+ISA_VARIABLES = (ISA_VARIABLE, ONEDNN2_ISA_VARIABLE)
 CAPPED_ISA = 'AVX2'
+# oneDNN's value for "no cap" (the zoo's import keeps a value the caller set).
+UNCAPPED_ISA = 'ALL'
+UNCAPPED_LABEL = 'ours (no ISA cap)'
 
 NETWORKS = ('resnest50', 'resnext50_32x4d')
 IMPLEMENTATIONS = ('ours', 'mindcv', 'timm')
@@ -91,6 +102,11 @@ def parse_args(argv=None):
     parser.add_argument('--recompute', default='none', choices=('none', 'stage', 'block'),
                         help="ours: --recompute of train.py (Cell.recompute per stage or block); timm: "
                              "set_grad_checkpointing() for stage or block; mindcv: not offered")
+    parser.add_argument('--pythons', default=sys.executable,
+                        help='comma-separated Python interpreters: every row runs under each (e.g. two venvs '
+                             'with different MindSpore releases), labelled with its MindSpore version')
+    parser.add_argument('--uncapped', action='store_true',
+                        help=f'also run our rows with {ISA_VARIABLE} and {ONEDNN2_ISA_VARIABLE} at {UNCAPPED_ISA}')
     parser.add_argument('--json', dest='json_path', default='', help='also write the results to this file')
     parser.add_argument('--worker', default='', help=argparse.SUPPRESS)
     parser.add_argument('--network', default='', help=argparse.SUPPRESS)
@@ -112,6 +128,10 @@ def check_arguments(parser, args, positive):
     args.impl_list = split_choices(parser, '--impls', args.impls, IMPLEMENTATIONS)
     args.import_order_list = (split_choices(parser, '--import-orders', args.import_orders, tuple(IMPORT_ORDERS))
                               if args.import_orders else [])
+    args.python_list = [item.strip() for item in args.pythons.split(',') if item.strip()]
+    missing = [python for python in args.python_list if not os.access(python, os.X_OK)]
+    if missing or not args.python_list:
+        parser.error(f"--pythons: not an executable interpreter: {', '.join(missing) or repr(args.pythons)}")
     return args
 
 
@@ -304,9 +324,10 @@ def run_worker(args):
     print(RESULT_PREFIX + json.dumps(result), flush=True)
 
 
-def worker_command(args, network, impl, iters, warmup, order=None):
-    """The command line of one worker subprocess (`order`: a key of `IMPORT_ORDERS`, forward only)."""
-    command = [sys.executable, os.path.abspath(__file__), '--worker', impl, '--network', network,
+def worker_command(args, network, impl, iters, warmup, order=None, python=sys.executable):
+    """The command line of one worker subprocess under `python` (`order`: a key of `IMPORT_ORDERS`, forward
+    only)."""
+    command = [python, os.path.abspath(__file__), '--worker', impl, '--network', network,
                '--iters', str(iters), '--warmup', str(warmup), '--batch-forward', str(args.batch_forward),
                '--batch-train', str(args.batch_train), '--image-size', str(args.image_size),
                '--threads', str(args.threads), '--recompute', args.recompute]
@@ -346,31 +367,60 @@ def prepare_parent(args):
     from `args.impl_list` when torch or timm is missing, saying so."""
     # Workers inherit it; set here, not at import, so that the default-ISA workers can run without it.
     os.environ.setdefault(ISA_VARIABLE, CAPPED_ISA)
+    os.environ.setdefault(ONEDNN2_ISA_VARIABLE, os.environ[ISA_VARIABLE])
     if 'timm' in args.impl_list and not torch_available():
         print('torch/timm not importable: timm rows skipped', flush=True)
         args.impl_list = [impl for impl in args.impl_list if impl != 'timm']
 
 
-def planned_runs(args, repeat_index):
-    """(network, impl, label, env, iters, warmup, import order or None) of every worker of one repeat, in
-    order.
+class PlannedRun(NamedTuple):
+    """One worker subprocess: what it measures, its row's label, its environment and interpreter."""
+    network: str
+    impl: str
+    label: str
+    env: dict
+    iters: int
+    warmup: int
+    order: Optional[str] = None
+    python: str = sys.executable
+
+
+def mindspore_version(python):
+    """The MindSpore release installed for `python` (from its package metadata: MindSpore is not imported)."""
+    code = "import importlib.metadata as m; print(m.version('mindspore'))"
+    return subprocess.run([python, '-c', code], capture_output=True, text=True, check=True).stdout.strip()
+
+
+def planned_runs(args, repeat_index, versions=None):
+    """Every worker of one repeat, in order (`versions`: interpreter -> MindSpore release, for the labels
+    when `--pythons` names more than one).
 
     Odd repeats run the implementations in reverse order; mindcv's default-ISA rows and the import-order rows
-    run in the first only, timm's default-ISA rows in every repeat.
+    run in the first only, timm's default-ISA and our uncapped rows in every repeat.
     """
     capped_env = dict(os.environ)
-    default_env = {key: value for key, value in os.environ.items() if key != ISA_VARIABLE}
+    default_env = {key: value for key, value in os.environ.items() if key not in ISA_VARIABLES}
+    uncapped_env = dict(default_env, **{variable: UNCAPPED_ISA for variable in ISA_VARIABLES})
     impls = args.impl_list if repeat_index % 2 == 0 else args.impl_list[::-1]
     runs = []
-    for network in args.network_list:
-        for impl in impls:
-            runs.append((network, impl, impl, capped_env, args.iters, args.warmup, None))
-        if args.mindcv_default_isa and repeat_index == 0:
-            runs.append((network, 'mindcv', DEFAULT_ISA_LABEL, default_env, args.default_isa_iters, 0, None))
-        if args.timm_default_isa and 'timm' in args.impl_list:
-            runs.append((network, 'timm', TIMM_DEFAULT_ISA_LABEL, default_env, args.iters, args.warmup, None))
-        for order in args.import_order_list if repeat_index == 0 else []:
-            runs.append((network, 'ours', IMPORT_ORDERS[order][1], default_env, args.default_isa_iters, 0, order))
+    for python in args.python_list:
+        suffix = f' [mindspore {versions[python]}]' if versions and len(args.python_list) > 1 else ''
+        for network in args.network_list:
+            for impl in impls:
+                runs.append(PlannedRun(network, impl, impl + suffix, capped_env, args.iters, args.warmup,
+                                       python=python))
+            if args.uncapped and 'ours' in impls:
+                runs.append(PlannedRun(network, 'ours', UNCAPPED_LABEL + suffix, uncapped_env, args.iters,
+                                       args.warmup, python=python))
+            if args.mindcv_default_isa and repeat_index == 0:
+                runs.append(PlannedRun(network, 'mindcv', DEFAULT_ISA_LABEL + suffix, default_env,
+                                       args.default_isa_iters, 0, python=python))
+            if args.timm_default_isa and 'timm' in args.impl_list:
+                runs.append(PlannedRun(network, 'timm', TIMM_DEFAULT_ISA_LABEL + suffix, default_env, args.iters,
+                                       args.warmup, python=python))
+            for order in args.import_order_list if repeat_index == 0 else []:
+                runs.append(PlannedRun(network, 'ours', IMPORT_ORDERS[order][1] + suffix, default_env,
+                                       args.default_isa_iters, 0, order, python))
     return runs
 
 
@@ -443,16 +493,18 @@ def main(argv=None):
         run_worker(args)  # under the environment its parent chose
         return 0
     prepare_parent(args)
-    print(f"{ISA_VARIABLE}={os.environ[ISA_VARIABLE]} for every network below (set by this benchmark unless "
-          f"already set; not for the default-ISA and import-order rows); GRAPH mode, fp32, {args.threads} threads, {args.image_size}x{args.image_size}, "
+    print(f"{ISA_VARIABLE}={os.environ[ISA_VARIABLE]} ({ONEDNN2_ISA_VARIABLE} likewise) for every network below (set by this benchmark unless "
+          f"already set; not for the default-ISA, uncapped and import-order rows); GRAPH mode, fp32, {args.threads} threads, {args.image_size}x{args.image_size}, "
           f"forward batch {args.batch_forward}, train batch {args.batch_train}, median of "
           f"{args.iters} x {args.repeat} repeat(s) after {args.warmup} warmup; one subprocess per row and "
           f"repeat; compile = first call", flush=True)
     results, failures = [], 0
+    versions = {python: mindspore_version(python) for python in args.python_list}
     for repeat in range(args.repeat):
-        for network, impl, label, env, iters, warmup, order in planned_runs(args, repeat):
+        for network, impl, label, env, iters, warmup, order, python in planned_runs(args, repeat, versions):
             print(f'[{network} / {label} / repeat {repeat + 1}] running...', flush=True)
-            result = run_in_subprocess(worker_command(args, network, impl, iters, warmup, order), env, label)
+            command = worker_command(args, network, impl, iters, warmup, order, python)
+            result = run_in_subprocess(command, env, label)
             if result is None:
                 failures += 1
                 continue

@@ -2,6 +2,7 @@
 import importlib.util
 import json
 import os
+import sys
 
 import pytest
 
@@ -71,11 +72,11 @@ def test_timm_default_isa_rows_run_in_every_repeat_without_the_cap(monkeypatch):
     args = benchmark.parse_args(['--networks', 'resnest50', '--impls', 'ours,timm', '--timm-default-isa'])
     for repeat in (0, 1):
         runs = benchmark.planned_runs(args, repeat)
-        labels = [label for _, _, label, _, _, _, _ in runs]
+        labels = [run.label for run in runs]
         assert labels.count(benchmark.TIMM_DEFAULT_ISA_LABEL) == 1 and 'timm' in labels
-        for _, impl, label, env, _, _, _ in runs:
-            capped = env.get(benchmark.ISA_VARIABLE) == benchmark.CAPPED_ISA
-            assert capped == (label != benchmark.TIMM_DEFAULT_ISA_LABEL), (impl, label)
+        for run in runs:
+            capped = run.env.get(benchmark.ISA_VARIABLE) == benchmark.CAPPED_ISA
+            assert capped == (run.label != benchmark.TIMM_DEFAULT_ISA_LABEL), (run.impl, run.label)
 
 
 def test_import_order_rows_run_ours_once_without_the_cap_and_forward_only(monkeypatch):
@@ -83,12 +84,38 @@ def test_import_order_rows_run_ours_once_without_the_cap_and_forward_only(monkey
     args = benchmark.parse_args(['--networks', 'resnest50', '--impls', 'ours', '--import-orders',
                                  'zoo-first,user-conv-first,mindcv-first'])
     first, second = benchmark.planned_runs(args, 0), benchmark.planned_runs(args, 1)
-    ordered = [run for run in first if run[-1] is not None]
-    assert [run[2] for run in ordered] == [label for _, label in benchmark.IMPORT_ORDERS.values()]
-    assert all(benchmark.ISA_VARIABLE not in env for _, _, _, env, _, _, _ in ordered)
-    assert all(run[-1] is None for run in second)
+    ordered = [run for run in first if run.order is not None]
+    assert [run.label for run in ordered] == [label for _, label in benchmark.IMPORT_ORDERS.values()]
+    assert all(benchmark.ISA_VARIABLE not in run.env for run in ordered)
+    assert all(run.order is None for run in second)
     command = benchmark.worker_command(args, 'resnest50', 'ours', 1, 0, 'user-conv-first')
     assert command[-3:] == ['--forward-only', '--before-zoo', 'user-conv']
+
+
+def test_every_row_runs_under_each_interpreter_capped_for_both_onednn_versions_and_uncapped(monkeypatch):
+    """`--pythons A,B --uncapped`: the rows of two MindSpore releases side by side, each capped under oneDNN 3's
+    and oneDNN 2's variable (MindSpore 2.7/2.8), and again with no cap."""
+    for variable in benchmark.ISA_VARIABLES:
+        monkeypatch.setenv(variable, benchmark.CAPPED_ISA)  # restored, or removed again, after the test
+        monkeypatch.delenv(variable)
+    older, newer = '/usr/bin/env', sys.executable
+    args = benchmark.parse_args(['--networks', 'resnest50', '--impls', 'ours', '--pythons', f'{older},{newer}',
+                                 '--uncapped'])
+    benchmark.prepare_parent(args)
+    runs = benchmark.planned_runs(args, 0, {older: '2.7.0', newer: '2.10.0'})
+    assert [(run.python, run.label) for run in runs] == [
+        (older, 'ours [mindspore 2.7.0]'), (older, f'{benchmark.UNCAPPED_LABEL} [mindspore 2.7.0]'),
+        (newer, 'ours [mindspore 2.10.0]'), (newer, f'{benchmark.UNCAPPED_LABEL} [mindspore 2.10.0]')]
+    for run in runs:
+        expected = benchmark.UNCAPPED_ISA if run.label.startswith(benchmark.UNCAPPED_LABEL) else benchmark.CAPPED_ISA
+        assert [run.env.get(variable) for variable in benchmark.ISA_VARIABLES] == [expected, expected]
+    assert benchmark.worker_command(args, 'resnest50', 'ours', 1, 0, python=older)[0] == older
+
+
+def test_a_missing_interpreter_is_refused(capsys, tmp_path):
+    with pytest.raises(SystemExit):
+        benchmark.parse_args(['--pythons', str(tmp_path / 'python')])
+    assert 'not an executable interpreter' in capsys.readouterr().err
 
 
 def test_an_unknown_import_order_is_refused(capsys):

@@ -449,6 +449,43 @@ def test_msrun_launch_fails_with_the_failing_worker_log(launch, tmp_path):
     assert 'msrun run failed' in result.stderr
 
 
+# msrun 2.7.0 after a failed run: the workers' errors, then `grep -rn ... -C 5` over its whole --log_dir
+# (process_entity/_api.py, `_analyze_log`), then exit 1. 2.8 and later do not grep.
+MSRUN_27_FAILURE = r'''#!/bin/bash
+for argument; do [[ "$argument" != --log_dir=* ]] || log_dir="${argument#--log_dir=}"; done
+mkdir -p "$log_dir"
+for ((line = 0; line < 2000; line++)); do echo "[ERROR] DISTRIBUTED worker line $line: Failed to connect"; done \
+    | tee "$log_dir/worker_0.log"
+# Bounded here, so that a launcher that keeps its log in the folder fails this test without filling the disk.
+timeout "$GREP_SECONDS" grep -rn -E 'ERROR|CRITICAL|Traceback|Error' -C 5 "$log_dir" || true
+exit 1
+'''
+# What launcher.log may reach for that run: the workers' lines once and grep's copy of them once (the loop
+# wrote 250 MB per second here).
+LAUNCHER_LOG_LIMIT_BYTES = 1 << 20
+MSRUN_GREP_SECONDS = 2
+
+
+def test_msrun_27s_log_grep_after_a_failure_cannot_feed_on_the_launchers_log(tmp_path):
+    """launcher.log lives beside the log folder: inside it, msrun 2.7's grep read its own output back and the
+    file grew without end (6 GB in two minutes in a failed two-host run on MindSpore 2.7.0)."""
+    fake_bin = tmp_path / 'bin'
+    fake_bin.mkdir()
+    write_executable(fake_bin / 'msrun', MSRUN_27_FAILURE)
+    log_dir = tmp_path / 'out' / 'logs'
+    shell = 'set -euo pipefail; usage() { :; }; source "$1"; shift; run_cluster "$@"'
+    env = {key: value for key, value in os.environ.items() if key not in ('MASTER_PORT', 'NUM_NODES', 'NODE_RANK')}
+    env['PATH'] = f"{fake_bin}{os.pathsep}{os.path.dirname(sys.executable)}{os.pathsep}{env['PATH']}"
+    env['GREP_SECONDS'] = str(MSRUN_GREP_SECONDS)
+    result = run_script('bash', '-c', shell, 'bash', REPO_ROOT / 'utils' / 'scripts' / 'common.sh', 'msrun', 1,
+                        log_dir, 'train.py', cwd=tmp_path, env=env, timeout=SCRIPT_TIMEOUT_SECONDS)
+    assert result.returncode != 0 and 'msrun run failed' in result.stderr
+    launcher_log = tmp_path / 'out' / 'launcher.log'
+    assert 'worker line 1999' in launcher_log.read_text()
+    assert launcher_log.stat().st_size < LAUNCHER_LOG_LIMIT_BYTES
+    assert sorted(path.name for path in log_dir.iterdir()) == ['worker_0.log']
+
+
 @needs_msrun
 def test_stopping_an_msrun_launch_stops_its_workers(launch):
     status, alive = launch.interrupted('run_distribute_train_cpu.sh', 2, workers=2)

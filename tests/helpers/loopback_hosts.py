@@ -6,16 +6,23 @@ msrun starts the scheduler on the host whose own address is `--master_addr`. Wer
 starts no scheduler, as on a second machine), and a `TcpRelay` carries 127.0.0.2:PORT to the scheduler on
 127.0.0.1:PORT. Everything else (the workers' own connections) goes over 127.0.0.1 as it would over the
 hosts' network.
+
+The relay listens only once the scheduler does: until then a connection to 127.0.0.2:PORT is refused, as one to
+a real host whose scheduler has not started. (A relay that accepted and then hung up instead left MindSpore
+2.7.0's worker retrying a dead connection until the cluster timed out.)
 """
 import os
 import signal
 import socket
 import threading
+import time
 
 HOST0_MASTER_ADDR = '127.0.0.1'
 HOST1_MASTER_ADDR = '127.0.0.2'
 RELAY_BUFFER_BYTES = 1 << 16
 RELAY_BACKLOG = 64
+# How often the relay looks for the scheduler before it starts listening.
+SCHEDULER_POLL_S = 0.05
 
 
 def free_port(host=HOST0_MASTER_ADDR):
@@ -33,12 +40,24 @@ class TcpRelay:
         self.server = socket.socket()
         self.server.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         self.server.bind((listen_host, port))
-        self.server.listen(RELAY_BACKLOG)
         self.connections = []
         self.closed = False
         threading.Thread(target=self._accept, daemon=True).start()
 
+    def _target_listens(self):
+        try:
+            socket.create_connection(self.target).close()
+        except OSError:
+            return False
+        return True
+
     def _accept(self):
+        while not self.closed and not self._target_listens():
+            time.sleep(SCHEDULER_POLL_S)
+        try:
+            self.server.listen(RELAY_BACKLOG)
+        except OSError:
+            return
         while not self.closed:
             try:
                 client, _ = self.server.accept()

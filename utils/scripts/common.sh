@@ -284,11 +284,18 @@ hosts_note() {
     ((NUM_NODES == 1)) || echo " on host $NODE_RANK of $NUM_NODES"
 }
 
+# launcher_log LOG_DIR: where the launcher's own output is kept: launcher.log beside LOG_DIR, never in it.
+# msrun 2.7 greps its whole log folder after a failed run and prints the matches, which this file records:
+# inside that folder, grep would read its own output and grow the file until the disk is full.
+launcher_log() {
+    echo "$(dirname "$1")/launcher.log"
+}
+
 # report_dead_workers LOG_DIR: name the rank of each worker process that msrun saw exit with an error (msrun
 # names its process id only; MindSpore's lines in worker_<rank>.log carry that id as "(<pid>,").
 report_dead_workers() {
     local log_dir="$1" pid code rank log how
-    [[ -f "$log_dir/launcher.log" ]] || return 0
+    [[ -f "$(launcher_log "$log_dir")" ]] || return 0
     while read -r pid code; do
         rank="?"
         for log in "$log_dir"/worker_*.log; do
@@ -305,7 +312,7 @@ report_dead_workers() {
         ((code >= 0)) || how="killed by signal SIG$(kill -l "$((-code))" 2> /dev/null || echo "$((-code))")"
         echo "error: rank $rank (process $pid) failed first: $how; the launcher then stopped the others" >&2
     done < <(sed -n 's/.*Worker process \([0-9]*\) exit with exception\. Error code: \(-\{0,1\}[0-9]*\)\..*/\1 \2/p' \
-        "$log_dir/launcher.log")
+        "$(launcher_log "$log_dir")")
     return 0
 }
 
@@ -380,10 +387,10 @@ announce_cluster() {
 
 # start_and_wait_for_cluster LOG_DIR: run CLUSTER_COMMAND in the background (so that an interrupt of this
 # script is passed on as CLUSTER_STOP_SIGNAL and the workers are stopped; its output kept in
-# LOG_DIR/launcher.log too, for report_dead_workers) until it exits; sets CLUSTER_STATUS and
+# `launcher_log LOG_DIR` too, for report_dead_workers) until it exits; sets CLUSTER_STATUS and
 # CLUSTER_INTERRUPTED.
 start_and_wait_for_cluster() {
-    "${CLUSTER_COMMAND[@]}" > >(tee "$1/launcher.log") 2>&1 &
+    "${CLUSTER_COMMAND[@]}" > >(tee "$(launcher_log "$1")") 2>&1 &
     CLUSTER_LAUNCHER_PID=$!
     CLUSTER_INTERRUPTED=0
     trap 'CLUSTER_INTERRUPTED=1; kill "-$CLUSTER_STOP_SIGNAL" "$CLUSTER_LAUNCHER_PID" 2> /dev/null || true' INT TERM
