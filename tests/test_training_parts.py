@@ -1,17 +1,24 @@
 """Unit tests of the training parts: label-smoothing loss, lr schedule, parameter groups, demo data."""
 import os
+import subprocess
+import sys
 
 import numpy as np
 import mindspore as ms
 import pytest
 from easydict import EasyDict
 
-from zoo_core.data.demo_data import SHAPES, generate
+from zoo_core.data.demo_data import SHAPES, TRAIN_PER_CLASS, VAL_PER_CLASS, generate
 from zoo_core.engine.crossentropy import CrossEntropySmooth
 from zoo_core.engine.metrics import count_correct
 from zoo_core.optim.lr_schedule import build_lr_schedule, scaled_lr
 from zoo_core.optim.optimizer import parameter_groups
 from zoo_resnest.models import get_network
+
+# Processes that ask for the demo dataset at once, and how long one may take to write it.
+CONCURRENT_RANKS = 3
+DEMO_RACE_ROUNDS = 6
+DEMO_TIMEOUT_S = 120
 
 
 def numpy_smoothed_cross_entropy(logits, labels, smoothing, num_classes):
@@ -112,3 +119,19 @@ def test_demo_dataset_is_deterministic_and_complete(tmp_path):
                 with open(os.path.join(first, split, shape, name), 'rb') as a, \
                         open(os.path.join(second, split, shape, name), 'rb') as b:
                     assert a.read() == b.read()
+
+
+def test_ranks_that_ask_for_the_demo_dataset_at_once_all_get_one_whole_copy(tmp_path):
+    """The ranks of a distributed demo run on a fresh clone each call ensure_demo_dataset at the same moment
+    (the race is a matter of timing: several rounds; replacing the folder under the others lost one in five)."""
+    code = 'import sys; from zoo_core.data.demo_data import ensure_demo_dataset; ensure_demo_dataset(sys.argv[1])'
+    for round_index in range(DEMO_RACE_ROUNDS):
+        folder = tmp_path / str(round_index)
+        folder.mkdir()
+        processes = [subprocess.Popen([sys.executable, '-c', code, str(folder / 'shapes10')], stderr=subprocess.PIPE,
+                                      text=True) for _ in range(CONCURRENT_RANKS)]
+        errors = [process.communicate(timeout=DEMO_TIMEOUT_S)[1] for process in processes]
+        assert [process.returncode for process in processes] == [0] * CONCURRENT_RANKS, errors
+        assert os.listdir(folder) == ['shapes10']
+        images = [name for _, _, names in os.walk(folder) for name in names if name.endswith('.jpg')]
+        assert len(images) == len(SHAPES) * (TRAIN_PER_CLASS + VAL_PER_CLASS)

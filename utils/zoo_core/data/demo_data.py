@@ -105,20 +105,35 @@ def render_image(rng, shape, size=IMAGE_SIZE):
     return image
 
 
-def generate(root, train_per_class=TRAIN_PER_CLASS, val_per_class=VAL_PER_CLASS, seed=SEED):
-    """Write the dataset under `root` (replaced if incomplete); the same files for the same arguments."""
-    parent = os.path.dirname(os.path.abspath(root)) or '.'
-    os.makedirs(parent, exist_ok=True)
-    staging = tempfile.mkdtemp(prefix='.demo_data_', dir=parent)
+def write_images(folder, train_per_class=TRAIN_PER_CLASS, val_per_class=VAL_PER_CLASS, seed=SEED):
+    """Write the dataset's images and its completion marker into the new folder `folder`."""
     rng = np.random.default_rng(seed)
     for split, count in (('train', train_per_class), ('val', val_per_class)):
         for shape in SHAPES:
-            folder = os.path.join(staging, split, shape)
-            os.makedirs(folder)
+            class_folder = os.path.join(folder, split, shape)
+            os.makedirs(class_folder)
             for index in range(count):
-                render_image(rng, shape).save(os.path.join(folder, f'{shape}_{index:04d}.jpg'),
+                render_image(rng, shape).save(os.path.join(class_folder, f'{shape}_{index:04d}.jpg'),
                                               quality=JPEG_QUALITY)
-    open(os.path.join(staging, COMPLETE_MARKER), 'w', encoding='utf-8').close()
+    open(os.path.join(folder, COMPLETE_MARKER), 'w', encoding='utf-8').close()
+
+
+def staging_folder(root):
+    """A new empty folder beside `root`, to write a copy in before it takes `root`'s place."""
+    parent = os.path.dirname(os.path.abspath(root)) or '.'
+    os.makedirs(parent, exist_ok=True)
+    return tempfile.mkdtemp(prefix='.demo_data_', dir=parent)
+
+
+def is_complete(root):
+    """Whether `root` holds a whole copy (its completion marker is written last)."""
+    return os.path.isfile(os.path.join(root, COMPLETE_MARKER))
+
+
+def generate(root, train_per_class=TRAIN_PER_CLASS, val_per_class=VAL_PER_CLASS, seed=SEED):
+    """Write the dataset under `root`, replacing what is there; the same files for the same arguments."""
+    staging = staging_folder(root)
+    write_images(staging, train_per_class, val_per_class, seed)
     if os.path.isdir(root):
         shutil.rmtree(root)
     os.replace(staging, root)
@@ -126,7 +141,22 @@ def generate(root, train_per_class=TRAIN_PER_CLASS, val_per_class=VAL_PER_CLASS,
 
 
 def ensure_demo_dataset(root=DEFAULT_DEMO_DIR):
-    """The demo dataset's folder, generated on first use (a complete earlier copy is reused)."""
-    if not os.path.isfile(os.path.join(root, COMPLETE_MARKER)):
-        generate(root)
+    """The demo dataset's folder, generated on first use (a complete earlier copy is reused).
+
+    Safe when several processes ask at once (the ranks of a distributed demo run): each writes its own copy
+    beside `root`, the first to finish renames it into place, and the others, finding a complete copy, drop
+    theirs. A copy left incomplete by an interrupted run is replaced.
+    """
+    if is_complete(root):
+        return root
+    staging = staging_folder(root)
+    write_images(staging)
+    if os.path.isdir(root) and not is_complete(root):
+        shutil.rmtree(root, ignore_errors=True)
+    try:
+        os.replace(staging, root)  # atomic; refused when another process has put its copy there first
+    except OSError:
+        shutil.rmtree(staging, ignore_errors=True)
+        if not is_complete(root):
+            raise
     return root
