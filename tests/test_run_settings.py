@@ -7,8 +7,8 @@ import pytest
 
 from helpers import REPO_ROOT
 from helpers.synthetic_photos import write_photo_dataset
-from zoo_core.engine.run_settings import flag_value, with_run_settings
-from zoo_core.runtime.config import ConfigError, save_config
+from zoo_core.engine.run_settings import flag_value, run_settings_layer
+from zoo_core.runtime.config import FLAGS_LAYER, ConfigError, save_config
 from zoo_resnest.family import FAMILY
 
 # A run of a non-default network, class count and size.
@@ -34,14 +34,25 @@ def test_flags_are_read_as_argparse_reads_them():
     assert flag_value(['--net', 'a', '--net=b'], 'net') == 'b' and flag_value(['--x', '1'], 'net') is None
 
 
-def test_the_runs_settings_come_first_so_that_explicit_flags_win(run):
-    _, checkpoint, _ = run
-    argv, source = with_run_settings(['--ckpt_path', str(checkpoint), '--image_size', '48'])
-    assert source.endswith('config.yaml')
-    assert flag_value(argv, 'net') == NET and flag_value(argv, 'num_classes') == str(CLASSES)
-    assert flag_value(argv, 'image_size') == '48' and argv[-2:] == ['--image_size', '48']
+def test_the_runs_settings_are_a_layer_under_the_flags(run):
+    folder, checkpoint, _ = run
+    argv = ['--ckpt_path', str(checkpoint), '--image_size', '48']
+    layer = run_settings_layer(argv)
+    assert layer.name == f"run {folder / 'config.yaml'}"
+    resolved = FAMILY.resolve_config(argv, run_layer=layer)
+    assert (resolved.values.net, resolved.values.num_classes, resolved.values.image_size) == (NET, CLASSES, 48)
+    assert resolved.set_by['net'] == resolved.set_by['num_classes'] == layer.name
+    assert resolved.set_by['image_size'] == FLAGS_LAYER
     with pytest.raises(ConfigError, match=f'--net resnest50 contradicts the checkpoint: its run trained net {NET}'):
-        with_run_settings(['--ckpt_path', str(checkpoint), '--net', 'resnest50'])
+        run_settings_layer(['--ckpt_path', str(checkpoint), '--net', 'resnest50'])
+
+
+def test_eval_print_config_names_the_run_that_set_the_network(run, run_script):
+    folder, checkpoint, _ = run
+    result = run_script(EVAL_PY, '--ckpt_path', checkpoint, '--print_config')
+    assert result.returncode == 0, result.stderr[-2000:]
+    rows = {line.split()[0]: line for line in result.stdout.splitlines() if line.strip()}
+    assert rows['net'].endswith(f"run {folder / 'config.yaml'}") and repr(NET) in rows['net']
 
 
 def test_eval_needs_only_the_checkpoint(run, run_script, tmp_path):

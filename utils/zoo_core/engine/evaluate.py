@@ -15,7 +15,7 @@ from zoo_core.data.demo_data import ensure_demo_dataset
 from zoo_core.engine.metrics import Accuracy, count_correct
 from zoo_core.engine.monitor import format_duration
 from zoo_core.engine.results_table import append_results, check_results_file, result_row
-from zoo_core.engine.run_settings import flag_value, with_run_settings
+from zoo_core.engine.run_settings import RUN_LAYER_PREFIX, flag_value, run_settings_layer
 from zoo_core.engine.validate import EVAL, check_input_files, validate_settings
 from zoo_core.models.input_norm import NormalizedNetwork
 from zoo_core.models.summary import count_parameters
@@ -165,10 +165,12 @@ def eval_batch_flags(argv: List[str]) -> List[str]:
 
 def eval_config(family: ModelFamily, argv: Optional[List[str]] = None) -> EasyDict:
     """The config of an evaluation: the flags over the settings of the checkpoint's run (`run_settings`)."""
-    argv, source = with_run_settings(eval_batch_flags(sys.argv[1:] if argv is None else argv))
-    if source:
-        print(f"network, classes and eval preprocessing from {source} (flags override)")
-    return family.get_config(argv, help_text(family), family.keys_read_by('eval'))
+    argv = eval_batch_flags(sys.argv[1:] if argv is None else argv)
+    run_layer = run_settings_layer(argv)
+    if run_layer:
+        print(f"network, classes and eval preprocessing from {run_layer.name[len(RUN_LAYER_PREFIX):]} "
+              "(flags override)")
+    return family.get_config(argv, help_text(family), family.keys_read_by('eval'), run_layer)
 
 
 def main(family: ModelFamily, argv: Optional[List[str]] = None) -> int:

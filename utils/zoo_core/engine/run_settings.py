@@ -9,13 +9,15 @@ import json
 import os
 from typing import List, Optional
 
-from zoo_core.runtime.config import EFFECTIVE_CONFIG_NAME, ConfigError, flag_value, read_yaml
+from zoo_core.runtime.config import EFFECTIVE_CONFIG_NAME, ConfigError, Layer, flag_value, read_yaml
 from zoo_core.weights.checkpoint import checkpoint_files
 
 # The keys a checkpoint's run decides unless a flag says otherwise.
 INHERITED_KEYS = ('net', 'num_classes', 'image_size', 'crop_pct', 'interpolation', 'eval_resize', 'mean', 'std')
 # Keys whose flag must agree with the run: the weights only fit that network and classifier.
 BINDING_KEYS = ('net', 'num_classes')
+# How --print_config names the layer of a checkpoint's run: `run <its config.yaml>`.
+RUN_LAYER_PREFIX = 'run '
 
 
 def run_folder(checkpoint: str) -> Optional[str]:
@@ -38,23 +40,19 @@ def flag_text(value) -> str:
     return json.dumps(list(value)) if isinstance(value, (list, tuple)) else str(value)
 
 
-def with_run_settings(argv: List[str], keys=INHERITED_KEYS):
-    """(`argv` preceded by the `--key value` flags of `keys` that the `--ckpt_path` checkpoint's run saved and
-    `argv` does not give, the run's config path or None). Flags given later win in argparse, so an explicit
-    one overrides; a `BINDING_KEYS` flag that contradicts the run raises a `ConfigError`."""
+def run_settings_layer(argv: List[str], keys=INHERITED_KEYS) -> Optional[Layer]:
+    """The settings of `keys` that the `--ckpt_path` checkpoint's run saved, as a config layer named after the
+    run's `config.yaml` (None for a checkpoint outside a run). It goes under the flags, so an explicit one
+    wins; a `BINDING_KEYS` flag that contradicts the run raises a `ConfigError`."""
     checkpoint = flag_value(argv, 'ckpt_path')
     files = checkpoint_files(checkpoint) if checkpoint and os.path.exists(checkpoint) else []
     config = run_config(files[0]) if files else None
     if not config:
-        return list(argv), None
+        return None
     source = os.path.join(run_folder(files[0]), EFFECTIVE_CONFIG_NAME)
     for key in BINDING_KEYS:
         given = flag_value(argv, key)
         if given is not None and key in config and given.strip() != flag_text(config[key]):
             raise ConfigError(f"--{key} {given} contradicts the checkpoint: its run trained {key} {config[key]} "
                               f"({source}); leave --{key} out to use the run's")
-    inherited = []
-    for key in keys:
-        if key in config and flag_value(argv, key) is None:
-            inherited += [f'--{key}', flag_text(config[key])]
-    return inherited + list(argv), source
+    return Layer(f'{RUN_LAYER_PREFIX}{source}', {key: config[key] for key in keys if key in config})

@@ -82,16 +82,17 @@ class ModelFamily:
         return layers + ([Layer('demo preset, no --data_dir', dict(self.demo_preset))] if demo else [])
 
     def resolve_config(self, argv: Optional[List[str]] = None, description: Optional[str] = None,
-                       listed_keys: Optional[Collection[str]] = None) -> ResolvedConfig:
+                       listed_keys: Optional[Collection[str]] = None,
+                       run_layer: Optional[Layer] = None) -> ResolvedConfig:
         """The effective config of a run and the layer that set each key: the zoo's defaults <- the family
-        recipe <- the network preset <- the demo preset (no dataset) <- the --config file <- the flags.
+        recipe <- the network preset <- the demo preset (no dataset) <- the --config file <- `run_layer` (what
+        a checkpoint's run decides, for the commands that use a checkpoint) <- the flags.
 
         `description` and `listed_keys` are the command's `--help` text and the keys it lists (default: all).
         `--print_config` prints the result and exits (status 0), as `--help` does.
         """
         argv = sys.argv[1:] if argv is None else argv
-        file_layer = config_file_layer(argv, self.configs_dir)
-        explicit = [file_layer] if file_layer else []
+        explicit = [layer for layer in (config_file_layer(argv, self.configs_dir), run_layer) if layer]
         # `--help` shows the values of a run on a dataset with the network of the command line.
         net = flag_value(argv, 'net') or self._explicit(explicit, 'net') or self.default_net
         shown = resolve(self.settings, self._layers(str(net), False, explicit))
@@ -105,9 +106,9 @@ class ModelFamily:
         return resolved
 
     def get_config(self, argv: Optional[List[str]] = None, description: Optional[str] = None,
-                   listed_keys: Optional[Collection[str]] = None) -> EasyDict:
+                   listed_keys: Optional[Collection[str]] = None, run_layer: Optional[Layer] = None) -> EasyDict:
         """The effective config of a run (`resolve_config` without the layers)."""
-        return self.resolve_config(argv, description, listed_keys).values
+        return self.resolve_config(argv, description, listed_keys, run_layer).values
 
     def _layers(self, net: str, demo: bool, explicit: List[Layer]) -> List[Layer]:
         return self.preset_layers(net, demo) + explicit
