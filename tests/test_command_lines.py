@@ -107,6 +107,12 @@ def known_flags(model_dir, entry_point):
 COMMANDS = documented_commands()
 
 
+def parameter_id(value):
+    """A test id part that is the same in every process (a set's own order follows the hash seed, and
+    pytest-xdist's workers must collect the same ids)."""
+    return ','.join(sorted(value)) if isinstance(value, (set, frozenset)) else str(value)[:60]
+
+
 def test_the_documents_commands_are_found():
     assert len(COMMANDS) >= MIN_DOCUMENTED_COMMANDS
     entry_points = {entry for *_, entry, _ in COMMANDS}
@@ -122,7 +128,7 @@ def test_a_documented_command_uses_only_flags_its_entry_point_has(document, comm
 
 
 @pytest.mark.parametrize('document, command, model_dir, entry_point, flags',
-                         [c for c in COMMANDS if c[1].startswith('bash')], ids=lambda value: str(value)[:60])
+                         [c for c in COMMANDS if c[1].startswith('bash')], ids=parameter_id)
 def test_a_documented_script_exists(document, command, model_dir, entry_point, flags):
     script = command.split()[1]
     in_model_dir = not script.startswith(('utils/', *FAMILIES))  # `scripts/run_x.sh` of a model README
@@ -131,7 +137,7 @@ def test_a_documented_script_exists(document, command, model_dir, entry_point, f
 
 
 @pytest.mark.parametrize('document, command, model_dir, entry_point, flags',
-                         [c for c in COMMANDS if c[3] not in (*ENTRY_POINTS, None)], ids=lambda value: str(value)[:60])
+                         [c for c in COMMANDS if c[3] not in (*ENTRY_POINTS, None)], ids=parameter_id)
 def test_a_documented_python_script_exists(document, command, model_dir, entry_point, flags):
     assert (REPO_ROOT / entry_point).is_file(), f"{document}: `{command}` runs {entry_point}, which does not exist"
 
