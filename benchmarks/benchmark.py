@@ -132,6 +132,13 @@ def check_arguments(parser, args, positive):
     missing = [python for python in args.python_list if not os.access(python, os.X_OK)]
     if missing or not args.python_list:
         parser.error(f"--pythons: not an executable interpreter: {', '.join(missing) or repr(args.pythons)}")
+    # Several interpreters: each row's label names its MindSpore (one interpreter: no lookup, no label).
+    args.versions = {}
+    if len(args.python_list) > 1:
+        for python in args.python_list:
+            args.versions[python] = mindspore_version(python)
+            if not args.versions[python]:
+                parser.error(f'--pythons: {python} has no MindSpore installed')
     return args
 
 
@@ -386,14 +393,14 @@ class PlannedRun(NamedTuple):
 
 
 def mindspore_version(python):
-    """The MindSpore release installed for `python` (from its package metadata: MindSpore is not imported)."""
+    """The MindSpore release installed for `python` (from its package metadata: MindSpore is not imported);
+    empty when it has none."""
     code = "import importlib.metadata as m; print(m.version('mindspore'))"
-    return subprocess.run([python, '-c', code], capture_output=True, text=True, check=True).stdout.strip()
+    return subprocess.run([python, '-c', code], capture_output=True, text=True, check=False).stdout.strip()
 
 
-def planned_runs(args, repeat_index, versions=None):
-    """Every worker of one repeat, in order (`versions`: interpreter -> MindSpore release, for the labels
-    when `--pythons` names more than one).
+def planned_runs(args, repeat_index):
+    """Every worker of one repeat, in order (rows of several interpreters are labelled with `args.versions`).
 
     Odd repeats run the implementations in reverse order; mindcv's default-ISA rows and the import-order rows
     run in the first only, timm's default-ISA and our uncapped rows in every repeat.
@@ -404,7 +411,7 @@ def planned_runs(args, repeat_index, versions=None):
     impls = args.impl_list if repeat_index % 2 == 0 else args.impl_list[::-1]
     runs = []
     for python in args.python_list:
-        suffix = f' [mindspore {versions[python]}]' if versions and len(args.python_list) > 1 else ''
+        suffix = f' [mindspore {args.versions[python]}]' if python in args.versions else ''
         for network in args.network_list:
             for impl in impls:
                 runs.append(PlannedRun(network, impl, impl + suffix, capped_env, args.iters, args.warmup,
@@ -499,9 +506,8 @@ def main(argv=None):
           f"{args.iters} x {args.repeat} repeat(s) after {args.warmup} warmup; one subprocess per row and "
           f"repeat; compile = first call", flush=True)
     results, failures = [], 0
-    versions = {python: mindspore_version(python) for python in args.python_list}
     for repeat in range(args.repeat):
-        for network, impl, label, env, iters, warmup, order, python in planned_runs(args, repeat, versions):
+        for network, impl, label, env, iters, warmup, order, python in planned_runs(args, repeat):
             print(f'[{network} / {label} / repeat {repeat + 1}] running...', flush=True)
             command = worker_command(args, network, impl, iters, warmup, order, python)
             result = run_in_subprocess(command, env, label)

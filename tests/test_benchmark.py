@@ -99,10 +99,11 @@ def test_every_row_runs_under_each_interpreter_capped_for_both_onednn_versions_a
         monkeypatch.setenv(variable, benchmark.CAPPED_ISA)  # restored, or removed again, after the test
         monkeypatch.delenv(variable)
     older, newer = '/usr/bin/env', sys.executable
+    monkeypatch.setattr(benchmark, 'mindspore_version', {older: '2.7.0', newer: '2.10.0'}.get)
     args = benchmark.parse_args(['--networks', 'resnest50', '--impls', 'ours', '--pythons', f'{older},{newer}',
                                  '--uncapped'])
     benchmark.prepare_parent(args)
-    runs = benchmark.planned_runs(args, 0, {older: '2.7.0', newer: '2.10.0'})
+    runs = benchmark.planned_runs(args, 0)
     assert [(run.python, run.label) for run in runs] == [
         (older, 'ours [mindspore 2.7.0]'), (older, f'{benchmark.UNCAPPED_LABEL} [mindspore 2.7.0]'),
         (newer, 'ours [mindspore 2.10.0]'), (newer, f'{benchmark.UNCAPPED_LABEL} [mindspore 2.10.0]')]
@@ -110,6 +111,12 @@ def test_every_row_runs_under_each_interpreter_capped_for_both_onednn_versions_a
         expected = benchmark.UNCAPPED_ISA if run.label.startswith(benchmark.UNCAPPED_LABEL) else benchmark.CAPPED_ISA
         assert [run.env.get(variable) for variable in benchmark.ISA_VARIABLES] == [expected, expected]
     assert benchmark.worker_command(args, 'resnest50', 'ours', 1, 0, python=older)[0] == older
+
+
+def test_an_interpreter_without_mindspore_is_refused(capsys):
+    with pytest.raises(SystemExit):
+        benchmark.parse_args(['--pythons', f'/usr/bin/env,{sys.executable}'])
+    assert '/usr/bin/env has no MindSpore installed' in capsys.readouterr().err
 
 
 def test_a_missing_interpreter_is_refused(capsys, tmp_path):
