@@ -150,8 +150,9 @@ from zoo_core.runtime.logging import get_logger
 from zoo_core.weights.checkpoint import CheckpointError
 net = nn.Dense(2048, 2048)  # 16 MB: a write takes tens of milliseconds, long enough to be hit
 writer = CheckpointWriter(sys.argv[1], 'big', 3, get_logger())
+writer.save(net, 1, 5)  # one whole checkpoint before the kills, however slow a loaded machine makes it
 print('writing', flush=True)
-for step in range(1, 10 ** 6):
+for step in range(2, 10 ** 6):
     writer.save(net, step, 5)
 """
 KILLS = 3
@@ -163,7 +164,7 @@ def test_a_writer_killed_at_random_moments_never_leaves_a_partial_file_under_a_c
     for _ in range(KILLS):
         process = subprocess.Popen([sys.executable, '-c', WRITE_LOOP, str(tmp_path)], stdout=subprocess.PIPE,
                                    text=True)
-        while process.stdout.readline().strip() != 'writing':  # after the warnings about partial files
+        while process.stdout.readline().strip() != 'writing':  # after the first save and the partial-file warnings
             assert process.poll() is None
         time.sleep(chance.uniform(0.2, 1.0))
         process.kill()
