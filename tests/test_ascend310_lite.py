@@ -14,12 +14,10 @@ import zipfile
 
 import pytest
 
-from helpers import REPO_ROOT
+from helpers.ascend310_build import COMPILE_TIMEOUT_S, INFER_DIR, gxx_command
 
-INFER_DIR = REPO_ROOT / 'utils' / 'ascend310_infer'
 WHEEL_VARIABLE = 'ZOO_LITE_WHEEL'
 WHEEL_HEADERS = 'mindspore_lite/include/'
-COMPILE_TIMEOUT_S = 120
 # The calls of src/model.cc, as Lite's headers declare them.
 LITE_BUILD_FROM_FILE = 'inline Status Build(const std::string &model_path, ModelType model_type,'
 LITE_ASCEND_DEVICE = 'class MS_API AscendDeviceInfo : public DeviceInfoContext'
@@ -44,9 +42,9 @@ def lite_headers(tmp_path_factory) -> pathlib.Path:
 
 def compile_only(sources, include_root, *defines):
     """g++ -fsyntax-only of `sources` with the program's own flags; the completed process."""
-    command = ['g++', '-std=c++17', '-fsyntax-only', '-Wall', '-Werror', '-D_GLIBCXX_USE_CXX11_ABI=0',
-               *[f'-D{name}' for name in defines], f'-I{INFER_DIR}', f'-I{include_root}',
-               *[str(INFER_DIR / 'src' / source) for source in sources]]
+    command = gxx_command('-fsyntax-only', '-D_GLIBCXX_USE_CXX11_ABI=0', *[f'-D{name}' for name in defines],
+                          f'-I{INFER_DIR}', f'-I{include_root}',
+                          *[str(INFER_DIR / 'src' / source) for source in sources])
     return subprocess.run(command, capture_output=True, text=True, timeout=COMPILE_TIMEOUT_S)
 
 

@@ -10,12 +10,11 @@ import numpy as np
 import pytest
 
 from helpers import REPO_ROOT
+from helpers.ascend310_build import COMPILE_TIMEOUT_S, INFER_DIR, PROGRAM_CXX_FLAGS, gxx_command
 from test_postprocess import write_image_tree
 from zoo_core.deploy.postprocess import create_label_file, image_id, list_image_folder, list_results, load_labels
 
-INFER_DIR = REPO_ROOT / 'utils' / 'ascend310_infer'
 STUB_DIR = REPO_ROOT / 'tests' / 'helpers' / 'ascend310_stub'
-COMPILE_TIMEOUT_S = 120
 # Class folders that reuse file names, as most trees outside ImageNet do.
 REPEATED_NAMES_TREE = {
     'blue': {'img0.jpg': (20, 24), 'img1.png': (24, 20)},
@@ -24,14 +23,22 @@ REPEATED_NAMES_TREE = {
 }
 
 
+def test_the_tests_compile_with_the_programs_own_standard_and_warnings():
+    cmake = (INFER_DIR / 'CMakeLists.txt').read_text()
+    standard, *warnings = PROGRAM_CXX_FLAGS
+    assert f"set(CMAKE_CXX_STANDARD {standard.removeprefix('-std=c++')})" in cmake
+    compile_options = next(line for line in cmake.splitlines() if line.startswith('add_compile_options('))
+    assert all(flag in compile_options.split() for flag in warnings)
+
+
 @pytest.fixture(scope='module')
 def list_and_write(tmp_path_factory):
     """The compiled test driver of utils.cc."""
     if shutil.which('g++') is None:
         pytest.skip('g++ is not installed')
     binary = tmp_path_factory.mktemp('ascend310') / 'list_and_write'
-    subprocess.run(['g++', '-std=c++17', '-Wall', '-Werror', f'-I{STUB_DIR}', f'-I{INFER_DIR}',
-                    str(INFER_DIR / 'src' / 'utils.cc'), str(STUB_DIR / 'list_and_write.cc'), '-o', str(binary)],
+    subprocess.run(gxx_command(f'-I{STUB_DIR}', f'-I{INFER_DIR}', str(INFER_DIR / 'src' / 'utils.cc'),
+                               str(STUB_DIR / 'list_and_write.cc'), '-o', str(binary)),
                    check=True, timeout=COMPILE_TIMEOUT_S)
     return binary
 

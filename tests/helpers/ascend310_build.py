@@ -1,0 +1,12 @@
+"""How the tests compile `utils/ascend310_infer`'s C++: the program's own standard and warnings, once."""
+from helpers import REPO_ROOT
+
+INFER_DIR = REPO_ROOT / 'utils' / 'ascend310_infer'
+COMPILE_TIMEOUT_S = 120
+# CMakeLists.txt's CMAKE_CXX_STANDARD and add_compile_options warnings (test_ascend310_utils checks both).
+PROGRAM_CXX_FLAGS = ('-std=c++17', '-Wall', '-Werror')
+
+
+def gxx_command(*arguments: str) -> list:
+    """`g++` with the program's flags, then `arguments`."""
+    return ['g++', *PROGRAM_CXX_FLAGS, *arguments]
