@@ -7,8 +7,7 @@ from mindspore import nn
 from zoo_core.models.layers import AvgPoolCeil, DropBlock, DropPath
 from zoo_core.models.registry import UnknownNetworkError
 from zoo_resnest.models import get_network as get_resnest, network_names as resnest_names
-from zoo_resnest.models import splat
-from zoo_resnest.models.splat import SplitAttnConv2d
+from zoo_resnest.models.splat import ScaleChannels, SplitAttnConv2d
 from zoo_resnext.models import get_network as get_resnext, network_names as resnext_names
 
 REFERENCE_PARAMETER_COUNTS = {
@@ -143,21 +142,16 @@ def split_attention_gradients(amp_level):
     return {p.name: g.asnumpy() for p, g in zip(params, grads)}
 
 
-def broadcasting_multiply(x, weight):
-    return x * weight
-
-
 @pytest.mark.parametrize('amp_level, tolerance', [('O0', 1e-5), ('O2', 1e-2)])
-def test_split_attention_gradients_equal_those_of_the_broadcasting_multiply(amp_level, tolerance, monkeypatch):
-    """`scale_channels` (weights broadcast before the multiply, which keeps less for the backward) against
-    the plain broadcasting `x * weight`, compiled, also under AMP O2 (fp16 convolutions and attention, fp32
-    BN and parameters) as Ascend and GPU train."""
-    lean = split_attention_gradients(amp_level)
-    monkeypatch.setattr(splat, 'scale_channels', broadcasting_multiply)
-    plain = split_attention_gradients(amp_level)
-    assert all(g.dtype == np.float32 for g in lean.values())
-    for name, expected in plain.items():
+def test_split_attention_backward_equals_autodiff_in_fp32_and_mixed_precision(amp_level, tolerance, monkeypatch):
+    """ScaleChannels' hand-written backward against MindSpore's autodiff of its forward, compiled, also
+    under AMP O2 (fp16 convolutions and attention, fp32 BN and parameters) as Ascend and GPU train."""
+    hand_written = split_attention_gradients(amp_level)
+    monkeypatch.delattr(ScaleChannels, 'bprop')
+    autodiff = split_attention_gradients(amp_level)
+    assert all(g.dtype == np.float32 for g in hand_written.values())
+    for name, expected in autodiff.items():
         if name.endswith(ATTENTION_FC1_BIAS):
             continue
-        relative = np.linalg.norm(lean[name] - expected) / np.linalg.norm(expected)
+        relative = np.linalg.norm(hand_written[name] - expected) / np.linalg.norm(expected)
         assert relative < tolerance, f"{name}: {relative:.2e}"
