@@ -25,6 +25,9 @@ SCRIPTS = ('run_train_cpu.sh', 'run_train_gpu.sh', 'run_train.sh', 'run_eval.sh'
            'run_distribute_train_cpu.sh', 'run_distribute_eval.sh')
 USAGE_EXIT_STATUS = 2
 SCRIPT_TIMEOUT_SECONDS = 120
+# How long stopped workers get to exit after their launcher did: well under a second alone, but 0.5 s once left
+# one alive beside a loaded second xdist worker (CI, MindSpore 2.7.0). A worker nobody stops sleeps 300 s.
+WORKER_EXIT_SECONDS = 10
 
 STUB_PYTHON = r'''#!/bin/bash
 # Stand-in for python: records a call of a model entry point, forwards anything else to the real python.
@@ -135,9 +138,11 @@ class Launch:
             time.sleep(0.2)
         process.send_signal(signal.SIGTERM)
         status = process.wait(timeout=SCRIPT_TIMEOUT_SECONDS)
-        time.sleep(0.5)
         pids = [int(pid) for pid in pids_file.read_text().split()] if pids_file.exists() else []
         assert len(pids) == workers, 'the workers did not start'
+        deadline = time.monotonic() + WORKER_EXIT_SECONDS
+        while any(map(process_alive, pids)) and time.monotonic() < deadline:
+            time.sleep(0.1)
         return status, [pid for pid in pids if process_alive(pid)]
 
     @property
@@ -151,11 +156,12 @@ def launch(stub_bin, tmp_path):
 
 
 def process_alive(pid):
+    """Whether `pid` still runs: a zombie, dead but not yet reaped by its new parent, does not."""
     try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
+        with open(f'/proc/{pid}/stat') as stat:
+            return stat.read().rsplit(')', 1)[1].split()[0] != 'Z'
+    except (FileNotFoundError, ProcessLookupError):
         return False
-    return True
 
 
 def record(log_path):
