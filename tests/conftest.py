@@ -56,25 +56,8 @@ FULL_SUITE_ONLY = (
 )
 
 
-# The files of longest total duration, longest first (full suite, two workers, 2026-12-06: test_reproducibility
-# about 450 s, test_distributed and test_recipes about 350 s each, ...). pytest-xdist hands out one file at a
-# time in the order collected; its default order, most tests first, left these few-test files for last, where
-# one of them ran alone while the other worker idled. They run first (`--no-loadscope-reorder` in pyproject).
-LONGEST_FILES_FIRST = ('test_reproducibility.py', 'test_distributed.py', 'test_recipes.py', 'test_recipe_files.py',
-                       'test_resume.py', 'test_train_e2e.py', 'test_ema.py', 'test_parity.py', 'test_summary.py',
-                       'test_newcomer_walk.py')
-
-
-def file_rank(item) -> int:
-    """Where `item`'s file comes in `LONGEST_FILES_FIRST`; every other file after them, in collection order."""
-    name = item.path.name
-    return LONGEST_FILES_FIRST.index(name) if name in LONGEST_FILES_FIRST else len(LONGEST_FILES_FIRST)
-
-
 def pytest_collection_modifyitems(config, items):
-    """Put the longest files first, and mark the `FULL_SUITE_ONLY` cases slow; a name in either list that
-    matches no test is an error."""
-    items.sort(key=file_rank)  # stable: each file keeps its own order
+    """Mark the `FULL_SUITE_ONLY` cases slow; a name there that matches no test is an error."""
     wanted = set(FULL_SUITE_ONLY)
     for item in items:
         if item.nodeid in wanted:
@@ -83,9 +66,6 @@ def pytest_collection_modifyitems(config, items):
     whole_suite = config.args in ([], ['tests'], [str(config.rootpath / 'tests')])
     if wanted and whole_suite and not config.getoption('keyword'):
         raise pytest.UsageError(f"FULL_SUITE_ONLY names tests that do not exist: {sorted(wanted)}")
-    missing_files = set(LONGEST_FILES_FIRST) - {item.path.name for item in items}
-    if missing_files and whole_suite and not config.getoption('keyword') and not config.getoption('markexpr'):
-        raise pytest.UsageError(f"LONGEST_FILES_FIRST names files without tests: {sorted(missing_files)}")
 
 
 @pytest.fixture
