@@ -25,7 +25,7 @@ import sys
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from benchmark import peak_rss_mb, time_calls  # noqa: E402  (a sibling script, not a package)
+from benchmark import peak_rss_mb, split_choices, time_calls  # noqa: E402  (a sibling script, not a package)
 
 FORMULATIONS = ('broadcasting', 'broadcast-first-autodiff', 'broadcast-first')
 LEVELS = ('none', 'stage', 'block')
@@ -51,12 +51,12 @@ def broadcasting_scale():
 
 
 def autodiff_scale():
-    """The shipped forward, differentiated by MindSpore."""
-    from mindspore import nn, ops
+    """The shipped forward (the same function), differentiated by MindSpore."""
+    from mindspore import nn
+    from zoo_resnest.models import splat
 
     class AutodiffScale(nn.Cell):
-        def construct(self, x, weight):
-            return x * ops.broadcast_to(weight, x.shape)
+        construct = splat.ScaleChannels.construct
 
     return AutodiffScale
 
@@ -124,36 +124,21 @@ def table(rows: list) -> list:
     return lines
 
 
-def comma_list(choices):
-    """An argparse type: a comma-separated list of `choices`."""
-    def parse(text):
-        items = [item for item in text.split(',') if item]
-        unknown = [item for item in items if item not in choices]
-        if unknown or not items:
-            raise argparse.ArgumentTypeError(f"choose from {', '.join(choices)}, got {text!r}")
-        return items
-    return parse
-
-
-def positive(text):
-    """An argparse type: an integer of at least 1."""
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
-    return value
-
-
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split('\n\n', maxsplit=1)[0],
                                      formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     parser.add_argument('--network', default='resnest50', help='a ResNeSt network of the zoo')
-    parser.add_argument('--batch', type=positive, default=8)
-    parser.add_argument('--image-size', type=positive, default=224)
-    parser.add_argument('--formulations', type=comma_list(FORMULATIONS), default=list(FORMULATIONS))
-    parser.add_argument('--recompute', type=comma_list(LEVELS), default=['none', 'block'])
-    parser.add_argument('--iters', type=positive, default=3, help='timed steps after the compiling one')
+    parser.add_argument('--batch', type=int, default=8)
+    parser.add_argument('--image-size', type=int, default=224)
+    parser.add_argument('--formulations', default=','.join(FORMULATIONS), help='comma-separated')
+    parser.add_argument('--recompute', default='none,block', help=f"comma-separated, from {', '.join(LEVELS)}")
+    parser.add_argument('--iters', type=int, default=3, help='timed steps after the compiling one')
     parser.add_argument('--worker', nargs=2, metavar=('FORMULATION', 'LEVEL'), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    if min(args.batch, args.image_size, args.iters) < 1:
+        parser.error('--batch, --image-size and --iters must be >= 1')
+    args.formulations = split_choices(parser, '--formulations', args.formulations, FORMULATIONS)
+    args.recompute = split_choices(parser, '--recompute', args.recompute, LEVELS)
     if args.worker:
         print(json.dumps(measure(args.network, *args.worker, args.batch, args.image_size, args.iters)))
         return 0

@@ -55,4 +55,5 @@ def test_a_tiny_run_measures_each_formulation_in_its_own_process(run_script):
 def test_a_bad_argument_is_one_line_and_exit_2(run_script, flag, value):
     result = run_script(SCRIPT, flag, value)
     assert result.returncode == 2
-    assert f'error: argument {flag}' in result.stderr.strip().splitlines()[-1]
+    last_line = result.stderr.strip().splitlines()[-1]
+    assert 'error: ' in last_line and flag in last_line
