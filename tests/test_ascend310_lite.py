@@ -8,13 +8,12 @@ covered: the wheel has no `include/dataset` headers.
 """
 import os
 import pathlib
-import shutil
 import subprocess
 import zipfile
 
 import pytest
 
-from helpers.ascend310_build import COMPILE_TIMEOUT_S, INFER_DIR, gxx_command
+from helpers.ascend310_build import COMPILE_TIMEOUT_S, INFER_DIR, gxx_command, require_gxx
 
 WHEEL_VARIABLE = 'ZOO_LITE_WHEEL'
 WHEEL_HEADERS = 'mindspore_lite/include/'
@@ -26,8 +25,7 @@ LITE_ASCEND_DEVICE = 'class MS_API AscendDeviceInfo : public DeviceInfoContext'
 @pytest.fixture(scope='module')
 def lite_headers(tmp_path_factory) -> pathlib.Path:
     """A folder whose `include/api` holds the Lite wheel's headers."""
-    if shutil.which('g++') is None:
-        pytest.skip('g++ is not installed')
+    require_gxx()
     wheel = os.environ.get(WHEEL_VARIABLE)
     if not wheel:
         if os.environ.get('CI'):

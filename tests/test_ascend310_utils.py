@@ -3,14 +3,13 @@ g++ against a stand-in for MindSpore's `include/api/types.h` (no Ascend or MindS
 program must list an ImageFolder tree and name its results exactly as the CPU path and postprocess do.
 """
 import os
-import shutil
 import subprocess
 
 import numpy as np
 import pytest
 
 from helpers import REPO_ROOT
-from helpers.ascend310_build import COMPILE_TIMEOUT_S, INFER_DIR, PROGRAM_CXX_FLAGS, gxx_command
+from helpers.ascend310_build import COMPILE_TIMEOUT_S, INFER_DIR, PROGRAM_CXX_FLAGS, gxx_command, require_gxx
 from test_postprocess import write_image_tree
 from zoo_core.deploy.postprocess import create_label_file, image_id, list_image_folder, list_results, load_labels
 
@@ -34,8 +33,7 @@ def test_the_tests_compile_with_the_programs_own_standard_and_warnings():
 @pytest.fixture(scope='module')
 def list_and_write(tmp_path_factory):
     """The compiled test driver of utils.cc."""
-    if shutil.which('g++') is None:
-        pytest.skip('g++ is not installed')
+    require_gxx()
     binary = tmp_path_factory.mktemp('ascend310') / 'list_and_write'
     subprocess.run(gxx_command(f'-I{STUB_DIR}', f'-I{INFER_DIR}', str(INFER_DIR / 'src' / 'utils.cc'),
                                str(STUB_DIR / 'list_and_write.cc'), '-o', str(binary)),
