@@ -96,25 +96,35 @@ def gradient_reducer(weights):
     return nn.DistributedGradReducer(weights, ms.get_auto_parallel_context('gradients_mean'), get_group_size())
 
 
+# Per-gradient functions mapped over the gradient tuple with `ops.HyperMap`: a Python loop over 161
+# gradients compiles as 161 copies of its body (resnext50's clipping: 27 s of graph compile against 6 s).
+_scale_grad = ops.MultitypeFuncGraph('scale_grad')
+_squared_sum = ops.MultitypeFuncGraph('squared_sum')
+_accumulate = ops.MultitypeFuncGraph('accumulate')
+_clear = ops.MultitypeFuncGraph('clear')
+_map = ops.HyperMap()
+
+
+@_scale_grad.register('Number', 'Tensor')
+@_scale_grad.register('Tensor', 'Tensor')
+def _scale_one(factor, grad):
+    return grad * ops.cast(factor, grad.dtype)
+
+
+@_squared_sum.register('Tensor')
+def _squared_sum_one(grad):
+    return ops.reduce_sum(ops.square(ops.cast(grad, ms.float32)))
+
+
 def global_norm(grads):
     """The L2 norm of all gradients together."""
-    return ops.sqrt(ops.addn([ops.reduce_sum(ops.square(ops.cast(g, ms.float32))) for g in grads]))
+    return ops.sqrt(ops.addn(_map(_squared_sum, grads)))
 
 
 def clip_by_global_norm(grads, max_norm):
     """`grads` scaled by min(1, max_norm / (global norm + CLIP_EPSILON)), as torch's `clip_grad_norm_`."""
     coefficient = ops.minimum(max_norm / (global_norm(grads) + CLIP_EPSILON), 1.0)
-    return tuple(g * ops.cast(coefficient, g.dtype) for g in grads)
-
-
-_scale_grad = ops.MultitypeFuncGraph('scale_grad')
-_accumulate = ops.MultitypeFuncGraph('accumulate')
-_clear = ops.MultitypeFuncGraph('clear')
-
-
-@_scale_grad.register('Number', 'Tensor')
-def _scale_one(factor, grad):
-    return grad * ops.cast(factor, grad.dtype)
+    return _map(ops.partial(_scale_grad, coefficient), grads)
 
 
 @_accumulate.register('Tensor', 'Tensor')
