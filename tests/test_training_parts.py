@@ -93,6 +93,12 @@ def test_a_frozen_backbone_trains_only_the_classifier():
     assert [p.name for p in net.trainable_params()] == ['fc.weight', 'fc.bias']
 
 
+def test_without_a_backbone_lr_scale_every_group_follows_the_optimizers_schedule():
+    """No per-group lr: MindSpore would then index a schedule per parameter in the graph."""
+    groups = parameter_groups(get_network('resnest14d', num_classes=4), np.ones(3), _optim_cfg())
+    assert len(groups) > 1 and not any('lr' in group for group in groups)
+
+
 def test_the_backbone_lr_scale_lowers_only_the_backbone():
     groups = parameter_groups(get_network('resnest14d', num_classes=4), np.full(3, 0.5),
                               _optim_cfg(backbone_lr_scale=0.1))
