@@ -38,7 +38,9 @@ RECIPES = [
      ('--config', 'resnest50_mindcv_ascend', '--device_target', 'CPU', '--dataset_sink_mode', 'auto',
       '--num_parallel_workers', 'auto', '--keep_checkpoint_max', '5')),
 ]
-CPU_HOGS = 2
+# One process spinning on the CPU beside the third run: the load under which the dropout's old per-thread
+# noise made runs differ (docs/REPRODUCIBILITY.md); on 2 cores it already leaves the run less than one core.
+CPU_HOGS = 1
 # The newest checkpoint is all a comparison or a resume needs; more would fill the disk (11 runs, up to 200 MB each).
 KEPT_CHECKPOINTS = 1
 
@@ -104,7 +106,7 @@ def reference_runs(photo_dataset, tmp_path_factory):
 
 @pytest.mark.slow
 @pytest.mark.parametrize('recipe_id, model_dir, net, recipe', RECIPES, ids=[r[0] for r in RECIPES])
-def test_three_runs_of_a_shipped_recipe_end_with_bit_equal_weights_one_of_them_beside_cpu_hogs(
+def test_three_runs_of_a_shipped_recipe_end_with_bit_equal_weights_one_of_them_beside_a_cpu_hog(
         recipe_id, model_dir, net, recipe, photo_dataset, reference_runs, tmp_path):
     reference = final_checkpoint(reference_runs[recipe_id], net)
     quiet = tmp_path / 'quiet'
