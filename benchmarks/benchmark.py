@@ -414,20 +414,20 @@ def planned_runs(args, repeat_index):
         suffix = f' [mindspore {args.versions[python]}]' if python in args.versions else ''
         for network in args.network_list:
             for impl in impls:
-                runs.append(PlannedRun(network, impl, impl + suffix, capped_env, args.iters, args.warmup,
-                                       python=python))
+                runs.append(PlannedRun(network, impl, impl + suffix, capped_env, iters=args.iters,
+                                       warmup=args.warmup, python=python))
             if args.uncapped and 'ours' in impls:
-                runs.append(PlannedRun(network, 'ours', UNCAPPED_LABEL + suffix, uncapped_env, args.iters,
-                                       args.warmup, python=python))
+                runs.append(PlannedRun(network, 'ours', UNCAPPED_LABEL + suffix, uncapped_env, iters=args.iters,
+                                       warmup=args.warmup, python=python))
             if args.mindcv_default_isa and repeat_index == 0:
                 runs.append(PlannedRun(network, 'mindcv', DEFAULT_ISA_LABEL + suffix, default_env,
-                                       args.default_isa_iters, 0, python=python))
+                                       iters=args.default_isa_iters, warmup=0, python=python))
             if args.timm_default_isa and 'timm' in args.impl_list:
-                runs.append(PlannedRun(network, 'timm', TIMM_DEFAULT_ISA_LABEL + suffix, default_env, args.iters,
-                                       args.warmup, python=python))
+                runs.append(PlannedRun(network, 'timm', TIMM_DEFAULT_ISA_LABEL + suffix, default_env,
+                                       iters=args.iters, warmup=args.warmup, python=python))
             for order in args.import_order_list if repeat_index == 0 else []:
                 runs.append(PlannedRun(network, 'ours', IMPORT_ORDERS[order][1] + suffix, default_env,
-                                       args.default_isa_iters, 0, order, python))
+                                       iters=args.default_isa_iters, warmup=0, order=order, python=python))
     return runs
 
 
@@ -509,7 +509,7 @@ def main(argv=None):
     for repeat in range(args.repeat):
         for network, impl, label, env, iters, warmup, order, python in planned_runs(args, repeat):
             print(f'[{network} / {label} / repeat {repeat + 1}] running...', flush=True)
-            command = worker_command(args, network, impl, iters, warmup, order, python)
+            command = worker_command(args, network, impl, iters=iters, warmup=warmup, order=order, python=python)
             result = run_in_subprocess(command, env, label)
             if result is None:
                 failures += 1

@@ -38,7 +38,8 @@ def build_step(network, batch, image_size, mixup):
     net = get_network(network, num_classes=CLASSES)
     optimizer = build_optimizer(net, 0.01, cfg)
     wrapped = NormalizedNetwork(net, IMAGENET_MEAN, IMAGENET_STD)
-    step = build_train_step(wrapped, CrossEntropySmooth(CLASSES, 0.1, sparse=mixup == 0), optimizer, cfg, 'O0')
+    step = build_train_step(wrapped, CrossEntropySmooth(CLASSES, 0.1, sparse=mixup == 0), optimizer, cfg,
+                            amp_level='O0')
     step.set_train(True)
     rng = np.random.default_rng(SEED)
     images = rng.integers(0, 256, (batch, 3, image_size, image_size), dtype=np.uint8)

@@ -140,7 +140,8 @@ def main(argv=None):
     args.formulations = split_choices(parser, '--formulations', args.formulations, FORMULATIONS)
     args.recompute = split_choices(parser, '--recompute', args.recompute, LEVELS)
     if args.worker:
-        print(json.dumps(measure(args.network, *args.worker, args.batch, args.image_size, args.iters)))
+        print(json.dumps(measure(args.network, *args.worker, batch=args.batch, image_size=args.image_size,
+                                 iters=args.iters)))
         return 0
     rows = [run_worker(args, formulation, level) for formulation in args.formulations for level in args.recompute]
     print(f"{args.network} train step, batch {args.batch}, {args.image_size}x{args.image_size}, GRAPH fp32, CPU, "

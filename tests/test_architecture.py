@@ -125,3 +125,21 @@ def test_every_entry_point_hands_the_family_to_the_engine(package):
         calls = [node for node in ast.walk(tree) if isinstance(node, ast.Call)
                  and any(isinstance(arg, ast.Name) and arg.id == 'FAMILY' for arg in node.args)]
         assert len(calls) == 1, entry
+
+
+# Functions that take a list of values as *args: their calls pass any number by position.
+VARIADIC_CALLEES = {'declare', 'catalogue', 'zip', 'min', 'max', 'print', 'logger.info'}
+MOST_POSITIONAL_ARGUMENTS = 4
+
+
+def test_no_call_passes_more_than_four_arguments_by_position():
+    """Past four, a call names its arguments (`make_stage(block, in_channels=..., ...)`)."""
+    roots = [ENGINE_ROOT, *MODEL_PACKAGES.values(), REPO_ROOT / 'benchmarks']
+    scripts = [path for folder in MODEL_PACKAGES.values() for path in folder.parent.glob('*.py')]
+    crowded = []
+    for path in [p for root in roots for p in root.rglob('*.py')] + scripts:
+        for node in ast.walk(ast.parse(path.read_text(encoding='utf-8'))):
+            if (isinstance(node, ast.Call) and len(node.args) > MOST_POSITIONAL_ARGUMENTS
+                    and ast.unparse(node.func) not in VARIADIC_CALLEES):
+                crowded.append(f'{path.relative_to(REPO_ROOT)}:{node.lineno} {ast.unparse(node.func)}')
+    assert not crowded, crowded

@@ -9,4 +9,5 @@ from .models import REGISTRY
 # The model folder's recipe files (`--config NAME`): <model folder>/configs/, beside src/.
 CONFIGS_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), 'configs')
 
-FAMILY = ModelFamily(REGISTRY, ZOO_SETTINGS, RECIPE_LAYER, DEMO_PRESET, TRAINING_PRESETS, configs_dir=CONFIGS_DIR)
+FAMILY = ModelFamily(registry=REGISTRY, settings=ZOO_SETTINGS, recipe_layer=RECIPE_LAYER, demo_preset=DEMO_PRESET,
+                     training_presets=TRAINING_PRESETS, configs_dir=CONFIGS_DIR)

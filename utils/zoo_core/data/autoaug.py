@@ -84,8 +84,8 @@ def policy_string_ops(text, fill):
     layers = []
     for _ in range(spec.num_ops):
         if spec.magnitude_std > 0:
-            op = noisy_magnitude_op(spec.magnitude, spec.magnitude_std, spec.magnitude_max, spec.uniform_magnitude,
-                                    fill)
+            op = noisy_magnitude_op(spec.magnitude, spec.magnitude_std, magnitude_max=spec.magnitude_max,
+                                    uniform=spec.uniform_magnitude, fill=fill)
         else:
             op = single_op(magnitude_bin(spec.magnitude), fill)
         layers.append(op if spec.prob >= 1 else transforms.RandomApply([op], prob=spec.prob))

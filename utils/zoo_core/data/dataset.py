@@ -259,7 +259,8 @@ def create_train_dataset(cfg: EasyDict, rank: int = 0, group_size: int = 1,
     """
     index = index_for(cfg, 'train') if index is None else index
     workers = workers_per_rank(cfg.num_parallel_workers)
-    sampling = train_sampling(len(index.samples), rank, group_size, cfg.get('aug_repeats', 1), cfg.seed)
+    sampling = train_sampling(len(index.samples), rank, group_size, repeats=cfg.get('aug_repeats', 1),
+                              seed=cfg.seed)
     data = source_dataset(cfg, 'train', index, workers, **sampling)
     data = data.map(operations=train_transforms(cfg), input_columns='image', num_parallel_workers=workers)
     erasing = random_erasing_ops(cfg.get('reprob', 0.0), mean_fill(cfg.mean), seed=(cfg.seed, rank))

@@ -101,7 +101,8 @@ def render_image(rng, shape, size=IMAGE_SIZE):
     colour = class_colour(rng, SHAPES.index(shape))
     radius = rng.uniform(0.22, 0.38) * size
     center = tuple(rng.uniform(radius + 1, size - radius - 1, size=2))
-    draw_shape(ImageDraw.Draw(image), shape, center, radius, rng.uniform(0, 2 * math.pi), colour)
+    draw_shape(ImageDraw.Draw(image), shape, center, radius=radius, rotation=rng.uniform(0, 2 * math.pi),
+               colour=colour)
     return image
 
 

@@ -98,8 +98,9 @@ def read_split(data_dir, split, classes=None):
     missing = [path for path in files if not os.path.isfile(path) or not os.path.isfile(path + '.db')]
     if missing:
         raise DatasetError(f"{len(missing)} shard file(s) of {data_dir} missing, e.g. {missing[0]} (and its .db)")
-    return MindRecordSplit(os.path.join(data_dir, split), list(catalog['classes']), files, entry['images'],
-                           [(item['file'], item['problem']) for item in entry.get('bad_files', [])])
+    return MindRecordSplit(split_dir=os.path.join(data_dir, split), classes=list(catalog['classes']), files=files,
+                           count=entry['images'],
+                           bad_files=[(item['file'], item['problem']) for item in entry.get('bad_files', [])])
 
 
 def mindrecord_source(split, workers, shuffle=False, num_shards=None, shard_id=None, sampler=None):

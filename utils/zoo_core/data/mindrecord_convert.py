@@ -159,7 +159,8 @@ def run_tasks(plan, out_dir, tasks, workers, log):
             except multiprocessing.TimeoutError:
                 pass
             if time.monotonic() - last_report >= PROGRESS_INTERVAL_SECONDS or shards_done == len(tasks):
-                report_progress(log, progress.value, total, shards_done, len(tasks), started)
+                report_progress(log, progress.value, total, shards_done=shards_done, shards_total=len(tasks),
+                                started=started)
                 last_report = time.monotonic()
 
 
@@ -183,7 +184,7 @@ def convert(data_dir, out_dir, shards, workers, log=None):
     if every - len(tasks):
         log(f"{every - len(tasks)} of {every} shards already written; writing the other {len(tasks)}")
     if tasks:
-        run_tasks(plan, out_dir, tasks, workers, log)
+        run_tasks(plan, out_dir, tasks, workers=workers, log=log)
     catalog = dict(format=CATALOG_FORMAT, version=CATALOG_VERSION, source=plan['source'], classes=plan['classes'],
                    splits={split: dict(images=len(entry['samples']), bad_files=entry['bad_files'],
                                        files=[os.path.join(split, shard_name(split, shard, shards))

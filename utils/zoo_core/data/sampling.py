@@ -46,6 +46,6 @@ def train_sampling(dataset_size, rank, group_size, repeats, seed):
     """The sampling arguments of the training dataset: a `RepeatAugmentSampler` when `repeats` > 1, else
     MindSpore's own shuffle, sharded by rank when there are several."""
     if repeats > 1:
-        return dict(sampler=RepeatAugmentSampler(dataset_size, rank, group_size, repeats, seed))
+        return dict(sampler=RepeatAugmentSampler(dataset_size, rank, group_size, repeats=repeats, seed=seed))
     return dict(shuffle=True, num_shards=group_size if group_size > 1 else None,
                 shard_id=rank if group_size > 1 else None)

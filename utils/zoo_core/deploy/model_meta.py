@@ -59,7 +59,8 @@ def published_meta(family, net, num_classes):
     """The published weights of variant `net`: their preprocessing, the reference's pixels, and ImageNet's
     names for 1000 classes (`default_class_names`; none yet when `num_classes` is None)."""
     p = family.preprocessing(net)
-    meta = ModelMeta(net, p.input_size, p.crop_pct, p.interpolation, tuple(p.mean), tuple(p.std), EVAL_RESIZE_PIL)
+    meta = ModelMeta(net=net, input_size=p.input_size, crop_pct=p.crop_pct, interpolation=p.interpolation,
+                     mean=tuple(p.mean), std=tuple(p.std), eval_resize=EVAL_RESIZE_PIL)
     return meta if num_classes is None else meta.with_classes(num_classes)
 
 
@@ -95,11 +96,12 @@ def checkpoint_meta(family, checkpoint, net, num_classes):
     if config is None:
         return published_meta(family, net, num_classes)
     published = family.preprocessing(net)  # for the keys that a run of an older zoo did not save
-    meta = ModelMeta(net, int(config.get('image_size', published.input_size)),
-                     float(config.get('crop_pct', published.crop_pct)),
-                     config.get('interpolation', published.interpolation),
-                     tuple(config.get('mean', published.mean)), tuple(config.get('std', published.std)),
-                     effective_eval_resize(config.get('eval_resize', EVAL_RESIZE_AUTO), published_weights=False))
+    meta = ModelMeta(net=net, input_size=int(config.get('image_size', published.input_size)),
+                     crop_pct=float(config.get('crop_pct', published.crop_pct)),
+                     interpolation=config.get('interpolation', published.interpolation),
+                     mean=tuple(config.get('mean', published.mean)), std=tuple(config.get('std', published.std)),
+                     eval_resize=effective_eval_resize(config.get('eval_resize', EVAL_RESIZE_AUTO),
+                                                       published_weights=False))
     return meta.with_classes(num_classes, run_class_names(checkpoint))
 
 

@@ -162,7 +162,7 @@ def network_from_weights(family: ModelFamily, path: StrPath, net: Optional[str])
         network = family.registry.build(net, num_classes=num_classes)
         load_weights(network, weights)
     except WeightMismatchError as error:
-        raise mismatch_error(path, net, weights, error, [family.registry]) from None
+        raise mismatch_error(path, net, weights, error, registries=[family.registry]) from None
     network.set_train(False)
     return network, net, num_classes
 
@@ -271,7 +271,7 @@ def predict(family: ModelFamily, args: argparse.Namespace) -> int:
     images = expand_inputs(args.images)
     select_device(args.device_target, args.device_id)
     model, meta = open_source(family, args)
-    results, skipped = classify(model, meta, images, args.topk, args.batch_size)
+    results, skipped = classify(model, meta, images, k=args.topk, batch_size=args.batch_size)
     for _, problem in skipped:
         print(f"skipped: {problem}", file=sys.stderr)
     if not results:

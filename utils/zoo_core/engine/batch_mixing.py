@@ -46,5 +46,5 @@ class MixingLossCell(nn.Cell):
         self.mixing = BatchMixing(num_classes)
 
     def construct(self, images, labels, perm, box, mix):
-        mixed, soft = self.mixing(images, labels, perm, box, mix)
+        mixed, soft = self.mixing(images, labels, perm=perm, box=box, mix=mix)
         return self.loss_fn(self.network(mixed), soft)

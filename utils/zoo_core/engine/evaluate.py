@@ -79,7 +79,8 @@ def evaluate(net: ms.nn.Cell, dataset: Optional[ms.dataset.Dataset], group_size:
                 progress(batches, int(counts[2]), time.perf_counter() - start)
     seconds = time.perf_counter() - start
     counts = all_reduce_sum(counts, group_size)
-    return Accuracy(int(counts[0]), int(counts[1]), int(counts[2]), seconds, network_seconds)
+    return Accuracy(top1_correct=int(counts[0]), top5_correct=int(counts[1]), total=int(counts[2]), seconds=seconds,
+                    network_seconds=network_seconds)
 
 
 def apply_pretrained_preprocessing(cfg: EasyDict, preprocessing: PretrainedConfig) -> EasyDict:
@@ -124,7 +125,7 @@ def run_eval(cfg: EasyDict, family: ModelFamily) -> List[Dict[str, Any]]:
                     f"({result.top1_correct}/{result.total} images, {result.images_per_second:.1f} img/s, network "
                     f"alone {result.network_images_per_second:.1f} img/s, on rank {rank}; "
                     f"{len(val_index.bad_files)} bad image file(s) skipped)")
-        rows.append(result_row(cfg.net, source, result, count_parameters(net), cfg))
+        rows.append(result_row(cfg.net, source, result, parameters=count_parameters(net), cfg=cfg))
         results.append(dict(checkpoint=source, net=cfg.net, data_dir=cfg.data_dir, ranks=group_size,
                             eval_resize=cfg.eval_resize,
                             **result.as_dict(), skipped=len(val_index.bad_files),

@@ -225,7 +225,8 @@ def build_train_step(net, loss_fn, optimizer, cfg, amp_level, rank: int = 0) -> 
                  else nn.WithLossCell(cast, loss_fn))
     counter = noise_counter()
     bound = bind_noise_counter(net, counter, cfg.get('seed', 0), rank)
-    return TrainStep(with_loss, optimizer, loss_scaler_for(cfg, amp_level), cfg.accumulate_steps, cfg.clip_grad, ema,
+    return TrainStep(with_loss, optimizer, loss_scaler=loss_scaler_for(cfg, amp_level),
+                     accumulate_steps=cfg.accumulate_steps, clip_grad=cfg.clip_grad, ema=ema,
                      noise_step=counter if bound else None)
 
 

@@ -160,8 +160,9 @@ class ResNet(nn.Cell):
         stage_drop_paths = drop_path_rates(layers, drop_path_rate)
         for name, planes, stride, depth, drop_paths in zip(STAGE_NAMES, STAGE_PLANES, STAGE_STRIDES, layers,
                                                            stage_drop_paths):
-            stage, channels = make_stage(block, channels, planes, depth, stride, avg_down, drop_paths, name,
-                                         drop_block_rate, block_args)
+            stage, channels = make_stage(block, in_channels=channels, planes=planes, depth=depth, stride=stride,
+                                         avg_down=avg_down, drop_paths=drop_paths, stage_name=name,
+                                         drop_block_rate=drop_block_rate, block_args=block_args)
             setattr(self, name, stage)
             reduction = self.feature_info[-1]['reduction'] * (2 if name == 'layer1' else stride)
             self.feature_info.append(dict(num_chs=channels, reduction=reduction, module=name))

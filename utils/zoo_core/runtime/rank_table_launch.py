@@ -260,8 +260,8 @@ def launch(argv):
         entries = local_ranks(table, args.server_id)
     except RankTableError as error:
         raise ZooError(f"invalid rank table: {error}; nothing was started") from None
-    supervisor = RankSupervisor(table, entries, os.path.realpath(args.output_dir), args.command,
-                                args.log_tail_lines)
+    supervisor = RankSupervisor(table, entries, output_dir=os.path.realpath(args.output_dir),
+                                command=args.command, log_tail_lines=args.log_tail_lines)
     previous_handlers = {signum: signal.signal(signum, supervisor.on_signal) for signum in STOP_SIGNALS}
     try:
         return supervisor.run()

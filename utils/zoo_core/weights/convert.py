@@ -24,7 +24,7 @@ def convert_checkpoint(src, dst, name=None, registries=None):
     try:
         check_shapes_fit(weights, expected_shapes(name, classifier_classes(weights), registries))
     except WeightMismatchError as err:
-        raise mismatch_error(src, name, weights, err, registries) from None
+        raise mismatch_error(src, name, weights, err, registries=registries) from None
     ms.save_checkpoint([{'name': k, 'data': ms.Tensor(np.ascontiguousarray(v, dtype=np.float32))}
                         for k, v in weights.items()], str(dst))
     return name

@@ -174,7 +174,8 @@ def create_network(registry: Registry, name: str, num_classes: int = 1000,
     if not pretrained:
         return registry.build(name, num_classes=num_classes, **options)
     net = registry.build(name, num_classes=PRETRAINED_CLASSES, **options)
-    return load_pretrained(net, name, registry.variant(name).pretrained, pretrained, num_classes)
+    return load_pretrained(net, name, registry.variant(name).pretrained, pretrained=pretrained,
+                           num_classes=num_classes)
 
 
 # The setting of the weights a run starts from (declared here, assembled by zoo_core.engine.settings).
