@@ -163,7 +163,6 @@ class TrainStep(nn.Cell):
         self.clip_grad = float(clip_grad)
         self.ema = ema
         self.reducer = gradient_reducer(self.weights)
-        self.hyper_map = ops.HyperMap()
         self.noise_step = noise_step
         if accumulate_steps > 1:
             self.accumulated = self.weights.clone(prefix=ACCUMULATED_PREFIX, init='zeros')
@@ -180,12 +179,12 @@ class TrainStep(nn.Cell):
         grads = self.grad(self.network, self.weights)(*inputs, sens)
         if self.accumulate_steps == 1:
             return ops.depend(loss, self.update(grads))
-        loss = ops.depend(loss, self.hyper_map(_accumulate, self.accumulated, grads))
+        loss = ops.depend(loss, _map(_accumulate, self.accumulated, grads))
         micro_steps = self.micro_steps + 1
         loss = ops.depend(loss, ops.assign(self.micro_steps, micro_steps))
         if micro_steps % self.accumulate_steps == 0:
             loss = ops.depend(loss, self.update(self.accumulated))
-            loss = ops.depend(loss, self.hyper_map(_clear, self.accumulated))
+            loss = ops.depend(loss, _map(_clear, self.accumulated))
         return loss
 
     def update(self, grads):
@@ -195,7 +194,7 @@ class TrainStep(nn.Cell):
         if self.loss_scaler is not None:
             grads = self.loss_scaler.unscale(grads)
         if self.accumulate_steps > 1:
-            grads = self.hyper_map(ops.partial(_scale_grad, 1.0 / self.accumulate_steps), grads)
+            grads = _map(ops.partial(_scale_grad, 1.0 / self.accumulate_steps), grads)
         if self.loss_scaler is None:
             return self.apply(grads)
         finite = amp.all_finite(grads)
