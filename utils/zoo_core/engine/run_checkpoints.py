@@ -9,7 +9,8 @@ epoch 2, step 8), the same before and after a resume.
 A write goes to a hidden staging file that MindSpore's `save_checkpoint` itself writes through its
 `.tmp` name (with a CRC32 of its content), is flushed to the disk, then renamed into place: a reader never
 sees a partial checkpoint under a checkpoint's name. Only then are the oldest files beyond
-`keep_checkpoint_max` deleted (counted over the folder's files of the run, whichever process wrote them).
+`keep_checkpoint_max` deleted (counted over the folder's files of the run, whichever process wrote them);
+a kill between the rename and the deletion leaves one file more, which the next write deletes.
 A failed write (a full disk) removes its partial file, leaves the others as they were and stops the run
 with one error line.
 """
