@@ -13,7 +13,9 @@ handling after the step. A SIGTERM is never touched: it always means a SIGTERM.
 What is left: a Ctrl-C in the first `POLL_INTERVAL_S` of a graph run, before the watcher's look, still
 arrives as a SIGTERM. Measured on MindSpore 2.10 (CPU), SIGINTs sent at random moments: 290 of 300 kept
 during 7 ms graph runs (without the watch: 0 of 50), so about one in a thousand for the steps of a real
-network (100 ms and more). Telling MindSpore's SIGTERM from a real one would need the sender's pid, which a
+network (100 ms and more). Such a SIGINT can also deadlock the process: MindSpore's handler logs, which
+allocates, inside the signal handler, and hangs when the signal interrupted the main thread inside `malloc`
+(seen once on 2.7.0 under load). Telling MindSpore's SIGTERM from a real one would need the sender's pid, which a
 Python handler does not get; guessing from the timing mistook up to 65% of real SIGTERMs during short
 graph runs, so it is not done. Linux only (glibc's `struct sigaction`); elsewhere, and when SIGINT has no
 handler of Python's, it does nothing.
