@@ -57,9 +57,10 @@ def shipped():
 def recipe_command(train_script, recipe, args, *, data, output_dir):
     """`train.py --config NAME` of `recipe` ('<folder>/<name>') with only what this CPU needs changed (the
     module docstring's list)."""
-    return [sys.executable, train_script, '--config', recipe.split('/')[-1], '--device_target', 'CPU', '--data_dir', data,
-            '--output_dir', output_dir, '--num_classes', str(DEMO_CLASSES), '--batch_size', str(args.batch),
-            '--epochs', '1', '--warmup_epochs', '0', '--eval_interval', '0', '--log_every', '1', '--pretrained', '']
+    return [sys.executable, train_script, '--config', recipe.split('/')[-1], '--device_target', 'CPU',
+            '--data_dir', data, '--output_dir', output_dir, '--num_classes', str(DEMO_CLASSES),
+            '--batch_size', str(args.batch), '--epochs', '1', '--warmup_epochs', '0', '--eval_interval', '0',
+            '--log_every', '1', '--pretrained', '']
 
 
 def time_recipe(name, train_script, args, *, data, work):
@@ -67,8 +68,8 @@ def time_recipe(name, train_script, args, *, data, work):
     peak_mb}."""
     output_dir = os.path.join(work, name.replace('/', '_'))
     start = time.perf_counter()
-    process = subprocess.Popen(recipe_command(train_script, name, args, data=data, output_dir=output_dir), stdout=subprocess.PIPE,
-                               stderr=subprocess.STDOUT, text=True, cwd=work)
+    command = recipe_command(train_script, name, args, data=data, output_dir=output_dir)
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=work)
     network, started, steps, lines = None, None, [], []
     for line in process.stdout:
         lines.append(line)
@@ -127,7 +128,8 @@ def format_table(rows):
 def parse_args(argv=None):
     """The flags; a bad one stops with one `error:` line (exit 2)."""
     parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
-    parser.add_argument('--recipes', default='', help='comma-separated <model folder>/<recipe name> (default: every shipped recipe)')
+    parser.add_argument('--recipes', default='',
+                        help='comma-separated <model folder>/<recipe name> (default: every shipped recipe)')
     parser.add_argument('--batch', type=int, default=8, help='images per step, recipes and peers alike')
     parser.add_argument('--images-per-class', type=int, default=4,
                         help='training images per class of the demo subset (10 classes)')
