@@ -41,7 +41,7 @@ sys.path.insert(0, os.path.join(REPO_ROOT, 'utils'))
 MODEL_FOLDERS = ('ResNeSt50', 'ResNeXt50')
 DEMO_CLASSES = 10
 STARTED = re.compile(r'training (\S+) for epochs')
-STEP_DONE = re.compile(r'epoch 1/1 step (\d+)/(\d+) ')
+STEP_DONE = re.compile(r'epoch 1/1 step \d+/\d+ ')
 PEER_THREADS = 2
 BYTES_PER_KB = 1024
 
